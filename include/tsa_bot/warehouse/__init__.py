@@ -1,0 +1,1 @@
+"""The Postgres warehouse: connection, versioned migrations, loads and queries."""

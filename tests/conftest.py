@@ -1,0 +1,102 @@
+"""Shared fixtures: a real PostgreSQL per test, and Airflow's environment set before it is imported.
+
+PostgreSQL: the server on 127.0.0.1:5432 when it answers, otherwise an embedded one from ``pgserver``
+(set ``TSABOT_TEST_EMBEDDED_PG=1`` to force the embedded path). Each test gets its own fresh, migrated
+database, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+# Airflow reads its configuration at import time: set it before any test module imports airflow.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="tsabot-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ.pop("TSA_WAREHOUSE_URL", None)
+os.environ.pop("AIRFLOW_CONN_TSA_WAREHOUSE", None)
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+SHARED_DATA_CSV = PROJECT_DIR.parent / "shared" / "data" / "tsa_daily_2019_2025.csv"
+LOCAL_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _local_postgres_is_up() -> bool:
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A superuser URL of a running PostgreSQL server, for creating per-test databases."""
+    if os.environ.get("TSABOT_TEST_EMBEDDED_PG") != "1" and _local_postgres_is_up():
+        yield LOCAL_PG_URL
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("embedded-pg"), cleanup_mode="stop")
+    yield make_url(server.get_uri()).set(drivername="postgresql+psycopg").render_as_string(False)
+    server.cleanup()
+
+
+def _admin_execute(admin_url: str, statement: str) -> None:
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def empty_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A brand-new, empty database on the test server (no schema)."""
+    name = f"tsabot_test_{uuid.uuid4().hex[:12]}"
+    _admin_execute(pg_admin_url, f'create database "{name}"')
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    from tsa_bot.warehouse.engine import _engine_for
+
+    _engine_for.cache_clear()
+    _admin_execute(pg_admin_url, f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def warehouse_url(empty_database_url: str) -> str:
+    """A fresh database with every migration applied."""
+    from tsa_bot.warehouse.migrate import migrate
+
+    engine = sa.create_engine(empty_database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return empty_database_url
+
+
+@pytest.fixture
+def warehouse_engine(warehouse_url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(warehouse_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def shared_csv() -> Path:
+    if not SHARED_DATA_CSV.exists():
+        pytest.skip("../shared/data is not beside the project")
+    return SHARED_DATA_CSV
