@@ -100,3 +100,28 @@ def shared_csv() -> Path:
     if not SHARED_DATA_CSV.exists():
         pytest.skip("../shared/data is not beside the project")
     return SHARED_DATA_CSV
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata DB (SQLite in the temporary AIRFLOW_HOME), created once per session."""
+    from airflow.utils import db
+
+    db.initdb()
+
+
+@pytest.fixture
+def tsa_env(monkeypatch: pytest.MonkeyPatch, warehouse_url: str):
+    """Point the bot at the test warehouse; returns a setter for the TSA site's base URL."""
+    from tsa_bot.config import get_settings
+
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("TSABOT_HTTP_BACKOFF_S", "0.01")
+
+    def use_site(base_url: str) -> None:
+        monkeypatch.setenv("TSABOT_TSA_BASE_URL", base_url)
+        get_settings.cache_clear()
+
+    get_settings.cache_clear()
+    yield use_site
+    get_settings.cache_clear()

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,6 +43,10 @@ def describe(url: str) -> str:
 
 
 def _airflow_connection_url() -> str | None:
+    # Only where Airflow is already loaded (a task) or the connection is in the environment: importing
+    # Airflow from the plain CLI costs seconds and reconfigures logging.
+    if "airflow" not in sys.modules and not os.environ.get("AIRFLOW_CONN_TSA_WAREHOUSE"):
+        return None
     try:
         from airflow.exceptions import AirflowNotFoundException
         from airflow.providers.postgres.hooks.postgres import PostgresHook
@@ -58,12 +64,17 @@ def _airflow_connection_url() -> str | None:
 
 def embedded_url(state_dir: Path | None = None) -> str:
     """Start (or join) the embedded PostgreSQL under ``state_dir/pgdata`` and return its URL."""
-    import pgserver
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import pgserver
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
 
     data_dir = (state_dir or get_settings().state_dir) / "pgdata"
     data_dir.mkdir(parents=True, exist_ok=True)
     # The server outlives this process so that the CLI, Airflow tasks and tests can share it.
-    server = pgserver.get_server(data_dir, cleanup_mode=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = pgserver.get_server(data_dir, cleanup_mode=None)
     return server.get_uri()
 
 

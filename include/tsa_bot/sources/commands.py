@@ -1,0 +1,63 @@
+"""``tsabot parse-tsa`` and ``tsabot ingest``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from pathlib import Path
+
+from tsa_bot.errors import ConfigurationError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parse = subparsers.add_parser("parse-tsa", help="print date,passengers CSV from a saved TSA page")
+    parse.add_argument("file", type=Path, help="a saved tsa.gov passenger-volumes page (current or year)")
+    parse.set_defaults(handler=parse_tsa_command)
+
+    ingest = subparsers.add_parser("ingest", help="scrape TSA and load the numbers into the warehouse")
+    ingest.add_argument("--offline", action="store_true", help="serve the shipped TSA page set locally")
+    ingest.add_argument("--full-history", action="store_true", help="re-fetch every year page since 2019")
+    ingest.add_argument("--base-url", help="fetch from this site instead of https://www.tsa.gov")
+    ingest.add_argument("--warehouse-url", help="PostgreSQL URL (default: TSA_WAREHOUSE_URL, else embedded)")
+    ingest.set_defaults(handler=ingest_command)
+
+
+def parse_tsa_command(args: argparse.Namespace) -> int:
+    from tsa_bot.sources.tsa_page import parse_page
+    from tsa_bot.sources.validate import deduplicate
+
+    if not args.file.is_file():
+        raise ConfigurationError(f"no such file: {args.file}")
+    rows = deduplicate(parse_page(args.file.read_text(errors="replace"), source=str(args.file)))
+    out = sys.stdout
+    out.write("date,passengers\n")
+    for row in rows:
+        out.write(f"{row.day.isoformat()},{row.passengers}\n")
+    return 0
+
+
+def ingest_command(args: argparse.Namespace) -> int:
+    from tsa_bot.ingest import fetch_tsa, load_tsa
+    from tsa_bot.warehouse.engine import describe, get_engine, resolve_url
+    from tsa_bot.warehouse.tsa_daily import warehouse_status
+
+    if args.offline and args.base_url:
+        raise ConfigurationError("--offline and --base-url contradict each other; pick one")
+    url = resolve_url(args.warehouse_url)
+    fetched = fetch_tsa(
+        offline=args.offline, full_history=args.full_history, base_url=args.base_url, warehouse_url=url
+    )
+    loaded = load_tsa(fetched["page_ids"], run_key=f"cli:{uuid.uuid4()}", warehouse_url=url)
+    status = warehouse_status(get_engine(url))
+    print(
+        f"Loaded {loaded['rows_seen']:,} rows from {len(loaded['pages'])} pages: "
+        f"{loaded['rows_new']:,} new, {loaded['rows_revised']:,} revised, {loaded['rows_unchanged']:,} unchanged."
+    )
+    print(f"Newest date: {loaded['newest_date']}. Revisions seen: {loaded['rows_revised']} in this run, "
+          f"{status.revisions} on record.")
+    if loaded["missing_dates"]:
+        print(f"Missing days: {', '.join(loaded['missing_dates'][:10])}")
+    print(f"Warehouse: {describe(url)} holds {status.days:,} days, {status.first_date} to {status.newest_date} "
+          f"(ingest run {loaded['ingest_run_id']}).")
+    return 0

@@ -1,0 +1,210 @@
+"""Load TSA daily counts into the warehouse, keeping each value's first-published vintage.
+
+A load is one transaction: stage the batch with COPY, record revisions against the latest values, upsert
+``tsa_daily`` (first value and first-seen time never change), and write the ingest run's counts. If
+anything fails, nothing of the batch is visible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from tsa_bot.errors import WarehouseUnavailable
+from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.sources.tsa_site import FetchedPage
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """What one load did; small enough for an XCom."""
+
+    ingest_run_id: int
+    pages: list[str]
+    rows_seen: int
+    rows_new: int
+    rows_revised: int
+    rows_unchanged: int
+    newest_date: date | None
+    missing_dates: list[date] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        data = asdict(self)
+        data["newest_date"] = self.newest_date.isoformat() if self.newest_date else None
+        data["missing_dates"] = [d.isoformat() for d in self.missing_dates]
+        return data
+
+
+def store_raw_pages(engine: sa.Engine, pages: Sequence[FetchedPage]) -> list[int]:
+    """Keep every fetched page as it arrived, so a parse can be replayed; returns their ids."""
+    with _warehouse_errors("storing raw pages"), engine.begin() as conn:
+        return [
+            conn.execute(
+                sa.text(
+                    "insert into tsa_raw_pages (url, fetched_at, sha256, html)"
+                    " values (:url, :fetched_at, :sha, :html) returning id"
+                ),
+                {
+                    "url": p.url,
+                    "fetched_at": p.fetched_at,
+                    "sha": hashlib.sha256(p.html.encode()).hexdigest(),
+                    "html": p.html,
+                },
+            ).scalar_one()
+            for p in pages
+        ]
+
+
+def read_raw_pages(engine: sa.Engine, page_ids: Sequence[int]) -> list[tuple[int, FetchedPage]]:
+    with _warehouse_errors("reading raw pages"), engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select id, url, fetched_at, html from tsa_raw_pages where id = any(:ids) order by id"),
+            {"ids": list(page_ids)},
+        ).all()
+    missing = set(page_ids) - {r.id for r in rows}
+    if missing:
+        raise LookupError(f"raw pages {sorted(missing)} are not in the warehouse")
+    return [(r.id, FetchedPage(r.url, r.fetched_at, r.html)) for r in rows]
+
+
+def finished_run(engine: sa.Engine, run_key: str, pages: Sequence[str]) -> LoadSummary | None:
+    """The summary of an already-finished load of the same run and pages (a retry after success)."""
+    with _warehouse_errors("reading ingest runs"), engine.connect() as conn:
+        row = conn.execute(
+            sa.text("select * from ingest_runs where run_key = :k and finished_at is not null"), {"k": run_key}
+        ).first()
+    if row is None or list(row.pages) != list(pages):
+        return None
+    return _summary(row)
+
+
+def load_batch(
+    engine: sa.Engine,
+    batch: Sequence[DailyCount],
+    *,
+    seen_at: datetime,
+    run_key: str,
+    pages: Sequence[str],
+    missing_dates: Sequence[date] = (),
+) -> LoadSummary:
+    """Upsert a validated batch in one transaction and record the ingest run."""
+    with _warehouse_errors("loading the batch (rolled back; nothing was written)"), engine.begin() as conn:
+        run_id = conn.execute(
+            sa.text(
+                "insert into ingest_runs (run_key, started_at, pages) values (:k, :t, :p)"
+                " on conflict (run_key) do update set started_at = excluded.started_at,"
+                " pages = excluded.pages, finished_at = null returning id"
+            ),
+            {"k": run_key, "t": seen_at, "p": list(pages)},
+        ).scalar_one()
+        conn.exec_driver_sql(
+            "create temp table tsa_stage (day date primary key, passengers integer not null)"
+            " on commit drop"
+        )
+        with conn.connection.driver_connection.cursor() as cursor:
+            with cursor.copy("copy tsa_stage (day, passengers) from stdin") as copy:
+                for row in batch:
+                    copy.write_row((row.day, row.passengers))
+        params = {"run": run_id, "seen": seen_at}
+        conn.execute(
+            sa.text(
+                "insert into tsa_revisions (day, previous_value, new_value, seen_at, ingest_run_id)"
+                " select s.day, d.latest_value, s.passengers, :seen, :run"
+                " from tsa_stage s join tsa_daily d using (day) where d.latest_value <> s.passengers"
+            ),
+            params,
+        )
+        counts = conn.execute(
+            sa.text(
+                "select count(*) filter (where d.day is null) as new,"
+                " count(*) filter (where d.latest_value <> s.passengers) as revised,"
+                " count(*) filter (where d.latest_value = s.passengers) as unchanged,"
+                " max(s.day) as newest"
+                " from tsa_stage s left join tsa_daily d using (day)"
+            )
+        ).one()
+        conn.execute(
+            sa.text(
+                "insert into tsa_daily as d (day, first_value, first_seen, first_ingest_run_id,"
+                " latest_value, last_seen, last_ingest_run_id)"
+                " select day, passengers, :seen, :run, passengers, :seen, :run from tsa_stage"
+                " on conflict (day) do update set"
+                " latest_value = excluded.latest_value, last_seen = excluded.last_seen,"
+                " last_ingest_run_id = excluded.last_ingest_run_id,"
+                " revision_count = d.revision_count"
+                "   + (case when d.latest_value <> excluded.latest_value then 1 else 0 end)"
+            ),
+            params,
+        )
+        row = conn.execute(
+            sa.text(
+                "update ingest_runs set finished_at = clock_timestamp(), rows_seen = :seen_rows,"
+                " rows_new = :new, rows_revised = :revised, rows_unchanged = :unchanged,"
+                " newest_date = :newest, missing_dates = :missing where id = :run returning *"
+            ),
+            {
+                "run": run_id,
+                "seen_rows": len(batch),
+                "new": counts.new,
+                "revised": counts.revised,
+                "unchanged": counts.unchanged,
+                "newest": counts.newest,
+                "missing": list(missing_dates),
+            },
+        ).one()
+    return _summary(row)
+
+
+def _summary(row: sa.Row) -> LoadSummary:
+    return LoadSummary(
+        ingest_run_id=row.id,
+        pages=list(row.pages),
+        rows_seen=row.rows_seen,
+        rows_new=row.rows_new,
+        rows_revised=row.rows_revised,
+        rows_unchanged=row.rows_unchanged,
+        newest_date=row.newest_date,
+        missing_dates=list(row.missing_dates),
+    )
+
+
+@dataclass(frozen=True)
+class WarehouseStatus:
+    days: int
+    first_date: date | None
+    newest_date: date | None
+    revisions: int
+
+
+def warehouse_status(engine: sa.Engine) -> WarehouseStatus:
+    with _warehouse_errors("reading the warehouse status"), engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "select count(*) as days, min(day) as first, max(day) as newest,"
+                " (select count(*) from tsa_revisions) as revisions from tsa_daily"
+            )
+        ).one()
+    return WarehouseStatus(row.days, row.first, row.newest, row.revisions)
+
+
+def days_per_year(engine: sa.Engine) -> dict[int, int]:
+    with _warehouse_errors("reading the warehouse coverage"), engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select extract(year from day)::int as y, count(*) as n from tsa_daily group by 1")
+        ).all()
+    return {r.y: r.n for r in rows}
+
+
+@contextmanager
+def _warehouse_errors(doing: str) -> Iterator[None]:
+    """Turn a dropped or refused connection into WarehouseUnavailable; the transaction is already undone."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        lines = str(exc.orig or exc).strip().splitlines()
+        raise WarehouseUnavailable(f"warehouse connection failed while {doing}: {lines[0] if lines else exc}") from exc
