@@ -76,8 +76,17 @@ def test_shipped_offline_pages_parse_to_the_shared_data(shared_csv):
         ),
         ("<table><tr><th>Date</th><th>2024</th><th>Numbers</th></tr></table>", "ambiguous count columns"),
     ],
-    ids=["renamed-count-column", "renamed-date-column", "empty-table", "non-numeric-cell", "letter-in-number",
-         "impossible-date", "unparseable-date", "html-error-page", "ambiguous-columns"],
+    ids=[
+        "renamed-count-column",
+        "renamed-date-column",
+        "empty-table",
+        "non-numeric-cell",
+        "letter-in-number",
+        "impossible-date",
+        "unparseable-date",
+        "html-error-page",
+        "ambiguous-columns",
+    ],
 )
 def test_broken_pages_fail_with_a_message_naming_the_problem(page, message):
     with pytest.raises(PageLayoutError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -138,4 +147,8 @@ def test_malformed_numbers_are_rejected(text):
 
 def test_consecutive_days_stay_distinct():
     rows = [DailyCount(date(2024, 2, 28) + timedelta(days=k), 2_000_000 + k) for k in range(3)]
-    assert [r.day for r in parse_page(render_page(rows))] == [date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1)]
+    assert [r.day for r in parse_page(render_page(rows))] == [
+        date(2024, 2, 28),
+        date(2024, 2, 29),
+        date(2024, 3, 1),
+    ]

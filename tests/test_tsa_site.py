@@ -1,4 +1,4 @@
-"""Fetching over real HTTP from a local site: user agent, retries on 5xx, clear errors on 4xx and no network."""
+"""Fetching over real HTTP from a local site: user agent, 5xx retries, clear errors on 4xx and no network."""
 
 from __future__ import annotations
 
@@ -29,17 +29,21 @@ def test_server_errors_are_retried_with_backoff():
 
 
 def test_persistent_server_errors_give_up_with_a_one_line_error():
-    with serve_pages({}, failures={CURRENT_PATH: [500] * 5}) as site:
-        with pytest.raises(SourceUnavailable, match="HTTP 500 after 3 attempts") as info:
-            fetch_page(page_url(site.base_url), FAST)
+    with (
+        serve_pages({}, failures={CURRENT_PATH: [500] * 5}) as site,
+        pytest.raises(SourceUnavailable, match="HTTP 500 after 3 attempts") as info,
+    ):
+        fetch_page(page_url(site.base_url), FAST)
     assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize(("status", "hint"), [(403, "look like a browser"), (404, "HTTP 404")])
 def test_client_errors_fail_at_once(status, hint):
-    with serve_pages({}, failures={"/travel/passenger-volumes/2019": [status]}) as site:
-        with pytest.raises(SourceRejected, match=hint):
-            fetch_page(page_url(site.base_url, 2019), FAST)
+    with (
+        serve_pages({}, failures={"/travel/passenger-volumes/2019": [status]}) as site,
+        pytest.raises(SourceRejected, match=hint),
+    ):
+        fetch_page(page_url(site.base_url, 2019), FAST)
     assert len(site.requests) == 1
 
 

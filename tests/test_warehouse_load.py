@@ -43,7 +43,9 @@ def test_loading_the_same_batch_twice_only_moves_last_seen(warehouse_engine):
     second = load(warehouse_engine, BATCH, at=T0 + timedelta(days=1), key="run-2")
     with warehouse_engine.connect() as conn:
         after = conn.execute(vintage).all()
-        last_seen = conn.execute(sa.text("select distinct last_seen, last_ingest_run_id from tsa_daily")).all()
+        last_seen = conn.execute(
+            sa.text("select distinct last_seen, last_ingest_run_id from tsa_daily")
+        ).all()
         revisions = conn.execute(sa.text("select count(*) from tsa_revisions")).scalar_one()
 
     assert (first.rows_new, first.rows_unchanged) == (21, 0)
@@ -66,12 +68,18 @@ def test_a_revision_is_recorded_and_the_first_published_value_kept(warehouse_eng
         revision = conn.execute(sa.text("select * from tsa_revisions")).one()
     assert (day.first_value, day.first_seen) == (BATCH[3].passengers, T0)
     assert (day.latest_value, day.last_seen, day.revision_count) == (2_555_555, later, 1)
-    assert (revision.day, revision.previous_value, revision.new_value) == (revised_day, BATCH[3].passengers, 2_555_555)
+    assert (revision.day, revision.previous_value, revision.new_value) == (
+        revised_day,
+        BATCH[3].passengers,
+        2_555_555,
+    )
     assert revision.ingest_run_id == summary.ingest_run_id
 
 
 def _stored(engine, rows, at=T0) -> list[int]:
-    return store_raw_pages(engine, [FetchedPage("http://tsa.test/travel/passenger-volumes", at, render_page(rows))])
+    return store_raw_pages(
+        engine, [FetchedPage("http://tsa.test/travel/passenger-volumes", at, render_page(rows))]
+    )
 
 
 def test_a_failing_batch_leaves_every_table_unchanged(warehouse_url, warehouse_engine):

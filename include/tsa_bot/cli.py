@@ -17,6 +17,7 @@ from tsa_bot.errors import TsaBotError
 # Each module here exposes register(subparsers); a missing module just means that area is not built yet.
 COMMAND_MODULES = (
     "tsa_bot.sources.commands",
+    "tsa_bot.warehouse.commands",
     "tsa_bot.forecast.commands",
     "tsa_bot.kalshi.commands",
 )

@@ -53,7 +53,10 @@ def _tsa_base_url(offline: bool, base_url: str | None) -> Iterator[str]:
 
 
 def fetch_tsa(
-    *, offline: bool = False, full_history: bool = False, base_url: str | None = None,
+    *,
+    offline: bool = False,
+    full_history: bool = False,
+    base_url: str | None = None,
     warehouse_url: str | None = None,
 ) -> dict:
     """Fetch the pages, keep them raw in the warehouse, and check each parses. Returns XCom-sized JSON."""
@@ -66,7 +69,7 @@ def fetch_tsa(
     page_ids = tsa_daily.store_raw_pages(engine, pages)
     rows = 0
     newest: date | None = None
-    for page_id, page in zip(page_ids, pages):
+    for page_id, page in zip(page_ids, pages, strict=True):
         parsed = _parse_stored(page_id, page.url, page.html)
         rows += len(parsed)
         newest = max(newest or parsed[-1].day, parsed[-1].day)
@@ -97,7 +100,9 @@ def load_tsa(
     batch = validate_batch(rows, today or today_in_new_york())
     gaps = missing_days(batch)
     if gaps:
-        log.warning("%d days missing between %s and %s: %s", len(gaps), batch[0].day, batch[-1].day, gaps[:10])
+        log.warning(
+            "%d days missing between %s and %s: %s", len(gaps), batch[0].day, batch[-1].day, gaps[:10]
+        )
     summary = tsa_daily.load_batch(
         engine,
         batch,

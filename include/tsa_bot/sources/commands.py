@@ -52,12 +52,17 @@ def ingest_command(args: argparse.Namespace) -> int:
     status = warehouse_status(get_engine(url))
     print(
         f"Loaded {loaded['rows_seen']:,} rows from {len(loaded['pages'])} pages: "
-        f"{loaded['rows_new']:,} new, {loaded['rows_revised']:,} revised, {loaded['rows_unchanged']:,} unchanged."
+        f"{loaded['rows_new']:,} new, {loaded['rows_revised']:,} revised, "
+        f"{loaded['rows_unchanged']:,} unchanged."
     )
-    print(f"Newest date: {loaded['newest_date']}. Revisions seen: {loaded['rows_revised']} in this run, "
-          f"{status.revisions} on record.")
+    print(
+        f"Newest date: {loaded['newest_date']}. Revisions seen: {loaded['rows_revised']} in this run, "
+        f"{status.revisions} on record."
+    )
     if loaded["missing_dates"]:
         print(f"Missing days: {', '.join(loaded['missing_dates'][:10])}")
-    print(f"Warehouse: {describe(url)} holds {status.days:,} days, {status.first_date} to {status.newest_date} "
-          f"(ingest run {loaded['ingest_run_id']}).")
+    print(
+        f"Warehouse: {describe(url)} holds {status.days:,} days, {status.first_date} to {status.newest_date} "
+        f"(ingest run {loaded['ingest_run_id']})."
+    )
     return 0

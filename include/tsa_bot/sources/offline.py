@@ -89,7 +89,9 @@ def render_page(
         if legacy_layout:
             prior = lookback.get(row.day)
             values.append(f"{prior:,}" if prior is not None else "")
-        cells = "".join(_TD.format(key=k, value=html.escape(v)) for (k, _), v in zip(columns, values))
+        cells = "".join(
+            _TD.format(key=k, value=html.escape(v)) for (k, _), v in zip(columns, values, strict=True)
+        )
         body.append(f"<tr>{cells}</tr>")
     return _PAGE.format(
         title_year=f" {year}" if year else "",
@@ -101,7 +103,7 @@ def render_page(
 
 
 def site_pages(directory: Path = OFFLINE_SITE_DIR) -> dict[str, str]:
-    """The shipped page set as URL path -> HTML: ``passenger-volumes.html`` and ``passenger-volumes-YYYY.html``."""
+    """The shipped page set as URL path -> HTML: the current page and one page per year."""
     pages = {}
     for file in sorted(directory.glob("passenger-volumes*.html")):
         suffix = file.stem.removeprefix("passenger-volumes")

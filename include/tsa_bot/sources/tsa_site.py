@@ -31,7 +31,9 @@ def page_url(base_url: str, year: int | None = None) -> str:
     return base_url.rstrip("/") + (CURRENT_PATH if year is None else year_path(year))
 
 
-def fetch_page(url: str, settings: Settings | None = None, session: requests.Session | None = None) -> FetchedPage:
+def fetch_page(
+    url: str, settings: Settings | None = None, session: requests.Session | None = None
+) -> FetchedPage:
     """GET one page, retrying timeouts, connection errors and 5xx with exponential backoff."""
     settings = settings or get_settings()
     http = session or requests.Session()
@@ -52,7 +54,11 @@ def fetch_page(url: str, settings: Settings | None = None, session: requests.Ses
             if response.status_code < 400:
                 return FetchedPage(url, datetime.now(UTC), response.text)
             if response.status_code < 500:
-                hint = " (TSA blocks clients that do not look like a browser)" if response.status_code == 403 else ""
+                hint = (
+                    " (TSA blocks clients that do not look like a browser)"
+                    if response.status_code == 403
+                    else ""
+                )
                 raise SourceRejected(f"{url} answered HTTP {response.status_code}{hint}")
             last_problem = f"HTTP {response.status_code}"
         if attempt < settings.http_attempts:

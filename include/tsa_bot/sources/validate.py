@@ -11,6 +11,7 @@ import math
 from collections.abc import Iterable
 from datetime import date, timedelta
 from functools import lru_cache
+from itertools import pairwise
 
 import holidays
 from dateutil.easter import easter
@@ -70,7 +71,7 @@ def validate_batch(rows: Iterable[DailyCount], today: date) -> list[DailyCount]:
     if implausible:
         raise _fail(f"values outside {MIN_PLAUSIBLE:,}-{MAX_PLAUSIBLE:,}", implausible)
     jumps = []
-    for before, after in zip(batch, batch[1:]):
+    for before, after in pairwise(batch):
         if after.day - before.day != timedelta(days=1):
             continue
         move = math.log(after.passengers / before.passengers)

@@ -112,3 +112,18 @@ def get_engine(url: str | None = None) -> sa.Engine:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def stop_embedded(state_dir: Path | None = None) -> bool:
+    """Stop the embedded PostgreSQL if it runs; returns whether there was one to stop."""
+    data_dir = (state_dir or get_settings().state_dir) / "pgdata"
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        # A handle in "stop" mode shuts the server down when released, other users having exited.
+        pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
+    return not (data_dir / "postmaster.pid").exists()

@@ -76,7 +76,8 @@ def finished_run(engine: sa.Engine, run_key: str, pages: Sequence[str]) -> LoadS
     """The summary of an already-finished load of the same run and pages (a retry after success)."""
     with _warehouse_errors("reading ingest runs"), engine.connect() as conn:
         row = conn.execute(
-            sa.text("select * from ingest_runs where run_key = :k and finished_at is not null"), {"k": run_key}
+            sa.text("select * from ingest_runs where run_key = :k and finished_at is not null"),
+            {"k": run_key},
         ).first()
     if row is None or list(row.pages) != list(pages):
         return None
@@ -103,13 +104,12 @@ def load_batch(
             {"k": run_key, "t": seen_at, "p": list(pages)},
         ).scalar_one()
         conn.exec_driver_sql(
-            "create temp table tsa_stage (day date primary key, passengers integer not null)"
-            " on commit drop"
+            "create temp table tsa_stage (day date primary key, passengers integer not null) on commit drop"
         )
-        with conn.connection.driver_connection.cursor() as cursor:
-            with cursor.copy("copy tsa_stage (day, passengers) from stdin") as copy:
-                for row in batch:
-                    copy.write_row((row.day, row.passengers))
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy("copy tsa_stage (day, passengers) from stdin") as copy:
+            for row in batch:
+                copy.write_row((row.day, row.passengers))
         params = {"run": run_id, "seen": seen_at}
         conn.execute(
             sa.text(
@@ -207,4 +207,6 @@ def _warehouse_errors(doing: str) -> Iterator[None]:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         lines = str(exc.orig or exc).strip().splitlines()
-        raise WarehouseUnavailable(f"warehouse connection failed while {doing}: {lines[0] if lines else exc}") from exc
+        raise WarehouseUnavailable(
+            f"warehouse connection failed while {doing}: {lines[0] if lines else exc}"
+        ) from exc

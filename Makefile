@@ -1,0 +1,43 @@
+# The two commands in the README: `make demo` (the main job, offline, embedded warehouse) and `make test`.
+# Each creates .venv and installs everything it needs on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo run test lint stop clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## The main job on embedded defaults: the shipped TSA page set into the embedded PostgreSQL.
+demo: $(STAMP)
+	$(BIN)/tsabot ingest --offline
+
+## The same against tsa.gov.
+run: $(STAMP)
+	$(BIN)/tsabot ingest
+
+## The test suite: real PostgreSQL (127.0.0.1:5432, else embedded), real HTTP, dag.test().
+## The warehouse tests then run again on the embedded server, the fallback used where no Postgres runs.
+test: $(STAMP)
+	$(BIN)/python -m pytest
+	TSABOT_TEST_EMBEDDED_PG=1 $(BIN)/python -m pytest -q tests/test_warehouse_load.py tests/test_warehouse_migrate.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Stop the embedded warehouse (its data stays in .state/).
+stop: $(STAMP)
+	$(BIN)/tsabot warehouse stop
+
+clean:
+	-$(BIN)/tsabot warehouse stop
+	rm -rf $(VENV) .pytest_cache .ruff_cache
