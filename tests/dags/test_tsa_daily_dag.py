@@ -82,3 +82,11 @@ def test_changed_page_layout_fails_fast_without_retries(dag, tsa_env, warehouse_
     assert ingest.try_number == 1  # a layout change is not retried
     with warehouse_engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from tsa_daily")).scalar_one() == 0
+
+
+def test_offline_param_serves_the_shipped_pages_inside_the_task(dag, tsa_env, warehouse_engine):
+    tsa_env("http://127.0.0.1:9")  # tsa.gov stand-in that refuses connections: offline must not use it
+    run = dag.test(logical_date=None, run_conf={"offline": True})
+    assert run.state == DagRunState.SUCCESS, _task_states(run)
+    with warehouse_engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from tsa_daily")).scalar_one() == 2557
