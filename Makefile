@@ -6,7 +6,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo run test lint stop clean
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.state/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4
+
+.PHONY: demo run dag test lint stop clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -23,6 +26,11 @@ demo: $(STAMP)
 ## The same against tsa.gov.
 run: $(STAMP)
 	$(BIN)/tsabot ingest
+
+## One run of the Airflow DAG, in-process, on the offline page set.
+dag: $(STAMP)
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
+	$(AIRFLOW_ENV) $(BIN)/airflow dags test tsa_daily -c '{"offline": true}'
 
 ## The test suite: real PostgreSQL (127.0.0.1:5432, else embedded), real HTTP, dag.test().
 ## The warehouse tests then run again on the embedded server, the fallback used where no Postgres runs.
