@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -210,3 +210,21 @@ def _warehouse_errors(doing: str) -> Iterator[None]:
         raise WarehouseUnavailable(
             f"warehouse connection failed while {doing}: {lines[0] if lines else exc}"
         ) from exc
+
+
+def first_published_as_of(engine: sa.Engine, as_of: datetime) -> list[DailyCount]:
+    """Each day's first-published value, for the days that were known at ``as_of``.
+
+    A day counts as known if we saw it by then, or if TSA's schedule had published it by then: days
+    loaded from the archive after the fact carry a late first-seen time but were public on schedule.
+    Kalshi settles on first-published numbers, so those are what forecasts learn from and condition on.
+    """
+    from tsa_bot.publication import publication_time
+
+    with _warehouse_errors("reading the daily series"), engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select day, first_value, first_seen from tsa_daily where day < :d order by day"),
+            {"d": as_of.date() + timedelta(days=1)},
+        ).all()
+    known = [r for r in rows if r.first_seen <= as_of or publication_time(r.day) <= as_of]
+    return [DailyCount(r.day, r.first_value) for r in known]
