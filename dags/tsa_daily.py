@@ -16,6 +16,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
+from tsa_bot.alerts import on_task_failure
 from tsa_bot.ingest import fetch_tsa, load_tsa
 from tsa_bot.orchestration import fail_fast, run_key
 
@@ -33,6 +34,7 @@ NEW_YORK = "America/New_York"
         "retry_delay": timedelta(minutes=1),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=20),
+        "on_failure_callback": [on_task_failure],
     },
     params={
         "offline": Param(False, type="boolean", description="Scrape the shipped TSA page set, not tsa.gov."),
