@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tsa_bot.kalshi.simulator import ApiError, EventSeed, Exchange
 
@@ -22,9 +24,18 @@ def _exchange(**seed) -> Exchange:
 _PUBLIC = None  # accounts used directly, without HTTP, need no key
 
 
-def place(ex: Exchange, who: str, coid: str, side: str, price: str, count: str, tif="good_till_canceled", **kw):
-    body = {"ticker": T, "client_order_id": coid, "side": side, "price": price, "count": count,
-            "time_in_force": tif, **kw}
+def place(
+    ex: Exchange, who: str, coid: str, side: str, price: str, count: str, tif="good_till_canceled", **kw
+):
+    body = {
+        "ticker": T,
+        "client_order_id": coid,
+        "side": side,
+        "price": price,
+        "count": count,
+        "time_in_force": tif,
+        **kw,
+    }
     return ex.create_order(ex.accounts[who], body)
 
 
@@ -118,3 +129,67 @@ def test_seeded_books_follow_the_configured_mids_and_stay_inside_the_grid():
     assert low["no_dollars"] == []  # asks at 1.01+ do not exist
     high = ex.markets["KXTSAW-26FEB15-A2.80"]
     assert high.best("bid").price == D("0.01") and high.best("ask").price == D("0.05")
+
+
+_orders = st.lists(
+    st.tuples(
+        st.sampled_from(["alice", "bob"]),
+        st.sampled_from(["bid", "ask"]),
+        st.integers(1, 99),  # cents
+        st.integers(1, 30),
+        st.sampled_from(["good_till_canceled", "immediate_or_cancel"]),
+    ),
+    max_size=25,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(orders=_orders, value=st.sampled_from([2_250_000, 2_300_000, 2_350_000]))
+def test_accounting_conserves_money_and_matches_the_pnl_formula(orders, value):
+    """Two accounts trade only with each other: after settlement all money is still there, less fees,
+    and each account's cash change equals the P&L the warehouse computes from its fills."""
+    from tsa_bot.trading.run import position_pnl
+
+    ex = Exchange(EventSeed(strikes=(2_300_000,), levels=0), read_rate=1e6, write_rate=1e6)
+    for name in ("alice", "bob"):
+        ex.register_key(name, _PUBLIC, D(100))
+    for i, (who, side, cents, count, tif) in enumerate(orders):
+        try:
+            place(ex, who, f"o{i}", side, f"0.{cents:02d}", str(count), tif=tif)
+        except ApiError as err:
+            assert err.body["error"]["code"] == "insufficient_balance"
+        for account in ex.accounts.values():
+            assert account.reserved >= 0 and account.cash - account.reserved >= 0
+    ex.settle("KXTSAW-26FEB15", value)
+    result = ex.markets[T].result
+    fees = sum((D(f["fee_cost"]) for a in ex.accounts.values() for f in a.fills), D(0))
+    assert sum((a.cash for a in ex.accounts.values()), D(0)) == 200 - fees
+    for account in ex.accounts.values():
+        assert account.reserved == 0
+        fills = [
+            {
+                "count": D(f["count_fp"]),
+                "yes_price": D(f["yes_price_dollars"]),
+                "book_side": f["side"],
+                "fee": D(f["fee_cost"]),
+            }
+            for f in account.fills
+        ]
+        assert account.cash - 100 == position_pnl(fills, result)["pnl"]
+
+
+def test_tick_grid_with_finer_steps_near_the_edges():
+    from tsa_bot.kalshi.models import PriceRange
+
+    tapered = (
+        PriceRange(D("0"), D("0.10"), D("0.001")),
+        PriceRange(D("0.10"), D("0.90"), D("0.01")),
+        PriceRange(D("0.90"), D("1"), D("0.001")),
+    )
+    ex = _exchange(price_ranges=tapered)
+    assert place(ex, "alice", "fine", "bid", "0.055", "1")["remaining_count"] == "1.00"
+    assert place(ex, "alice", "edge", "bid", "0.995", "1")["fill_count"] == "1.00"
+    for i, bad in enumerate(["0.555", "0.0005", "1.0000"]):
+        with pytest.raises(ApiError) as info:
+            place(ex, "alice", f"bad{i}", "bid", bad, "1")
+        assert info.value.body["error"]["code"] == "invalid_price"

@@ -1,0 +1,1 @@
+"""Trading: modes, risk limits, decisions, idempotent placement, persistence and settlement P&L."""

@@ -1,0 +1,402 @@
+"""A small Kalshi Trade API v2 client (httpx), modelled on Kalshi's starter ``clients.py``.
+
+Retries: reads and cancels are retried on 429, 5xx and transport errors, with exponential backoff
+inside a time budget. Creating an order is different: after an ambiguous failure (timeout, dropped
+connection or 5xx once the request may have reached the exchange) the client looks the order up by
+``client_order_id`` before sending it again, and a 409 means "the earlier attempt landed".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tsa_bot.errors import ConfigurationError
+from tsa_bot.kalshi.auth import Signer, load_private_key, load_private_key_file
+from tsa_bot.kalshi.errors import (
+    DuplicateOrder,
+    KalshiError,
+    KalshiNotFound,
+    KalshiProtocolError,
+    KalshiRateLimited,
+    KalshiServerError,
+    KalshiUnavailable,
+    ProductionHostRefused,
+    error_for_status,
+    parse_error_body,
+)
+from tsa_bot.kalshi.models import (
+    Balance,
+    CanceledOrder,
+    Event,
+    ExchangeStatus,
+    Fill,
+    Market,
+    MarketPosition,
+    Order,
+    OrderBook,
+    OrderRequest,
+    PlacedOrder,
+    Positions,
+    Series,
+    Settlement,
+)
+
+log = logging.getLogger(__name__)
+
+PRODUCTION_BASE = "https://external-api.kalshi.com/trade-api/v2"
+DEMO_BASE = "https://external-api.demo.kalshi.co/trade-api/v2"
+# Production lives under kalshi.com; demo under kalshi.co. Blocking the whole domain also blocks
+# hosts Kalshi may add later.
+PRODUCTION_DOMAIN = "kalshi.com"
+DEMO_DOMAIN = "kalshi.co"
+SERIES = "KXTSAW"
+ORDERS_V2 = "/portfolio/events/orders"
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def host_of(base_url: str) -> str:
+    return (urlsplit(base_url).hostname or "").lower().rstrip(".")
+
+
+def is_production_host(base_url: str) -> bool:
+    host = host_of(base_url)
+    return host == PRODUCTION_DOMAIN or host.endswith("." + PRODUCTION_DOMAIN)
+
+
+def is_demo_host(base_url: str) -> bool:
+    host = host_of(base_url)
+    return host == DEMO_DOMAIN or host.endswith("." + DEMO_DOMAIN)
+
+
+def week_sunday(day: date) -> date:
+    """The Sunday that ends the Monday-Sunday week containing ``day``."""
+    return day + timedelta(days=6 - day.weekday())
+
+
+def event_ticker_for_week(day: date, series: str = SERIES) -> str:
+    """``KXTSAW-26FEB15`` for any day of the week ending Sunday 2026-02-15."""
+    sunday = week_sunday(day)
+    return f"{series}-{sunday:%y}{MONTHS[sunday.month - 1]}{sunday.day:02d}"
+
+
+@dataclass(frozen=True)
+class KalshiSettings:
+    """Where and who: read from ``KALSHI_API_BASE``, ``KALSHI_KEY_ID``, ``KALSHI_PRIVATE_KEY_PATH``."""
+
+    api_base: str = DEMO_BASE
+    key_id: str | None = None
+    private_key_path: Path | None = None
+    allow_production: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KalshiSettings:
+        env = os.environ if env is None else env
+        path = env.get("KALSHI_PRIVATE_KEY_PATH")
+        return cls(
+            api_base=env.get("KALSHI_API_BASE") or DEMO_BASE,
+            key_id=env.get("KALSHI_KEY_ID") or None,
+            private_key_path=Path(path) if path else None,
+            allow_production=env.get("KALSHI_ALLOW_PRODUCTION", "").lower() in ("1", "true", "yes"),
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    backoff_s: float = 0.25
+    max_backoff_s: float = 4.0
+    budget_s: float = 30.0
+
+    def delay(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for the retry after ``attempt`` (1-based)."""
+        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+class _Ambiguous(Exception):
+    """The request may have reached the exchange, and we do not know what it did."""
+
+    def __init__(self, cause: KalshiError):
+        self.cause = cause
+
+
+class KalshiClient:
+    """Typed access to the endpoints this project uses. Use as a context manager, or call ``close``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key_id: str | None = None,
+        *,
+        private_key: rsa.RSAPrivateKey | None = None,
+        private_key_pem: bytes | None = None,
+        private_key_path: Path | None = None,
+        allow_production: bool = False,
+        timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        if is_production_host(self.base_url) and not allow_production:
+            raise ProductionHostRefused(
+                f"refusing to contact the production host {host_of(self.base_url)}: "
+                "only live mode (or KALSHI_ALLOW_PRODUCTION=1 for the CLI) may"
+            )
+        self.allow_production = allow_production
+        self._prefix = urlsplit(self.base_url).path
+        if private_key is None and private_key_pem is not None:
+            private_key = load_private_key(private_key_pem)
+        if private_key is None and private_key_path is not None:
+            private_key = load_private_key_file(private_key_path)
+        if private_key is not None and not key_id:
+            raise ConfigurationError("a Kalshi private key was given without its key id (KALSHI_KEY_ID)")
+        self._signer = Signer(key_id, private_key, clock) if private_key is not None and key_id else None
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout_s,
+            transport=transport,
+            follow_redirects=False,  # a redirect could lead anywhere, production included
+            headers={"Accept": "application/json", "User-Agent": "tsa-kalshi-bot"},
+        )
+
+    @classmethod
+    def from_settings(cls, settings: KalshiSettings | None = None, **kwargs: Any) -> KalshiClient:
+        settings = settings or KalshiSettings.from_env()
+        kwargs.setdefault("allow_production", settings.allow_production)
+        return cls(settings.api_base, settings.key_id, private_key_path=settings.private_key_path, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"KalshiClient({self.base_url!r}, key_id={self._signer.key_id if self._signer else None!r})"
+
+    def __enter__(self) -> KalshiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ---- transport -----------------------------------------------------------------------------
+
+    def _send(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any, signed: bool
+    ) -> Any:
+        """One attempt. Raises typed errors; an ambiguous failure is wrapped in ``_Ambiguous``."""
+        headers: dict[str, str] = {}
+        if signed or self._signer is not None:
+            if self._signer is None:
+                raise ConfigurationError(
+                    "this Kalshi request needs KALSHI_KEY_ID and KALSHI_PRIVATE_KEY_PATH"
+                )
+            headers.update(self._signer.headers(method, self._prefix + path))
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.request(method, path, params=clean, json=body, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # Never connected: the exchange saw nothing.
+            raise KalshiUnavailable(f"cannot reach Kalshi at {host_of(self.base_url)}: {exc}") from None
+        except httpx.TransportError as exc:
+            raise _Ambiguous(
+                KalshiUnavailable(f"Kalshi {method} {path}: connection lost ({type(exc).__name__})")
+            ) from None
+        log.debug("%s %s -> %s", method, path, response.status_code)
+        if response.status_code >= 400:
+            error = error_for_status(
+                response.status_code, parse_error_body(response.text), f"{method} {path}"
+            )
+            if isinstance(error, KalshiServerError):
+                raise _Ambiguous(error)
+            raise error
+        try:
+            return response.json()
+        except ValueError:
+            raise KalshiProtocolError(f"Kalshi {method} {path} answered non-JSON") from None
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        signed: bool = False,
+    ) -> Any:
+        """A retried request: for reads and cancels, where repeating is harmless."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._send(method, path, params=params, body=body, signed=signed)
+            except _Ambiguous as amb:
+                error: KalshiError = amb.cause
+            except (KalshiRateLimited, KalshiUnavailable) as exc:
+                error = exc
+            self._backoff_or_raise(error, attempt, started)
+
+    def _backoff_or_raise(self, error: KalshiError, attempt: int, started: float) -> None:
+        delay = self.retry.delay(attempt)
+        if attempt >= self.retry.attempts or time.monotonic() - started + delay > self.retry.budget_s:
+            raise error
+        log.info("Kalshi: %s; retry %d in %.2fs", error, attempt, delay)
+        self._sleep(delay)
+
+    def _pages(
+        self, path: str, key: str, params: Mapping[str, Any], *, signed: bool, limit: int = 200
+    ) -> Iterator[Any]:
+        cursor = None
+        while True:
+            data = self._request(
+                "GET", path, params={**params, "limit": limit, "cursor": cursor}, signed=signed
+            )
+            yield from data.get(key) or []
+            cursor = data.get("cursor") or ""
+            if not cursor:
+                return
+
+    # ---- market data -----------------------------------------------------------------------------
+
+    def exchange_status(self) -> ExchangeStatus:
+        return ExchangeStatus.from_json(self._request("GET", "/exchange/status"))
+
+    def series(self, series_ticker: str = SERIES) -> Series:
+        return Series.from_json(self._request("GET", f"/series/{series_ticker}")["series"])
+
+    def event(self, event_ticker: str) -> Event:
+        data = self._request("GET", f"/events/{event_ticker}", params={"with_nested_markets": "true"})
+        return Event.from_json(data["event"], data.get("markets") if "markets" in data else None)
+
+    def markets(
+        self,
+        *,
+        event_ticker: str | None = None,
+        series_ticker: str | None = None,
+        status: str | None = None,
+        page_size: int = 200,
+    ) -> list[Market]:
+        """Every market matching, following the cursor until it is empty."""
+        params = {"event_ticker": event_ticker, "series_ticker": series_ticker, "status": status}
+        return [
+            Market.from_json(m)
+            for m in self._pages("/markets", "markets", params, signed=False, limit=page_size)
+        ]
+
+    def market(self, ticker: str) -> Market:
+        return Market.from_json(self._request("GET", f"/markets/{ticker}")["market"])
+
+    def orderbook(self, ticker: str, depth: int | None = None) -> OrderBook:
+        data = self._request("GET", f"/markets/{ticker}/orderbook", params={"depth": depth})
+        return OrderBook.from_json(ticker, data)
+
+    # ---- portfolio -----------------------------------------------------------------------------
+
+    def balance(self) -> Balance:
+        return Balance.from_json(self._request("GET", "/portfolio/balance", signed=True))
+
+    def positions(
+        self, *, settlement_status: str | None = "unsettled", event_ticker: str | None = None
+    ) -> Positions:
+        markets: list[MarketPosition] = []
+        events: list[Any] = []
+        cursor = None
+        while True:
+            params = {"settlement_status": settlement_status, "event_ticker": event_ticker, "cursor": cursor}
+            data = self._request("GET", "/portfolio/positions", params=params, signed=True)
+            markets += [MarketPosition.from_json(p) for p in data.get("market_positions") or []]
+            events += data.get("event_positions") or []
+            cursor = data.get("cursor") or ""
+            if not cursor:
+                return Positions(tuple(markets), tuple(events))
+
+    def orders(
+        self, *, ticker: str | None = None, event_ticker: str | None = None, status: str | None = None
+    ) -> list[Order]:
+        params = {"ticker": ticker, "event_ticker": event_ticker, "status": status}
+        return [Order.from_json(o) for o in self._pages("/portfolio/orders", "orders", params, signed=True)]
+
+    def fills(self, *, ticker: str | None = None, order_id: str | None = None) -> list[Fill]:
+        params = {"ticker": ticker, "order_id": order_id}
+        return [Fill.from_json(f) for f in self._pages("/portfolio/fills", "fills", params, signed=True)]
+
+    def settlements(self, *, event_ticker: str | None = None) -> list[Settlement]:
+        params = {"event_ticker": event_ticker}
+        pages = self._pages("/portfolio/settlements", "settlements", params, signed=True)
+        return [Settlement.from_json(s) for s in pages]
+
+    def find_order(self, client_order_id: str, ticker: str | None = None) -> Order | None:
+        """The order with this ``client_order_id``, in any status, or None."""
+        for order in self.orders(ticker=ticker):
+            if order.client_order_id == client_order_id:
+                return order
+        return None
+
+    # ---- orders (V2) -----------------------------------------------------------------------------
+
+    def create_order(self, order: OrderRequest) -> PlacedOrder:
+        """Place an order at most once, whatever the network does.
+
+        429 and refused connections are retried as they are: the exchange did nothing. After anything
+        ambiguous the order is looked up by ``client_order_id`` first. A 409 means an earlier attempt
+        (or an earlier run with the same id) placed it: the existing order is returned, marked
+        ``already_existed``.
+        """
+        started = time.monotonic()
+        attempt = 0
+        body = order.to_json()
+        while True:
+            attempt += 1
+            try:
+                return PlacedOrder.from_json(
+                    self._send("POST", ORDERS_V2, params=None, body=body, signed=True)
+                )
+            except DuplicateOrder as dup:
+                existing = self.find_order(order.client_order_id, order.ticker)
+                if existing is None:
+                    raise dup
+                log.info("Kalshi: order %s already placed as %s", order.client_order_id, existing.order_id)
+                return PlacedOrder.from_order(existing)
+            except _Ambiguous as amb:
+                error: KalshiError = amb.cause
+                existing = self._lookup_after_ambiguity(order)
+                if existing is not None:
+                    log.info("Kalshi: order %s landed despite %s", order.client_order_id, error)
+                    return PlacedOrder.from_order(existing)
+            except (KalshiRateLimited, KalshiUnavailable) as exc:
+                error = exc
+            self._backoff_or_raise(error, attempt, started)
+
+    def _lookup_after_ambiguity(self, order: OrderRequest) -> Order | None:
+        try:
+            return self.find_order(order.client_order_id, order.ticker)
+        except KalshiError as exc:
+            # Cannot tell whether it landed; sending again is still safe because a duplicate gets 409.
+            log.warning("Kalshi: lookup of %s failed: %s", order.client_order_id, exc)
+            return None
+
+    def cancel_order(self, order_id: str) -> CanceledOrder:
+        """Cancel; raises KalshiNotFound for an unknown or already-cancelled order."""
+        return CanceledOrder.from_json(self._request("DELETE", f"{ORDERS_V2}/{order_id}", signed=True))
+
+    def cancel_if_resting(self, order_id: str) -> CanceledOrder | None:
+        """Cancel, treating "already gone" (404) as done: what a retried cancel sees."""
+        try:
+            return self.cancel_order(order_id)
+        except KalshiNotFound:
+            return None

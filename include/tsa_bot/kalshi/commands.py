@@ -1,0 +1,245 @@
+"""``tsabot kalshi ...`` (drive the client) and ``tsabot simulator --port P`` (serve the local exchange).
+
+Configured by ``KALSHI_API_BASE``, ``KALSHI_KEY_ID`` and ``KALSHI_PRIVATE_KEY_PATH``; production also
+needs ``KALSHI_ALLOW_PRODUCTION=1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import uuid
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from tsa_bot.errors import ConfigurationError
+
+# intent -> (V2 side, price on the YES book); see kalshi-api.md
+_V2 = {
+    ("buy", "yes"): ("bid", lambda p: p),
+    ("sell", "yes"): ("ask", lambda p: p),
+    ("buy", "no"): ("ask", lambda p: 1 - p),
+    ("sell", "no"): ("bid", lambda p: 1 - p),
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    kalshi = subparsers.add_parser("kalshi", help="talk to Kalshi (or the simulator) with the bot's client")
+    sub = kalshi.add_subparsers(dest="kalshi_command", required=True, metavar="SUBCOMMAND")
+
+    def add(name: str, help: str, handler: Any) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(handler=handler)
+        return p
+
+    add("status", "exchange and trading status", _status)
+    add("balance", "available balance", _balance)
+    add("event", "an event and its markets", _event).add_argument("ticker")
+    book = add("orderbook", "a market's order book, best first", _orderbook)
+    book.add_argument("ticker")
+    book.add_argument("--depth", type=int, default=None)
+    add("positions", "open positions", _positions)
+    orders = add("orders", "your orders", _orders)
+    orders.add_argument("--ticker")
+    orders.add_argument("--status", choices=["resting", "canceled", "executed"])
+    place = add("place", "place a limit order, e.g. 'place KXTSAW-26FEB15-A2.30 buy yes 10 0.42'", _place)
+    place.add_argument("ticker")
+    place.add_argument("action", choices=["buy", "sell"])
+    place.add_argument("side", choices=["yes", "no"])
+    place.add_argument("count", help="contracts, e.g. 10")
+    place.add_argument("price", help="dollars for the side named, e.g. 0.42")
+    place.add_argument("--client-order-id", help="idempotency key (default: a new UUID)")
+    place.add_argument(
+        "--tif",
+        default="good_till_canceled",
+        choices=["good_till_canceled", "immediate_or_cancel", "fill_or_kill"],
+    )
+    add("cancel", "cancel an order", _cancel).add_argument("order_id")
+    _simulator_arguments(sub.add_parser("simulator", help="serve the local exchange simulator"))
+    _simulator_arguments(subparsers.add_parser("simulator", help="serve the local Kalshi exchange simulator"))
+
+
+def _simulator_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--event", default="KXTSAW-26FEB15", help="the KXTSAW event to list")
+    p.add_argument("--read-rate", type=float, default=20.0, help="reads per second per key")
+    p.add_argument("--write-rate", type=float, default=10.0, help="writes per second per key")
+    p.add_argument("--key-id", help="register this key id at start (with --public-key)")
+    p.add_argument("--public-key", type=Path, help="PEM public key for --key-id")
+    p.add_argument("--balance", default="1000", help="starting balance of --key-id, dollars")
+    p.set_defaults(handler=_simulator)
+
+
+# ---- helpers ------------------------------------------------------------------------------------------
+
+
+def _client(signed: bool = False):
+    from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
+
+    settings = KalshiSettings.from_env()
+    if signed and not settings.key_id:
+        raise ConfigurationError("KALSHI_KEY_ID is not set")
+    if signed and not settings.private_key_path:
+        raise ConfigurationError("KALSHI_PRIVATE_KEY_PATH is not set")
+    return KalshiClient.from_settings(settings)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _emit(args: argparse.Namespace, value: Any, lines: list[str]) -> int:
+    if args.json:
+        json.dump(_plain(value), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write("\n".join(lines) + ("\n" if lines else ""))
+    return 0
+
+
+def _decimal(text: str, name: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ConfigurationError(f"{name} must be a number, got '{text}'") from None
+    if not value.is_finite() or value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got '{text}'")
+    return value
+
+
+def _p(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+# ---- handlers ------------------------------------------------------------------------------------------
+
+
+def _status(args: argparse.Namespace) -> int:
+    with _client() as c:
+        s = c.exchange_status()
+    return _emit(args, s, [f"exchange active: {s.exchange_active}", f"trading active: {s.trading_active}"])
+
+
+def _balance(args: argparse.Namespace) -> int:
+    with _client(signed=True) as c:
+        b = c.balance()
+    return _emit(args, b, [f"balance: ${b.balance_dollars}"])
+
+
+def _event(args: argparse.Namespace) -> int:
+    with _client() as c:
+        e = c.event(args.ticker)
+    lines = [f"{e.event_ticker}: {e.title}"]
+    lines += [
+        f"{m.ticker:<28} {m.status:<10} yes {_p(m.yes_bid_dollars)}/{_p(m.yes_ask_dollars)}  "
+        f"vol {m.volume_fp}  result {m.result or '-'}"
+        for m in e.markets
+    ]
+    return _emit(args, e, lines)
+
+
+def _orderbook(args: argparse.Namespace) -> int:
+    with _client() as c:
+        book = c.orderbook(args.ticker, args.depth)
+    lines = [f"{book.ticker}", "YES bids:"] + [f"  {lv.price:.4f} x {lv.count}" for lv in book.yes_bids]
+    lines += ["NO bids:"] + [f"  {lv.price:.4f} x {lv.count}" for lv in book.no_bids]
+    return _emit(args, book, lines)
+
+
+def _positions(args: argparse.Namespace) -> int:
+    with _client(signed=True) as c:
+        positions = c.positions()
+    lines = [
+        f"{p.ticker:<28} {p.position_fp:>10} exposure ${p.market_exposure_dollars} "
+        f"fees ${p.fees_paid_dollars}"
+        for p in positions.market_positions
+    ] or ["no open positions"]
+    return _emit(args, positions, lines)
+
+
+def _orders(args: argparse.Namespace) -> int:
+    with _client(signed=True) as c:
+        orders = c.orders(ticker=args.ticker, status=args.status)
+    lines = [
+        f"{o.order_id}  {o.ticker:<28} {o.status:<9} yes {o.yes_price_dollars:.4f} "
+        f"filled {o.fill_count_fp}/{o.initial_count_fp}  {o.client_order_id}"
+        for o in orders
+    ] or ["no orders"]
+    return _emit(args, orders, lines)
+
+
+def _place(args: argparse.Namespace) -> int:
+    from tsa_bot.kalshi.models import OrderRequest
+
+    count = _decimal(args.count, "count")
+    price = _decimal(args.price, "price")
+    if price >= 1:
+        raise ConfigurationError(f"price is in dollars and must be below 1, got {args.price}")
+    side, to_yes = _V2[(args.action, args.side)]
+    coid = args.client_order_id or str(uuid.uuid4())
+    request = OrderRequest(args.ticker, coid, side, count, to_yes(price), args.tif)
+    with _client(signed=True) as c:
+        placed = c.create_order(request)
+    note = " (already placed earlier)" if placed.already_existed else ""
+    return _emit(
+        args,
+        placed,
+        [
+            f"order {placed.order_id}{note}: filled {placed.fill_count}, resting {placed.remaining_count}",
+            f"client_order_id {placed.client_order_id}",
+        ],
+    )
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    with _client(signed=True) as c:
+        cancelled = c.cancel_order(args.order_id)
+    return _emit(args, cancelled, [f"cancelled {cancelled.order_id}: reduced by {cancelled.reduced_by}"])
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from tsa_bot.kalshi.simulator import EventSeed, Exchange, make_server
+
+    if bool(args.key_id) != bool(args.public_key):
+        raise ConfigurationError("--key-id and --public-key go together")
+    exchange = Exchange(
+        EventSeed(event_ticker=args.event), read_rate=args.read_rate, write_rate=args.write_rate
+    )
+    if args.key_id:
+        try:
+            pem = args.public_key.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {args.public_key}: {exc.strerror}") from None
+        exchange.register_key(args.key_id, pem, _decimal(args.balance, "--balance"))
+    try:
+        server = make_server(exchange, args.host, args.port)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    base = f"http://{args.host}:{server.server_address[1]}"
+    print(
+        f"Kalshi simulator on {base}/trade-api/v2 (event {args.event}); "
+        f"admin under {base}/sim/. Ctrl-C stops."
+    )
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

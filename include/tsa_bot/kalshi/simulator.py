@@ -1,0 +1,1007 @@
+"""A local Kalshi exchange that speaks the Trade API v2 as kalshi-api.md describes it.
+
+It is a real exchange in miniature: signed requests checked against registered public keys, a limit
+order book per market matched at price-time priority, Kalshi's fees, ``client_order_id`` uniqueness
+forever (409), the tick grid, balance checks, token-bucket rate limits (429) and settlement.
+
+Admin endpoints live under ``/sim/`` (outside ``/trade-api/v2``): ``POST /sim/keys`` registers a public
+key with a balance, ``POST /sim/settle`` settles an event from the week's value.
+
+Simplifications, chosen to err on the strict side:
+- the balance check charges the full collateral of an order (price for a bid, ``1 − price`` for an
+  ask) plus its taker fee, even when the order would close an existing position;
+- resting orders reserve their collateral, and ``balance`` reports cash minus reservations;
+- seeded liquidity belongs to a house account with unlimited funds.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import itertools
+import json
+import logging
+import math
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tsa_bot.kalshi.client import MONTHS
+from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange, count_str, on_tick_grid, price_str
+from tsa_bot.pricing.fees import FeeSchedule, trade_fee
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/trade-api/v2"
+HOUSE = "__house__"
+MAX_SKEW_MS = 5_000
+_MONTHS = {m: i + 1 for i, m in enumerate(MONTHS)}
+_ET = ZoneInfo("America/New_York")
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+# ---- seed ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventSeed:
+    """The KXTSAW event the simulator lists, with resting house liquidity around a logistic curve."""
+
+    event_ticker: str = "KXTSAW-26FEB15"
+    series_ticker: str = "KXTSAW"
+    strikes: tuple[int, ...] = tuple(range(1_800_000, 2_800_001, 50_000))
+    center: int = 2_300_000  # the strike whose seeded mid is 0.50
+    scale: int = 100_000  # logistic scale of the seeded mids, in passengers
+    mids: Mapping[int, Decimal] | None = None  # explicit mids per strike, overriding center/scale
+    half_spread: Decimal = Decimal("0.02")
+    levels: int = 3
+    depth: Decimal = Decimal("50")  # contracts per level
+    fee_type: str = "quadratic"
+    fee_multiplier: Decimal = Decimal(1)
+    price_ranges: tuple[PriceRange, ...] = DEFAULT_PRICE_RANGES
+    status: str = "active"
+
+    def mid(self, strike: int) -> Decimal:
+        if self.mids is not None and strike in self.mids:
+            return Decimal(self.mids[strike])
+        p = 1 / (1 + math.exp((strike - self.center) / self.scale))
+        return Decimal(str(round(min(max(p, 0.03), 0.97), 2)))
+
+
+def market_ticker(event_ticker: str, strike: int) -> str:
+    return f"{event_ticker}-A{Decimal(strike) / 1_000_000:.2f}"
+
+
+def sunday_of(event_ticker: str) -> date:
+    code = event_ticker.rsplit("-", 1)[-1]
+    return date(2000 + int(code[:2]), _MONTHS[code[2:5]], int(code[5:]))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+# ---- exchange state --------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """An answer other than 2xx, with the exact body Kalshi would send."""
+
+    def __init__(self, status: int, body: Any):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def std_error(status: int, code: str, message: str = "", details: str = "") -> ApiError:
+    return ApiError(status, {"error": {"code": code, "message": message or code, "details": details}})
+
+
+def decode_error(details: str) -> ApiError:
+    return ApiError(400, {"code": "bad_request", "message": "bad_request", "details": details})
+
+
+def validation_error(msg: str) -> ApiError:
+    return ApiError(400, {"msg": msg})
+
+
+@dataclass
+class SimOrder:
+    order_id: str
+    client_order_id: str
+    owner: str
+    ticker: str
+    side: str  # bid | ask on the YES book
+    price: Decimal
+    initial: Decimal
+    seq: int
+    created: float
+    remaining: Decimal = ZERO
+    filled: Decimal = ZERO
+    status: str = "resting"
+    taker_fees: Decimal = ZERO
+    maker_fees: Decimal = ZERO
+
+    def unit_collateral(self) -> Decimal:
+        return self.price if self.side == "bid" else ONE - self.price
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "order_id": self.order_id,
+            "client_order_id": self.client_order_id,
+            "ticker": self.ticker,
+            "status": self.status,
+            "side": self.side,
+            "yes_price_dollars": price_str(self.price),
+            "no_price_dollars": price_str(ONE - self.price),
+            "initial_count_fp": count_str(self.initial),
+            "fill_count_fp": count_str(self.filled),
+            "remaining_count_fp": count_str(self.remaining),
+            "taker_fees_dollars": price_str(self.taker_fees),
+            "maker_fees_dollars": price_str(self.maker_fees),
+            "created_time": _iso(self.created),
+        }
+
+
+@dataclass
+class SimPosition:
+    position: Decimal = ZERO  # + YES, - NO
+    cost: Decimal = ZERO  # what the open contracts cost
+    fees: Decimal = ZERO
+    realized: Decimal = ZERO
+
+    def to_json(self, ticker: str) -> dict[str, Any]:
+        return {
+            "ticker": ticker,
+            "position_fp": count_str(self.position),
+            "market_exposure_dollars": price_str(self.cost),
+            "realized_pnl_dollars": price_str(self.realized),
+            "fees_paid_dollars": price_str(self.fees),
+        }
+
+
+@dataclass
+class Account:
+    key_id: str
+    public_key: rsa.RSAPublicKey | None
+    cash: Decimal
+    reserved: Decimal = ZERO
+    positions: dict[str, SimPosition] = field(default_factory=dict)
+    settled: dict[str, SimPosition] = field(default_factory=dict)
+    orders: list[SimOrder] = field(default_factory=list)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+    settlements: list[dict[str, Any]] = field(default_factory=list)
+    client_order_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class SimMarket:
+    ticker: str
+    event_ticker: str
+    floor_strike: int
+    status: str
+    price_ranges: tuple[PriceRange, ...]
+    open_time: float
+    close_time: float
+    bids: list[SimOrder] = field(default_factory=list)  # YES bids
+    asks: list[SimOrder] = field(default_factory=list)  # YES asks (shown as NO bids)
+    last_price: Decimal | None = None
+    volume: Decimal = ZERO
+    result: str = ""
+    expiration_value: str = ""
+
+    def best(self, side: str) -> SimOrder | None:
+        book = self.bids if side == "bid" else self.asks
+        if not book:
+            return None
+        if side == "bid":
+            return min(book, key=lambda o: (-o.price, o.seq))
+        return min(book, key=lambda o: (o.price, o.seq))
+
+
+class TokenBucket:
+    def __init__(self, rate: float, clock: Callable[[], float]):
+        self.rate = rate
+        self.tokens = rate
+        self.clock = clock
+        self.stamp = clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+@dataclass
+class Fault:
+    """A scripted failure: ``action`` is 429, 500 (before processing), 500_after, drop_after."""
+
+    method: str
+    path_prefix: str
+    action: str
+    times: int
+
+
+class Exchange:
+    """The exchange's state and rules, independent of HTTP. Every method holds the one lock."""
+
+    def __init__(
+        self,
+        seed: EventSeed | None = None,
+        *,
+        read_rate: float = 20.0,
+        write_rate: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.read_rate = read_rate
+        self.write_rate = write_rate
+        self.accounts: dict[str, Account] = {}
+        self.markets: dict[str, SimMarket] = {}
+        self.events: dict[str, dict[str, Any]] = {}
+        self.series: dict[str, dict[str, Any]] = {}
+        self.exchange_active = True
+        self.trading_active = True
+        self.faults: list[Fault] = []
+        self.buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._seq = itertools.count(1)
+        self.seed_event(seed or EventSeed())
+
+    # -- setup --
+
+    def seed_event(self, seed: EventSeed) -> None:
+        with self.lock:
+            schedule = FeeSchedule(seed.fee_type, Decimal(seed.fee_multiplier))
+            self.series[seed.series_ticker] = {
+                "ticker": seed.series_ticker,
+                "frequency": "weekly",
+                "title": "TSA check-ins weekly average",
+                "category": "Transportation",
+                "settlement_sources": [
+                    {"name": "TSA", "url": "https://www.tsa.gov/travel/passenger-volumes"}
+                ],
+                "contract_terms_url": "https://kalshi.com/docs/tsaw.pdf",
+                "fee_type": schedule.fee_type,
+                "fee_multiplier": float(schedule.fee_multiplier),
+                "_schedule": schedule,
+            }
+            sunday = sunday_of(seed.event_ticker)
+            monday = sunday - timedelta(days=6)
+            open_ts = datetime(monday.year, monday.month, monday.day, tzinfo=_ET).timestamp()
+            close_ts = datetime(sunday.year, sunday.month, sunday.day, 23, 59, tzinfo=_ET).timestamp()
+            self.events[seed.event_ticker] = {
+                "event_ticker": seed.event_ticker,
+                "series_ticker": seed.series_ticker,
+                "title": f"TSA check-ins, week ending {sunday:%b %d, %Y}",
+                "strike_date": _iso(close_ts),
+                "tickers": [],
+            }
+            for strike in seed.strikes:
+                ticker = market_ticker(seed.event_ticker, strike)
+                market = SimMarket(
+                    ticker, seed.event_ticker, strike, seed.status, seed.price_ranges, open_ts, close_ts
+                )
+                self.markets[ticker] = market
+                self.events[seed.event_ticker]["tickers"].append(ticker)
+                self._seed_liquidity(market, seed)
+
+    def _seed_liquidity(self, market: SimMarket, seed: EventSeed) -> None:
+        mid = seed.mid(market.floor_strike)
+        tick = Decimal("0.01")
+        for i in range(seed.levels):
+            bid = mid - seed.half_spread - i * tick
+            ask = mid + seed.half_spread + i * tick
+            if Decimal("0.01") <= bid <= Decimal("0.99"):
+                self._rest(self._new_order(HOUSE, "", market.ticker, "bid", bid, seed.depth), market)
+            if Decimal("0.01") <= ask <= Decimal("0.99"):
+                self._rest(self._new_order(HOUSE, "", market.ticker, "ask", ask, seed.depth), market)
+
+    def register_key(self, key_id: str, public_key: rsa.RSAPublicKey | bytes, balance: Decimal) -> None:
+        if isinstance(public_key, bytes):
+            loaded = serialization.load_pem_public_key(public_key)
+            if not isinstance(loaded, rsa.RSAPublicKey):
+                raise ValueError("an RSA public key is needed")
+            public_key = loaded
+        with self.lock:
+            self.accounts[key_id] = Account(key_id, public_key, Decimal(balance))
+
+    def inject(self, method: str, path_prefix: str, action: str, times: int = 1) -> None:
+        """Script the next ``times`` matching requests to fail with ``action``."""
+        if action not in ("429", "500", "500_after", "drop_after"):
+            raise ValueError(f"unknown fault {action}")
+        with self.lock:
+            self.faults.append(Fault(method.upper(), path_prefix, action, times))
+
+    def take_fault(self, method: str, path: str) -> str | None:
+        with self.lock:
+            for fault in self.faults:
+                if (
+                    fault.method == method
+                    and path.startswith(API_PREFIX + fault.path_prefix)
+                    and fault.times > 0
+                ):
+                    fault.times -= 1
+                    return fault.action
+            return None
+
+    def rate_ok(self, identity: str, kind: str) -> bool:
+        with self.lock:
+            bucket = self.buckets.get((identity, kind))
+            if bucket is None:
+                rate = self.write_rate if kind == "write" else self.read_rate
+                bucket = self.buckets[(identity, kind)] = TokenBucket(rate, self.clock)
+            return bucket.take()
+
+    # -- auth --
+
+    def authenticate(self, headers: Mapping[str, str], method: str, path: str) -> Account:
+        key_id = headers.get(KEY_HEADER)
+        timestamp = headers.get(TIMESTAMP_HEADER)
+        signature = headers.get(SIGNATURE_HEADER)
+        if not signature:
+            raise std_error(401, "signature_is_missing_from_headers")
+        if not key_id or not timestamp:
+            raise std_error(401, "authentication_error", "authentication_error", "missing headers")
+        try:
+            skew = abs(int(timestamp) - self.clock() * 1000)
+        except ValueError:
+            raise std_error(401, "header_timestamp_expired") from None
+        if skew > MAX_SKEW_MS:
+            raise std_error(401, "header_timestamp_expired")
+        with self.lock:
+            account = self.accounts.get(key_id)
+        if account is None or account.public_key is None:
+            raise std_error(401, "authentication_error", "authentication_error", "NOT_FOUND")
+        if not verify(account.public_key, signature, timestamp, method, path):
+            raise std_error(
+                401, "authentication_error", "authentication_error", "INCORRECT_API_KEY_SIGNATURE"
+            )
+        return account
+
+    # -- market data --
+
+    def market_json(self, m: SimMarket) -> dict[str, Any]:
+        bid, ask = m.best("bid"), m.best("ask")
+        open_interest = sum(
+            (max(a.positions.get(m.ticker, SimPosition()).position, ZERO) for a in self.accounts.values()),
+            ZERO,
+        )
+        strike_m = Decimal(m.floor_strike) / 1_000_000
+        return {
+            "ticker": m.ticker,
+            "event_ticker": m.event_ticker,
+            "market_type": "binary",
+            "title": f"TSA check-ins above {strike_m:.2f}M this week?",
+            "yes_sub_title": f"Above {strike_m:.2f}M",
+            "no_sub_title": f"{strike_m:.2f}M or below",
+            "status": m.status,
+            "open_time": _iso(m.open_time),
+            "close_time": _iso(m.close_time),
+            "yes_bid_dollars": price_str(bid.price) if bid else "0.0000",
+            "yes_ask_dollars": price_str(ask.price) if ask else "1.0000",
+            "no_bid_dollars": price_str(ONE - ask.price) if ask else "0.0000",
+            "no_ask_dollars": price_str(ONE - bid.price) if bid else "1.0000",
+            "last_price_dollars": price_str(m.last_price) if m.last_price is not None else "0.0000",
+            "volume_fp": count_str(m.volume),
+            "open_interest_fp": count_str(open_interest),
+            "strike_type": "greater",
+            "floor_strike": m.floor_strike,
+            "result": m.result,
+            "expiration_value": m.expiration_value,
+            "rules_primary": (
+                f"If the average of daily TSA checkpoint numbers for the week is above {m.floor_strike:,}, "
+                "the market resolves to Yes."
+            ),
+            "rules_secondary": "Numbers as first published on tsa.gov/travel/passenger-volumes.",
+            "price_ranges": [
+                {"start": price_str(r.start), "end": price_str(r.end), "step": price_str(r.step)}
+                for r in m.price_ranges
+            ],
+        }
+
+    def orderbook_json(self, m: SimMarket, depth: int | None) -> dict[str, Any]:
+        def levels(orders: list[SimOrder], flip: bool) -> list[list[str]]:
+            agg: dict[Decimal, Decimal] = {}
+            for o in orders:
+                price = ONE - o.price if flip else o.price
+                agg[price] = agg.get(price, ZERO) + o.remaining
+            best_first = sorted(agg.items(), key=lambda kv: -kv[0])[: depth or None]
+            # Worst to best, as recorded data has shown: clients must sort.
+            return [[price_str(p), count_str(c)] for p, c in reversed(best_first)]
+
+        return {"orderbook_fp": {"yes_dollars": levels(m.bids, False), "no_dollars": levels(m.asks, True)}}
+
+    # -- orders --
+
+    def _new_order(
+        self, owner: str, coid: str, ticker: str, side: str, price: Decimal, count: Decimal
+    ) -> SimOrder:
+        return SimOrder(
+            order_id=str(uuid.uuid4()),
+            client_order_id=coid,
+            owner=owner,
+            ticker=ticker,
+            side=side,
+            price=price,
+            initial=count,
+            remaining=count,
+            seq=next(self._seq),
+            created=self.clock(),
+        )
+
+    def _rest(self, order: SimOrder, market: SimMarket) -> None:
+        (market.bids if order.side == "bid" else market.asks).append(order)
+        account = self.accounts.get(order.owner)
+        if account is not None:
+            account.reserved += order.remaining * order.unit_collateral()
+
+    def _unrest(self, order: SimOrder, market: SimMarket, count: Decimal) -> None:
+        """Release ``count`` of a resting order's reservation, removing it from the book when done."""
+        account = self.accounts.get(order.owner)
+        if account is not None:
+            account.reserved -= count * order.unit_collateral()
+        if order.remaining == 0 or order.status != "resting":
+            book = market.bids if order.side == "bid" else market.asks
+            book.remove(order)
+
+    def create_order(self, account: Account, body: Any) -> dict[str, Any]:
+        req = _validate_order(body)
+        with self.lock:
+            market = self.markets.get(req["ticker"])
+            if market is None:
+                raise std_error(404, "not_found", "market not found", req["ticker"])
+            if req["client_order_id"] in account.client_order_ids:
+                raise std_error(409, "order_already_exists", "order already exists", req["client_order_id"])
+            if market.status not in ("active", "open") or not self.trading_active:
+                raise std_error(400, "market_closed", "market is not open for trading", market.status)
+            price, count, side = req["price"], req["count"], req["side"]
+            if not on_tick_grid(price, market.price_ranges):
+                raise std_error(
+                    400, "invalid_price", "invalid price", f"{price_str(price)} is off the tick grid"
+                )
+            schedule = self._schedule(market)
+            unit = price if side == "bid" else ONE - price
+            needed = count * unit + trade_fee(schedule, count, price)
+            if needed > account.cash - account.reserved:
+                raise std_error(
+                    400, "insufficient_balance", "insufficient balance", f"needs {price_str(needed)}"
+                )
+            crosses = self._crossing(market, side, price, exclude=None)
+            if req["post_only"] and crosses:
+                raise std_error(400, "invalid_order", "invalid order", "post only cross")
+            tif = req["time_in_force"]
+            if tif == "fill_or_kill":
+                available = sum(
+                    (o.remaining for o in self._crossing(market, side, price, account.key_id)), ZERO
+                )
+                if available < count:
+                    raise std_error(400, "invalid_order", "invalid order", "fill or kill could not be filled")
+            account.client_order_ids.add(req["client_order_id"])
+            order = self._new_order(account.key_id, req["client_order_id"], market.ticker, side, price, count)
+            account.orders.append(order)
+            fills = self._match(order, market, schedule)
+            if order.remaining > 0:
+                if tif == "good_till_canceled" and order.status == "resting":
+                    self._rest(order, market)
+                else:
+                    order.status = "canceled"
+            else:
+                order.status = "executed"
+            filled_value = sum(
+                (Decimal(f["count_fp"]) * Decimal(f["yes_price_dollars"]) for f in fills), ZERO
+            )
+            return {
+                "order_id": order.order_id,
+                "client_order_id": order.client_order_id,
+                "fill_count": count_str(order.filled),
+                "remaining_count": count_str(order.remaining if order.status == "resting" else ZERO),
+                "average_fill_price": price_str(filled_value / order.filled) if order.filled else None,
+                "average_fee_paid": price_str(order.taker_fees / order.filled) if order.filled else None,
+                "ts_ms": int(self.clock() * 1000),
+            }
+
+    def _schedule(self, market: SimMarket) -> FeeSchedule:
+        series = self.events[market.event_ticker]["series_ticker"]
+        return self.series[series]["_schedule"]
+
+    def _crossing(self, market: SimMarket, side: str, price: Decimal, exclude: str | None) -> list[SimOrder]:
+        if side == "bid":
+            return [o for o in market.asks if o.price <= price and o.owner != exclude]
+        return [o for o in market.bids if o.price >= price and o.owner != exclude]
+
+    def _match(self, taker: SimOrder, market: SimMarket, schedule: FeeSchedule) -> list[dict[str, Any]]:
+        fills: list[dict[str, Any]] = []
+        opposite = "ask" if taker.side == "bid" else "bid"
+        while taker.remaining > 0:
+            maker = market.best(opposite)
+            if maker is None:
+                break
+            if (taker.side == "bid" and maker.price > taker.price) or (
+                taker.side == "ask" and maker.price < taker.price
+            ):
+                break
+            if maker.owner == taker.owner:  # self-trade prevention: taker_at_cross
+                taker.status = "canceled"
+                break
+            qty = min(taker.remaining, maker.remaining)
+            price = maker.price
+            taker_fee = trade_fee(schedule, qty, price)
+            maker_fee = trade_fee(schedule, qty, price, maker=True)
+            for order, fee, is_taker in ((taker, taker_fee, True), (maker, maker_fee, False)):
+                order.remaining -= qty
+                order.filled += qty
+                if is_taker:
+                    order.taker_fees += fee
+                else:
+                    order.maker_fees += fee
+                fill = self._apply_fill(order, qty, price, fee, is_taker)
+                if is_taker and fill is not None:
+                    fills.append(fill)
+            if maker.remaining == 0:
+                maker.status = "executed"
+            self._unrest(maker, market, qty)
+            market.last_price = price
+            market.volume += qty
+        return fills
+
+    def _apply_fill(
+        self, order: SimOrder, qty: Decimal, price: Decimal, fee: Decimal, is_taker: bool
+    ) -> dict[str, Any] | None:
+        account = self.accounts.get(order.owner)
+        if account is None:
+            return None
+        pos = account.positions.setdefault(order.ticker, SimPosition())
+        if order.side == "bid":  # buying YES closes NO first
+            close = min(qty, max(-pos.position, ZERO))
+            unit_close, unit_open = ONE - price, price
+        else:  # selling YES closes YES first, then opens NO
+            close = min(qty, max(pos.position, ZERO))
+            unit_close, unit_open = price, ONE - price
+        if close:
+            basis = pos.cost * close / abs(pos.position)
+            pos.cost -= basis
+            pos.realized += close * unit_close - basis
+            account.cash += close * unit_close
+        opened = qty - close
+        pos.cost += opened * unit_open
+        account.cash -= opened * unit_open + fee
+        pos.fees += fee
+        pos.position += qty if order.side == "bid" else -qty
+        fill = {
+            "fill_id": str(uuid.uuid4()),
+            "order_id": order.order_id,
+            "ticker": order.ticker,
+            "side": order.side,
+            "count_fp": count_str(qty),
+            "yes_price_dollars": price_str(price),
+            "no_price_dollars": price_str(ONE - price),
+            "is_taker": is_taker,
+            "fee_cost": price_str(fee),
+            "created_time": _iso(self.clock()),
+        }
+        account.fills.append(fill)
+        return fill
+
+    def cancel_order(self, account: Account, order_id: str) -> dict[str, Any]:
+        with self.lock:
+            order = next((o for o in account.orders if o.order_id == order_id), None)
+            if order is None or order.status != "resting":
+                raise std_error(404, "not_found", "order not found", order_id)
+            market = self.markets[order.ticker]
+            reduced = order.remaining
+            order.status = "canceled"
+            self._unrest(order, market, reduced)
+            order.remaining = ZERO
+            return {
+                "order_id": order.order_id,
+                "client_order_id": order.client_order_id,
+                "reduced_by": count_str(reduced),
+                "ts_ms": int(self.clock() * 1000),
+            }
+
+    # -- settlement --
+
+    def settle(self, event_ticker: str, value: int | Decimal) -> list[dict[str, Any]]:
+        """Determine every market of the event from the week's mean and pay out positions."""
+        with self.lock:
+            event = self.events.get(event_ticker)
+            if event is None:
+                raise std_error(404, "not_found", "event not found", event_ticker)
+            value = Decimal(value)
+            out = []
+            for ticker in event["tickers"]:
+                market = self.markets[ticker]
+                if market.status == "finalized":
+                    continue
+                for order in [*market.bids, *market.asks]:
+                    order.status = "canceled"
+                    self._unrest(order, market, order.remaining)
+                    order.remaining = ZERO
+                market.result = "yes" if value > market.floor_strike else "no"
+                market.status = "finalized"
+                market.expiration_value = str(value)
+                for account in self.accounts.values():
+                    pos = account.positions.pop(ticker, None)
+                    if pos is None:
+                        continue
+                    yes, no = max(pos.position, ZERO), max(-pos.position, ZERO)
+                    revenue = yes if market.result == "yes" else no
+                    account.cash += revenue
+                    pos.realized += revenue - pos.cost
+                    account.settled[ticker] = pos
+                    record = {
+                        "ticker": ticker,
+                        "event_ticker": event_ticker,
+                        "market_result": market.result,
+                        "yes_count_fp": count_str(yes),
+                        "no_count_fp": count_str(no),
+                        "revenue": int(revenue * 100),
+                        "fee_cost": price_str(pos.fees),
+                        "settled_time": _iso(self.clock()),
+                    }
+                    account.settlements.append(record)
+                    out.append({**record, "account": account.key_id})
+            return out
+
+
+def _validate_order(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise decode_error("request body must be a JSON object")
+    for name in ("count", "price"):
+        if name in body and not isinstance(body[name], str):
+            raise decode_error(
+                f"json: cannot unmarshal {type(body[name]).__name__} into field {name} of type string"
+            )
+    for name in ("ticker", "client_order_id", "side", "count", "price"):
+        if not body.get(name):
+            raise validation_error(
+                f"Key: 'CreateOrderV2Request.{name}' Error:Field validation for '{name}' failed"
+            )
+    if body["side"] not in ("bid", "ask"):
+        raise validation_error("side must be one of bid ask")
+    tif = body.get("time_in_force", "good_till_canceled")
+    if tif not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
+        raise validation_error(
+            "time_in_force must be one of good_till_canceled immediate_or_cancel fill_or_kill"
+        )
+    if body.get("expiration_time") is not None and tif != "good_till_canceled":
+        raise validation_error("expiration_time is allowed only with good_till_canceled")
+    try:
+        price = Decimal(body["price"])
+        count = Decimal(body["count"])
+    except InvalidOperation:
+        raise decode_error("price and count must be decimal strings") from None
+    if count <= 0 or count != count.quantize(Decimal("0.01")):
+        raise validation_error("count must be positive with at most 2 decimals")
+    return {
+        "ticker": str(body["ticker"]),
+        "client_order_id": str(body["client_order_id"]),
+        "side": body["side"],
+        "count": count,
+        "price": price,
+        "time_in_force": tif,
+        "post_only": bool(body.get("post_only", False)),
+    }
+
+
+# ---- pagination --------------------------------------------------------------------------------------
+
+
+def _page(items: list[Any], params: Mapping[str, str], key: str) -> dict[str, Any]:
+    try:
+        limit = int(params.get("limit") or 100)
+    except ValueError:
+        raise validation_error("limit must be an integer") from None
+    if not 1 <= limit <= 1000:
+        raise validation_error("limit must be between 1 and 1000")
+    cursor = params.get("cursor") or ""
+    try:
+        start = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
+    except ValueError:
+        raise validation_error("invalid cursor") from None
+    chunk = items[start : start + limit]
+    end = start + len(chunk)
+    next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else ""
+    return {key: chunk, "cursor": next_cursor}
+
+
+# ---- HTTP ------------------------------------------------------------------------------------------
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes: with Nagle on, each answer waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("sim: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _handle(self, method: str) -> None:
+        exchange = self.server.exchange
+        split = urlsplit(self.path)
+        path = split.path
+        params = {k: v[-1] for k, v in parse_qs(split.query).items()}
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if path.startswith("/sim/"):
+            self._answer(*self._admin(method, path, raw))
+            return
+        fault = exchange.take_fault(method, path)
+        try:
+            identity = self.headers.get(KEY_HEADER) or self.client_address[0]
+            kind = "read" if method == "GET" else "write"
+            if fault == "429" or not exchange.rate_ok(identity, kind):
+                raise ApiError(429, {"error": "too many requests"})
+            if fault == "500":
+                raise std_error(500, "internal_server_error", "internal server error")
+            status, body = self._route(method, path, params, raw)
+        except ApiError as err:
+            status, body = err.status, err.body
+        if fault == "drop_after":
+            # The exchange has committed whatever it did; the client never hears about it.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault == "500_after":
+            status, body = (
+                500,
+                {"error": {"code": "internal_server_error", "message": "internal", "details": ""}},
+            )
+        self._answer(status, body)
+
+    def _answer(self, status: int, body: Any) -> None:
+        data = json.dumps(body, default=str).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _json_body(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw or b"null")
+        except ValueError as exc:
+            raise decode_error(f"invalid character in request body: {exc}") from None
+
+    def _admin(self, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+        exchange = self.server.exchange
+        try:
+            body = self._json_body(raw) or {}
+            if method == "POST" and path == "/sim/settle":
+                settled = exchange.settle(body["event_ticker"], Decimal(str(body["value"])))
+                return 200, {"settled": settled}
+            if method == "POST" and path == "/sim/keys":
+                exchange.register_key(
+                    body["key_id"],
+                    body["public_key_pem"].encode(),
+                    Decimal(str(body.get("balance_dollars", "1000"))),
+                )
+                return 201, {"key_id": body["key_id"]}
+            if method == "GET" and path == "/sim/health":
+                return 200, {"ok": True}
+        except ApiError as err:
+            return err.status, err.body
+        except (KeyError, ValueError, InvalidOperation) as exc:
+            return 400, {"msg": f"bad admin request: {exc}"}
+        return 404, {"error": {"code": "not_found", "message": "not found", "details": path}}
+
+    def _route(self, method: str, path: str, params: dict[str, str], raw: bytes) -> tuple[int, Any]:
+        exchange = self.server.exchange
+        if not path.startswith(API_PREFIX + "/"):
+            raise std_error(404, "not_found", "not found", path)
+        route = path[len(API_PREFIX) :].rstrip("/")
+        parts = route.strip("/").split("/")
+        if method == "POST" and route == "/portfolio/orders":
+            raise std_error(410, "deprecated_v1_order_endpoint", "use POST /portfolio/events/orders")
+        if parts[0] == "portfolio":
+            account = exchange.authenticate(self.headers, method, path)
+            return self._portfolio(method, parts[1:], params, raw, account)
+        if method != "GET":
+            raise std_error(404, "not_found", "not found", path)
+        with exchange.lock:
+            if route == "/exchange/status":
+                return 200, {
+                    "exchange_active": exchange.exchange_active,
+                    "trading_active": exchange.trading_active,
+                }
+            if len(parts) == 2 and parts[0] == "series":
+                series = exchange.series.get(parts[1])
+                if series is None:
+                    raise std_error(404, "not_found", "series not found", parts[1])
+                return 200, {"series": {k: v for k, v in series.items() if not k.startswith("_")}}
+            if len(parts) == 2 and parts[0] == "events":
+                event = exchange.events.get(parts[1])
+                if event is None:
+                    raise std_error(404, "not_found", "event not found", parts[1])
+                markets = [exchange.market_json(exchange.markets[t]) for t in event["tickers"]]
+                public = {k: v for k, v in event.items() if k != "tickers"}
+                if params.get("with_nested_markets") == "true":
+                    return 200, {"event": {**public, "markets": markets}}
+                return 200, {"event": public, "markets": markets}
+            if route == "/markets":
+                return 200, self._markets(params)
+            if len(parts) in (2, 3) and parts[0] == "markets":
+                market = exchange.markets.get(parts[1])
+                if market is None:
+                    raise std_error(404, "not_found", "market not found", parts[1])
+                if len(parts) == 2:
+                    return 200, {"market": exchange.market_json(market)}
+                if parts[2] == "orderbook":
+                    depth = params.get("depth")
+                    if depth is not None and not depth.isdigit():
+                        raise validation_error("depth must be a non-negative integer")
+                    return 200, exchange.orderbook_json(market, int(depth) if depth else None)
+        raise std_error(404, "not_found", "not found", path)
+
+    def _markets(self, params: dict[str, str]) -> dict[str, Any]:
+        exchange = self.server.exchange
+        if params.get("event_ticker") and params.get("series_ticker"):
+            raise validation_error("pass either event_ticker or series_ticker, not both")
+        status = params.get("status")
+        if status and status not in ("unopened", "open", "paused", "closed", "settled"):
+            raise validation_error("status must be one of unopened open paused closed settled")
+        by_filter = {"open": ("active",), "closed": ("closed",), "settled": ("determined", "finalized")}
+        rows = []
+        for market in exchange.markets.values():
+            event = exchange.events[market.event_ticker]
+            if params.get("event_ticker") and market.event_ticker != params["event_ticker"]:
+                continue
+            if params.get("series_ticker") and event["series_ticker"] != params["series_ticker"]:
+                continue
+            if status and market.status not in by_filter.get(status, (status,)):
+                continue
+            rows.append(exchange.market_json(market))
+        return _page(rows, params, "markets")
+
+    def _portfolio(
+        self, method: str, parts: list[str], params: dict[str, str], raw: bytes, account: Account
+    ) -> tuple[int, Any]:
+        exchange = self.server.exchange
+        if method == "POST" and parts == ["events", "orders"]:
+            return 201, exchange.create_order(account, self._json_body(raw))
+        if method == "DELETE" and len(parts) == 3 and parts[:2] == ["events", "orders"]:
+            return 200, exchange.cancel_order(account, parts[2])
+        if method != "GET" or len(parts) != 1:
+            raise std_error(404, "not_found", "not found", "/".join(parts))
+        with exchange.lock:
+            what = parts[0]
+            if what == "balance":
+                available = account.cash - account.reserved
+                value = sum((p.cost for p in account.positions.values()), ZERO)
+                return 200, {
+                    "balance": int((available * 100).to_integral_value(ROUND_HALF_UP)),
+                    "balance_dollars": price_str(available),
+                    "portfolio_value": int((value * 100).to_integral_value(ROUND_HALF_UP)),
+                    "updated_ts": int(exchange.clock()),
+                }
+            if what == "positions":
+                settled = params.get("settlement_status", "unsettled")
+                sources = {
+                    "unsettled": account.positions,
+                    "settled": account.settled,
+                    "all": {**account.settled, **account.positions},
+                }.get(settled)
+                if sources is None:
+                    raise validation_error("settlement_status must be one of all settled unsettled")
+                rows = [
+                    p.to_json(t)
+                    for t, p in sorted(sources.items())
+                    if not params.get("ticker") or t == params["ticker"]
+                    if not params.get("event_ticker") or t.startswith(params["event_ticker"] + "-")
+                ]
+                page = _page(rows, params, "market_positions")
+                return 200, {**page, "event_positions": []}
+            if what == "orders":
+                rows = [
+                    o.to_json()
+                    for o in reversed(account.orders)
+                    if not params.get("ticker") or o.ticker == params["ticker"]
+                    if not params.get("event_ticker") or o.ticker.startswith(params["event_ticker"] + "-")
+                    if not params.get("status") or o.status == params["status"]
+                ]
+                return 200, _page(rows, params, "orders")
+            if what == "fills":
+                rows = [
+                    {k: v for k, v in f.items() if not k.startswith("_")}
+                    for f in reversed(account.fills)
+                    if not params.get("ticker") or f["ticker"] == params["ticker"]
+                    if not params.get("order_id") or f["order_id"] == params["order_id"]
+                ]
+                return 200, _page(rows, params, "fills")
+            if what == "settlements":
+                rows = [
+                    s
+                    for s in reversed(account.settlements)
+                    if not params.get("event_ticker") or s["event_ticker"] == params["event_ticker"]
+                ]
+                return 200, _page(rows, params, "settlements")
+        raise std_error(404, "not_found", "not found", "/".join(parts))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], exchange: Exchange):
+        super().__init__(address, _Handler)
+        self.exchange = exchange
+
+
+@dataclass
+class RunningSimulator:
+    exchange: Exchange
+    host: str
+    port: int
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + API_PREFIX
+
+    def register_key(
+        self, key_id: str, public_key: rsa.RSAPublicKey | bytes, balance: Decimal | int | str = 1000
+    ) -> None:
+        self.exchange.register_key(key_id, public_key, Decimal(balance))
+
+    def settle(self, event_ticker: str, value: int | Decimal) -> list[dict[str, Any]]:
+        return self.exchange.settle(event_ticker, value)
+
+    def inject(self, method: str, path_prefix: str, action: str, times: int = 1) -> None:
+        self.exchange.inject(method, path_prefix, action, times)
+
+
+def make_server(exchange: Exchange, host: str = "127.0.0.1", port: int = 0) -> _Server:
+    return _Server((host, port), exchange)
+
+
+@contextlib.contextmanager
+def running_simulator(
+    seed: EventSeed | None = None,
+    *,
+    read_rate: float = 20.0,
+    write_rate: float = 10.0,
+    clock: Callable[[], float] = time.time,
+) -> Iterator[RunningSimulator]:
+    """Serve a fresh exchange on 127.0.0.1 on a free port, in a thread, for the ``with`` block."""
+    exchange = Exchange(seed, read_rate=read_rate, write_rate=write_rate, clock=clock)
+    server = make_server(exchange)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="kalshi-sim", daemon=True)
+    thread.start()
+    try:
+        yield RunningSimulator(exchange, "127.0.0.1", server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,184 @@
+"""Where orders go: the exchange (demo, live) or a local paper book (paper).
+
+Both answer the same three questions: what do we hold and have resting, place this decision, cancel
+that order. The paper broker fills against the run's snapshot of the book, as a taker, and never rests
+(its unfilled remainder is cancelled), so it has no stale orders to manage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from tsa_bot.kalshi.client import KalshiClient
+from tsa_bot.kalshi.models import Order
+from tsa_bot.pricing.fees import FeeSchedule, trade_fee
+from tsa_bot.pricing.quotes import MarketSnapshot
+from tsa_bot.trading.decide import Decision
+from tsa_bot.trading.risk import ExposureState, Holding, RestingOrder
+from tsa_bot.trading.store import FillRecord
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Placement:
+    order_id: str
+    status: str  # resting | executed | canceled
+    filled: Decimal
+    already_existed: bool
+    fills: tuple[FillRecord, ...]
+
+
+class Broker(Protocol):
+    mode: str
+
+    def exposure(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> ExposureState: ...
+
+    def resting(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> list[RestingOrder]: ...
+
+    def place(self, decision: Decision, time_in_force: str) -> Placement: ...
+
+    def cancel(self, order_id: str) -> bool: ...
+
+
+def _resting_from(order: Order, ours: Mapping[str, Mapping[str, Any]]) -> RestingOrder:
+    known = ours.get(order.client_order_id)
+    direction = known["direction"] if known else {"bid": "yes", "ask": "no"}.get(order.side, "")
+    if direction == "yes":
+        price = order.yes_price_dollars
+    elif direction == "no":
+        price = order.no_price_dollars
+    else:  # not ours and the side is not reported: count the dearer side's collateral
+        price = max(order.yes_price_dollars, order.no_price_dollars)
+    return RestingOrder(
+        order.order_id, order.client_order_id, order.ticker, direction, order.remaining_count_fp, price
+    )
+
+
+class ExchangeBroker:
+    def __init__(self, client: KalshiClient, mode: str):
+        self.client = client
+        self.mode = mode
+
+    def resting(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> list[RestingOrder]:
+        orders = self.client.orders(event_ticker=event_ticker, status="resting")
+        return [_resting_from(o, ours) for o in orders if o.ticker.startswith(event_ticker + "-")]
+
+    def exposure(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> ExposureState:
+        positions = self.client.positions()
+        holdings = {
+            p.ticker: Holding(p.position_fp, p.market_exposure_dollars) for p in positions.market_positions
+        }
+        resting = tuple(_resting_from(o, ours) for o in self.client.orders(status="resting"))
+        return ExposureState(holdings, resting, ZERO, self.client.balance().balance_dollars)
+
+    def place(self, decision: Decision, time_in_force: str) -> Placement:
+        request = decision.order_request(time_in_force)
+        placed = self.client.create_order(request)
+        fills = tuple(
+            FillRecord(
+                f.fill_id,
+                f.order_id,
+                decision.client_order_id,
+                f.ticker,
+                f.side or request.side,
+                f.count_fp,
+                f.yes_price_dollars,
+                f.fee_cost,
+                f.is_taker,
+                f.created_time or datetime.now(UTC),
+            )
+            for f in self.client.fills(order_id=placed.order_id)
+        )
+        filled = sum((f.count for f in fills), ZERO)
+        if placed.status:
+            status = placed.status
+        elif filled >= request.count:
+            status = "executed"
+        else:
+            status = "resting" if placed.remaining_count > 0 else "canceled"
+        return Placement(placed.order_id, status, filled, placed.already_existed, fills)
+
+    def cancel(self, order_id: str) -> bool:
+        return self.client.cancel_if_resting(order_id) is not None
+
+
+class PaperBroker:
+    """Fills locally against the snapshot, consuming liquidity so two orders cannot take the same level."""
+
+    mode = "paper"
+
+    def __init__(
+        self,
+        snapshot: MarketSnapshot,
+        fees: FeeSchedule,
+        paper_fills: list[Mapping[str, Any]],
+        settled: set[str],
+        bankroll: Decimal,
+    ):
+        self.snapshot = snapshot
+        self.fees = fees
+        self._fills = paper_fills
+        self._settled = settled
+        self._bankroll = bankroll
+        self._taken: dict[tuple[str, str, Decimal], Decimal] = {}
+
+    def resting(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> list[RestingOrder]:
+        return []
+
+    def exposure(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> ExposureState:
+        holdings: dict[str, Holding] = {}
+        for f in self._fills:
+            if f["ticker"] in self._settled:
+                continue
+            h = holdings.get(f["ticker"], Holding())
+            sign = 1 if f["book_side"] == "bid" else -1
+            unit = f["yes_price"] if sign > 0 else ONE - f["yes_price"]
+            holdings[f["ticker"]] = Holding(h.position + sign * f["count"], h.exposure + f["count"] * unit)
+        # Settled markets are already in the bankroll through their P&L (net of fees).
+        open_fees = sum((f["fee"] for f in self._fills if f["ticker"] not in self._settled), ZERO)
+        spent = sum((h.exposure for h in holdings.values()), ZERO) + open_fees
+        return ExposureState(holdings, (), ZERO, self._bankroll - spent)
+
+    def place(self, decision: Decision, time_in_force: str) -> Placement:
+        assert decision.limit_price is not None and decision.client_order_id is not None
+        book = next(b for b in self.snapshot.books if b.ticker == decision.ticker)
+        asks = book.yes_asks if decision.direction == "yes" else book.no_asks
+        order_id = f"paper-{decision.client_order_id}"
+        side = "bid" if decision.direction == "yes" else "ask"
+        remaining = decision.count
+        fills = []
+        for level in sorted(asks, key=lambda lv: lv.price):
+            if remaining <= 0 or level.price > decision.limit_price:
+                break
+            key = (decision.ticker, decision.direction, level.price)
+            qty = min(remaining, level.count - self._taken.get(key, ZERO))
+            if qty <= 0:
+                continue
+            self._taken[key] = self._taken.get(key, ZERO) + qty
+            remaining -= qty
+            yes_price = level.price if side == "bid" else ONE - level.price
+            fills.append(
+                FillRecord(
+                    f"{order_id}-{len(fills)}",
+                    order_id,
+                    decision.client_order_id,
+                    decision.ticker,
+                    side,
+                    qty,
+                    yes_price,
+                    trade_fee(self.fees, qty, level.price),
+                    True,
+                    datetime.now(UTC),
+                )
+            )
+        filled = decision.count - remaining
+        return Placement(order_id, "executed" if remaining == 0 else "canceled", filled, False, tuple(fills))
+
+    def cancel(self, order_id: str) -> bool:
+        return False

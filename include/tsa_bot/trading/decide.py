@@ -1,0 +1,167 @@
+"""Turn quotes into decisions: which side of each strike to buy, how many, up to which price, and why.
+
+Sizing is a *target*: fractional Kelly gives the contracts we want to hold, and only the difference
+from what we already hold or have resting is ordered. So a retried or repeated run never doubles a
+position. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from tsa_bot.kalshi.models import OrderRequest
+from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
+from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, StrikeQuote, kelly_contracts
+from tsa_bot.trading.config import TradingConfig
+from tsa_bot.trading.risk import ExposureState, OrderIntent, RestingOrder, largest_allowed
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+# Fixed forever: changing it would change every client_order_id, and with them the idempotency.
+ORDER_ID_NAMESPACE = uuid.UUID("6f1d8a52-3c4e-5b7a-9e0f-2a1b3c4d5e6f")
+
+
+def client_order_id(run_id: str, ticker: str, direction: str, purpose: str = "entry") -> str:
+    """Deterministic from what the order is: one order per run, market, side and purpose."""
+    return str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{run_id}|{ticker}|{direction}|{purpose}"))
+
+
+@dataclass(frozen=True)
+class Decision:
+    event_ticker: str
+    ticker: str
+    strike: int
+    fair_yes: Decimal | None
+    raw_fair_yes: float | None
+    action: str  # buy_yes | buy_no | none
+    count: Decimal
+    limit_price: Decimal | None  # of the side bought
+    fee_per_contract: Decimal | None
+    ev_per_contract: Decimal | None
+    kelly_contracts: Decimal | None
+    client_order_id: str | None
+    reason: str
+
+    @property
+    def direction(self) -> str:
+        return "yes" if self.action == "buy_yes" else "no"
+
+    def intent(self) -> OrderIntent:
+        assert self.limit_price is not None and self.fee_per_contract is not None
+        return OrderIntent(
+            self.event_ticker,
+            self.ticker,
+            self.direction,
+            self.count,
+            self.limit_price,
+            self.fee_per_contract,
+        )
+
+    def order_request(self, time_in_force: str) -> OrderRequest:
+        """The V2 order: buy YES at p is ``bid @ p``; buy NO at q is ``ask @ 1 - q``."""
+        assert self.limit_price is not None and self.client_order_id is not None
+        if self.action == "buy_yes":
+            side, price = "bid", self.limit_price
+        else:
+            side, price = "ask", ONE - self.limit_price
+        return OrderRequest(self.ticker, self.client_order_id, side, self.count, price, time_in_force)
+
+
+def _levels_worth_buying(
+    book: StrikeBook, direction: str, prob: Decimal, fees: FeeSchedule, min_edge: Decimal
+) -> tuple[Decimal, Decimal | None]:
+    """Contracts offered at prices still worth ``min_edge`` after fees, and the worst such price."""
+    asks = book.yes_asks if direction == "yes" else book.no_asks
+    available, limit = ZERO, None
+    for level in sorted(asks, key=lambda lv: lv.price):
+        if prob - level.price - fee_per_contract(fees, level.price) < min_edge:
+            break
+        available += level.count
+        limit = level.price
+    return available, limit
+
+
+def _none(quote: StrikeQuote, event_ticker: str, reason: str, **kw) -> Decision:
+    return Decision(
+        event_ticker=event_ticker,
+        ticker=quote.ticker,
+        strike=quote.strike,
+        fair_yes=quote.fair_yes,
+        raw_fair_yes=quote.raw_fair_yes,
+        action="none",
+        count=ZERO,
+        limit_price=kw.get("limit_price"),
+        fee_per_contract=kw.get("fee"),
+        ev_per_contract=kw.get("ev"),
+        kelly_contracts=kw.get("kelly"),
+        client_order_id=None,
+        reason=reason,
+    )
+
+
+def decide(
+    run_id: str,
+    quotes: list[StrikeQuote],
+    snapshot: MarketSnapshot,
+    state: ExposureState,
+    config: TradingConfig,
+) -> list[Decision]:
+    """One decision per quote. Sizes respect the size limits; each buy counts against the next."""
+    books = {b.ticker: b for b in snapshot.books}
+    event = snapshot.event_ticker
+    out: list[Decision] = []
+    for q in quotes:
+        if q.fair_yes is None or q.crossed or (q.ev_yes is None and q.ev_no is None):
+            out.append(_none(q, event, q.note or "nothing to buy"))
+            continue
+        candidates = [(ev, d) for ev, d in ((q.ev_yes, "yes"), (q.ev_no, "no")) if ev is not None]
+        ev, direction = max(candidates)
+        if ev < config.min_edge:
+            evs = ", ".join(f"{d} {e}" for e, d in candidates)
+            out.append(_none(q, event, f"no edge: EV per contract {evs} below the minimum {config.min_edge}"))
+            continue
+        prob = q.fair_yes if direction == "yes" else ONE - q.fair_yes
+        available, limit = _levels_worth_buying(
+            books[q.ticker], direction, prob, snapshot.fees, config.min_edge
+        )
+        assert limit is not None  # the best ask passed the same test
+        fee = fee_per_contract(snapshot.fees, limit)
+        target = kelly_contracts(prob, limit, fee, state.bankroll, config.kelly_fraction)
+        held = state.held(q.ticker, direction)
+        want = min(target - held, available)
+        details = dict(limit_price=limit, fee=fee, ev=ev, kelly=target)
+        if want <= 0:
+            reason = f"holding {held} {direction.upper()} of a Kelly target of {target}"
+            out.append(_none(q, event, reason, **details))
+            continue
+        intent = OrderIntent(event, q.ticker, direction, want, limit, fee)
+        count, binding = largest_allowed(intent, state, config.limits)
+        if count <= 0:
+            out.append(_none(q, event, f"sized to 0 by the {binding} limit", **details))
+            continue
+        reason = (
+            f"EV {ev} per contract after fees; Kelly target {target}, holding {held}, "
+            f"{available} offered up to {limit}"
+        ) + (f"; cut to {count} by the {binding} limit" if binding else "")
+        coid = client_order_id(run_id, q.ticker, direction)
+        decision = Decision(
+            event,
+            q.ticker,
+            q.strike,
+            q.fair_yes,
+            q.raw_fair_yes,
+            f"buy_{direction}",
+            count,
+            limit,
+            fee,
+            ev,
+            target,
+            coid,
+            reason,
+        )
+        out.append(decision)
+        pending = RestingOrder("pending", coid, q.ticker, direction, count, limit + fee)
+        state = replace(state, resting=(*state.resting, pending))
+    return out

@@ -1,0 +1,169 @@
+"""Risk: what we hold and have resting, and the hard limits every order is checked against first.
+
+Exposure is money at risk: what the open contracts cost plus the collateral of resting orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
+
+from tsa_bot.trading.config import RiskLimits
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Holding:
+    position: Decimal = ZERO  # + YES, - NO
+    exposure: Decimal = ZERO  # what the open contracts cost, dollars
+
+
+@dataclass(frozen=True)
+class RestingOrder:
+    order_id: str
+    client_order_id: str
+    ticker: str
+    direction: str  # yes | no
+    remaining: Decimal
+    price: Decimal  # of the side bought
+
+    @property
+    def collateral(self) -> Decimal:
+        return self.remaining * self.price
+
+
+@dataclass(frozen=True)
+class ExposureState:
+    holdings: Mapping[str, Holding] = field(default_factory=dict)
+    resting: tuple[RestingOrder, ...] = ()
+    realised_pnl_today: Decimal = ZERO
+    bankroll: Decimal = ZERO
+
+    def held(self, ticker: str, direction: str) -> Decimal:
+        """Contracts held plus resting in one direction of one market."""
+        pos = self.holdings.get(ticker, Holding()).position
+        held = max(pos, ZERO) if direction == "yes" else max(-pos, ZERO)
+        resting = sum(
+            (o.remaining for o in self.resting if o.ticker == ticker and o.direction == direction), ZERO
+        )
+        return held + resting
+
+    def event_exposure(self, event_ticker: str) -> Decimal:
+        prefix = event_ticker + "-"
+        held = sum((h.exposure for t, h in self.holdings.items() if t.startswith(prefix)), ZERO)
+        return held + sum((o.collateral for o in self.resting if o.ticker.startswith(prefix)), ZERO)
+
+    def total_exposure(self) -> Decimal:
+        held = sum((h.exposure for h in self.holdings.values()), ZERO)
+        return held + sum((o.collateral for o in self.resting), ZERO)
+
+
+@dataclass(frozen=True)
+class OrderIntent:
+    """Buy ``count`` contracts of ``direction`` in ``ticker`` at up to ``price`` (of that side)."""
+
+    event_ticker: str
+    ticker: str
+    direction: str  # yes | no
+    count: Decimal
+    price: Decimal
+    fee_per_contract: Decimal
+
+    @property
+    def cost(self) -> Decimal:
+        return self.count * (self.price + self.fee_per_contract)
+
+
+@dataclass(frozen=True)
+class Violation:
+    code: str
+    reason: str
+    limit: Decimal | bool
+    value: Decimal | bool
+
+
+def check_order(intent: OrderIntent, state: ExposureState, limits: RiskLimits) -> list[Violation]:
+    """Every limit the order would break; empty means it may be sent."""
+    out: list[Violation] = []
+    if limits.kill_switch:
+        out.append(Violation("kill_switch", "the kill switch is on: no new orders", True, True))
+    if -state.realised_pnl_today >= limits.max_daily_loss:
+        out.append(
+            Violation(
+                "daily_loss",
+                f"today's realised loss {-state.realised_pnl_today} reached the limit "
+                f"{limits.max_daily_loss}",
+                limits.max_daily_loss,
+                -state.realised_pnl_today,
+            )
+        )
+    if intent.count > limits.max_order_contracts:
+        out.append(
+            Violation(
+                "order_contracts",
+                f"{intent.count} contracts exceed the largest order of {limits.max_order_contracts}",
+                limits.max_order_contracts,
+                intent.count,
+            )
+        )
+    if intent.cost > limits.max_order_cost:
+        out.append(
+            Violation(
+                "order_cost",
+                f"order cost {intent.cost} exceeds the largest order of ${limits.max_order_cost}",
+                limits.max_order_cost,
+                intent.cost,
+            )
+        )
+    per_market = state.held(intent.ticker, intent.direction) + intent.count
+    if per_market > limits.max_contracts_per_market:
+        out.append(
+            Violation(
+                "market_contracts",
+                f"{per_market} contracts in {intent.ticker} exceed {limits.max_contracts_per_market}",
+                limits.max_contracts_per_market,
+                per_market,
+            )
+        )
+    event = state.event_exposure(intent.event_ticker) + intent.cost
+    if event > limits.max_event_exposure:
+        out.append(
+            Violation(
+                "event_exposure",
+                f"exposure {event} in {intent.event_ticker} would exceed ${limits.max_event_exposure}",
+                limits.max_event_exposure,
+                event,
+            )
+        )
+    total = state.total_exposure() + intent.cost
+    if total > limits.max_total_exposure:
+        out.append(
+            Violation(
+                "total_exposure",
+                f"total exposure {total} would exceed ${limits.max_total_exposure}",
+                limits.max_total_exposure,
+                total,
+            )
+        )
+    return out
+
+
+def largest_allowed(intent: OrderIntent, state: ExposureState, limits: RiskLimits) -> tuple[Decimal, str]:
+    """The most contracts of this intent the size limits allow, and which limit binds (``""`` if none).
+
+    Kill switch and daily loss are not sizing limits: they reject, so that the rejection is recorded.
+    """
+    unit = intent.price + intent.fee_per_contract
+    caps = {
+        "": intent.count,
+        "order_contracts": limits.max_order_contracts,
+        "order_cost": limits.max_order_cost / unit,
+        "market_contracts": limits.max_contracts_per_market - state.held(intent.ticker, intent.direction),
+        "event_exposure": (limits.max_event_exposure - state.event_exposure(intent.event_ticker)) / unit,
+        "total_exposure": (limits.max_total_exposure - state.total_exposure()) / unit,
+    }
+    binding = min(caps, key=lambda k: caps[k])
+    count = max(caps[binding], ZERO).to_integral_value(rounding=ROUND_FLOOR)
+    return count, ("" if caps[binding] >= intent.count else binding)

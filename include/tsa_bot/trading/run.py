@@ -1,0 +1,427 @@
+"""One trading run for one week, and the settlement of a week. Each is one Airflow task's function.
+
+``run_trading``: market snapshot -> quotes -> cancel stale orders of earlier runs -> decisions ->
+risk check -> idempotent placement -> fills, everything recorded with its reason. ``settle_event``:
+P&L per position once the exchange has determined the markets.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from tsa_bot.errors import ConfigurationError
+from tsa_bot.kalshi.client import KalshiClient, host_of
+from tsa_bot.kalshi.errors import KalshiError
+from tsa_bot.pricing.fees import FeeSchedule
+from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, price_strikes
+from tsa_bot.trading import store
+from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
+from tsa_bot.trading.config import TradingConfig, TradingMode, check_mode_host, live_allowed
+from tsa_bot.trading.decide import Decision, client_order_id, decide
+from tsa_bot.trading.risk import ExposureState, RestingOrder, check_order
+from tsa_bot.trading.store import FillRecord
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+
+
+def take_snapshot(client: KalshiClient, event_ticker: str) -> MarketSnapshot:
+    """Series fees, the event's markets and each market's order book, as one snapshot."""
+    series = client.series(event_ticker.split("-")[0])
+    event = client.event(event_ticker)
+    books = []
+    for market in event.markets:
+        if market.floor_strike is None or market.status not in ("active", "open"):
+            continue
+        ob = client.orderbook(market.ticker)
+        books.append(StrikeBook(market.ticker, market.floor_strike, ob.yes_bids, ob.no_bids))
+    fees = FeeSchedule(series.fee_type, series.fee_multiplier)
+    return MarketSnapshot(event_ticker, fees, tuple(books), datetime.now(UTC))
+
+
+def _guard(config: TradingConfig, client: KalshiClient, params: Mapping[str, Any]) -> None:
+    """Defence in depth: the mode, the host and the client's production switch must agree."""
+    check_mode_host(config.mode, client.base_url)
+    if config.mode is TradingMode.LIVE:
+        if not live_allowed(config, params):
+            raise ConfigurationError(
+                "live trading needs TSABOT_LIVE_TRADING_ENABLED=1 and live=true in the params"
+            )
+    elif client.allow_production:
+        raise ConfigurationError(f"a {config.mode} run was given a client allowed to reach production")
+
+
+def run_trading(
+    run_id: str,
+    event_ticker: str,
+    probabilities: Mapping[int, float],
+    *,
+    engine: sa.Engine,
+    client: KalshiClient,
+    config: TradingConfig,
+    params: Mapping[str, Any] | None = None,
+    today: datetime | None = None,
+) -> dict[str, Any]:
+    """Trade one week's event from the forecaster's ``{strike: P(mean > strike)}``.
+
+    Returns a small JSON-able summary (for XCom); everything else is in the warehouse.
+    """
+    params = dict(params or {})
+    _guard(config, client, params)
+    # JSON (XCom, jsonb) turns integer keys into strings.
+    probabilities = {int(k): float(v) for k, v in probabilities.items()}
+    mode = config.mode.value
+    with engine.begin() as conn:
+        store.start_run(conn, run_id, mode, event_ticker, host_of(client.base_url), params)
+    if not client.exchange_status().trading_active:
+        summary = {
+            "run_id": run_id,
+            "mode": mode,
+            "event_ticker": event_ticker,
+            "skipped": "exchange not trading",
+        }
+        with engine.begin() as conn:
+            store.finish_run(conn, run_id, summary)
+        return summary
+    snapshot = take_snapshot(client, event_ticker)
+    quotes = price_strikes(probabilities, snapshot)
+    with engine.begin() as conn:
+        store.save_snapshot(conn, run_id, snapshot)
+        ours = store.our_orders(conn, event_ticker, mode)
+        realised_today = store.realised_pnl_on(conn, mode, (today or datetime.now(UTC)).date())
+        if config.mode is TradingMode.PAPER:
+            paper_fills = store.fills_for_mode(conn, mode)  # every event: total exposure counts them all
+            settled = store.settled_tickers(conn, mode)
+            bankroll = config.paper_bankroll + store.realised_pnl_total(conn, mode)
+    broker: Broker
+    if config.mode is TradingMode.PAPER:
+        broker = PaperBroker(snapshot, snapshot.fees, paper_fills, settled, bankroll)
+    else:
+        broker = ExchangeBroker(client, mode)
+
+    if isinstance(broker, ExchangeBroker):
+        _adopt_lost_orders(client, engine, run_id, event_ticker, ours, snapshot, mode)
+        sync_fills(engine, client, event_ticker, mode)
+        with engine.begin() as conn:
+            ours = store.our_orders(conn, event_ticker, mode)
+    cancelled = _cancel_stale(broker, engine, run_id, event_ticker, ours)
+    state = broker.exposure(event_ticker, ours)
+    state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
+    decisions = decide(run_id, quotes, snapshot, state, config)
+
+    summary = {
+        "run_id": run_id,
+        "mode": mode,
+        "event_ticker": event_ticker,
+        "decisions": len(decisions),
+        "orders": 0,
+        "already_placed": 0,
+        "rejected": 0,
+        "filled": "0",
+        "cancelled_stale": cancelled,
+    }
+    filled_total = ZERO
+    for d in decisions:
+        with engine.begin() as conn:
+            decision_id = store.save_decision(conn, run_id, d)
+        if d.action == "none":
+            continue
+        outcome, filled = _execute(d, decision_id, broker, engine, run_id, state, config)
+        summary[outcome] += 1
+        filled_total += filled
+        if outcome != "rejected":  # later orders of this run are checked with this one counted in
+            assert (
+                d.client_order_id is not None and d.limit_price is not None and d.fee_per_contract is not None
+            )
+            placed = RestingOrder(
+                "this-run",
+                d.client_order_id,
+                d.ticker,
+                d.direction,
+                d.count,
+                d.limit_price + d.fee_per_contract,
+            )
+            state = replace(state, resting=(*state.resting, placed))
+    summary["filled"] = str(filled_total)
+    with engine.begin() as conn:
+        store.finish_run(conn, run_id, summary)
+    log.info("trading run %s: %s", run_id, summary)
+    return summary
+
+
+def _adopt_lost_orders(
+    client: KalshiClient,
+    engine: sa.Engine,
+    run_id: str,
+    event_ticker: str,
+    ours: Mapping[str, Mapping[str, Any]],
+    snapshot: MarketSnapshot,
+    mode: str,
+) -> None:
+    """Record orders this run placed before a crash stopped it from recording them (a task retry)."""
+    expected = {
+        client_order_id(run_id, b.ticker, direction): (b, direction)
+        for b in snapshot.books
+        for direction in ("yes", "no")
+    }
+    for order in client.orders(event_ticker=event_ticker):
+        if order.client_order_id not in expected or order.client_order_id in ours:
+            continue
+        book, direction = expected[order.client_order_id]
+        price = order.yes_price_dollars if direction == "yes" else order.no_price_dollars
+        d = Decision(
+            event_ticker,
+            book.ticker,
+            book.strike,
+            None,
+            None,
+            f"buy_{direction}",
+            order.initial_count_fp,
+            price,
+            None,
+            None,
+            None,
+            order.client_order_id,
+            "adopted after a retry",
+        )
+        with engine.begin() as conn:
+            store.save_order(
+                conn,
+                run_id=run_id,
+                decision_id=None,
+                mode=mode,
+                d=d,
+                book_side="bid" if direction == "yes" else "ask",
+                yes_price=order.yes_price_dollars,
+                order_id=order.order_id,
+                status=order.status,
+                filled=order.fill_count_fp,
+                already_existed=True,
+            )
+
+
+def sync_fills(engine: sa.Engine, client: KalshiClient, event_ticker: str, mode: str) -> int:
+    """Fetch the exchange's fills of every order we placed in the event (resting orders fill later)."""
+    with engine.begin() as conn:
+        orders = [o for o in store.our_orders(conn, event_ticker, mode).values() if o["order_id"]]
+    added = 0
+    for o in orders:
+        fills = [
+            FillRecord(
+                f.fill_id,
+                f.order_id,
+                o["client_order_id"],
+                f.ticker,
+                f.side or o["book_side"],
+                f.count_fp,
+                f.yes_price_dollars,
+                f.fee_cost,
+                f.is_taker,
+                f.created_time or datetime.now(UTC),
+            )
+            for f in client.fills(order_id=o["order_id"])
+        ]
+        with engine.begin() as conn:
+            added += store.save_fills(conn, mode, event_ticker, fills)
+            store.set_filled(conn, o["client_order_id"], sum((f.count for f in fills), ZERO))
+    return added
+
+
+def _cancel_stale(
+    broker: Broker, engine: sa.Engine, run_id: str, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]
+) -> int:
+    """Cancel our resting orders in this event placed by earlier runs: this run re-decides from scratch."""
+    count = 0
+    for order in broker.resting(event_ticker, ours):
+        mine = ours.get(order.client_order_id)
+        if mine is None or mine["run_id"] == run_id:
+            continue  # not ours (manual), or this run's own order on a retry
+        broker.cancel(order.order_id)
+        with engine.begin() as conn:
+            store.mark_canceled(conn, order.order_id, f"stale: superseded by run {run_id}")
+        count += 1
+    return count
+
+
+def _execute(
+    d: Decision,
+    decision_id: int,
+    broker: Broker,
+    engine: sa.Engine,
+    run_id: str,
+    state: ExposureState,
+    config: TradingConfig,
+) -> tuple[str, Decimal]:
+    """Risk-check, then place at most once. Returns (summary key, contracts filled)."""
+    assert d.client_order_id is not None
+    with engine.begin() as conn:
+        existing = store.order_by_client_id(conn, d.client_order_id)
+    if existing is not None and existing["order_id"]:
+        return "already_placed", ZERO
+
+    violations = check_order(d.intent(), state, config.limits)
+    if violations:
+        with engine.begin() as conn:
+            for v in violations:
+                numbers = {
+                    "limit": str(v.limit),
+                    "value": str(v.value),
+                    "count": str(d.count),
+                    "price": str(d.limit_price),
+                    "ev": str(d.ev_per_contract),
+                }
+                store.save_rejection(conn, run_id, decision_id, d.ticker, "risk", v.code, v.reason, numbers)
+        return "rejected", ZERO
+
+    request = d.order_request(config.time_in_force)
+    try:
+        placement = broker.place(d, config.time_in_force)
+    except KalshiError as exc:
+        if exc.retryable:
+            raise  # the task retries; the same client_order_id keeps it idempotent
+        with engine.begin() as conn:
+            numbers = {"count": str(d.count), "price": str(d.limit_price), "status": exc.status}
+            store.save_rejection(
+                conn,
+                run_id,
+                decision_id,
+                d.ticker,
+                "exchange",
+                exc.code or type(exc).__name__,
+                str(exc),
+                numbers,
+            )
+        return "rejected", ZERO
+    with engine.begin() as conn:
+        store.save_order(
+            conn,
+            run_id=run_id,
+            decision_id=decision_id,
+            mode=broker.mode,
+            d=d,
+            book_side=request.side,
+            yes_price=request.price,
+            order_id=placement.order_id,
+            status=placement.status,
+            filled=placement.filled,
+            already_existed=placement.already_existed,
+        )
+        store.save_fills(conn, broker.mode, d.event_ticker, placement.fills)
+    return ("already_placed" if placement.already_existed else "orders"), placement.filled
+
+
+def position_pnl(fills: list[Mapping[str, Any]], result: str) -> dict[str, Decimal]:
+    """P&L of one market's fills once it settles.
+
+    Buying YES at p earns ``R - p`` per contract and selling YES (buying NO at 1 - p) earns ``p - R``,
+    where R is 1 for a YES result: this holds whatever netting happened along the way.
+    """
+    settle_value = Decimal(1) if result == "yes" else ZERO
+    net = gross = fees = pnl = ZERO
+    for f in fills:
+        count, price = f["count"], f["yes_price"]
+        if f["book_side"] == "bid":
+            net += count
+            gross += count * price
+            pnl += count * (settle_value - price)
+        else:
+            net -= count
+            gross += count * (1 - price)
+            pnl += count * (price - settle_value)
+        fees += f["fee"]
+    payout = max(net, ZERO) * settle_value + max(-net, ZERO) * (1 - settle_value)
+    return {"net_position": net, "gross_cost": gross, "fees": fees, "payout": payout, "pnl": pnl - fees}
+
+
+def settle_event(
+    event_ticker: str, *, engine: sa.Engine, client: KalshiClient, mode: TradingMode | str
+) -> dict[str, Any]:
+    """Record P&L per position for every market of the event the exchange has determined."""
+    mode = TradingMode(mode).value
+    event = client.event(event_ticker)
+    exchange_revenue: dict[str, Decimal] = {}
+    if mode != TradingMode.PAPER.value:
+        sync_fills(engine, client, event_ticker, mode)
+        exchange_revenue = {
+            s.ticker: s.revenue_dollars for s in client.settlements(event_ticker=event_ticker)
+        }
+    with engine.begin() as conn:
+        fills = store.fills_for_event(conn, event_ticker, mode)
+        by_ticker: dict[str, list[Mapping[str, Any]]] = {}
+        for f in fills:
+            by_ticker.setdefault(f["ticker"], []).append(f)
+        recorded, total = 0, ZERO
+        for market in event.markets:
+            if market.result not in ("yes", "no") or market.ticker not in by_ticker:
+                continue
+            figures = position_pnl(by_ticker[market.ticker], market.result)
+            row = {
+                "mode": mode,
+                "event_ticker": event_ticker,
+                "ticker": market.ticker,
+                "result": market.result,
+                "expiration_value": market.expiration_value or None,
+                "exchange_revenue": exchange_revenue.get(market.ticker),
+                **figures,
+            }
+            if store.save_settlement(conn, row):
+                recorded += 1
+                total += figures["pnl"]
+    return {"event_ticker": event_ticker, "mode": mode, "positions_settled": recorded, "pnl": str(total)}
+
+
+def trade_week(
+    run_id: str,
+    day: date,
+    probabilities: Mapping[int, float],
+    *,
+    params: Mapping[str, Any] | None = None,
+    warehouse_url: str | None = None,
+    private_key_pem: bytes | None = None,
+) -> dict[str, Any]:
+    """The Airflow task's entry point: configuration from the environment, the week's event from ``day``.
+
+    ``private_key_pem`` lets the task pass a key read from an Airflow connection instead of a file.
+    """
+    from tsa_bot.kalshi.client import event_ticker_for_week
+    from tsa_bot.trading.config import client_for_mode
+    from tsa_bot.warehouse.engine import get_engine
+
+    config = TradingConfig.from_env()
+    params = dict(params or {})
+    extra = {"private_key_pem": private_key_pem} if private_key_pem else {}
+    with client_for_mode(config, params, **extra) as client:
+        return run_trading(
+            run_id,
+            event_ticker_for_week(day),
+            probabilities,
+            engine=get_engine(warehouse_url),
+            client=client,
+            config=config,
+            params=params,
+        )
+
+
+def settle_week(
+    day: date, *, warehouse_url: str | None = None, private_key_pem: bytes | None = None
+) -> dict[str, Any]:
+    """Record the P&L of the week containing ``day`` once Kalshi has settled it."""
+    from tsa_bot.kalshi.client import event_ticker_for_week
+    from tsa_bot.trading.config import client_for_mode
+    from tsa_bot.warehouse.engine import get_engine
+
+    config = TradingConfig.from_env()
+    extra = {"private_key_pem": private_key_pem} if private_key_pem else {}
+    # Settlement only reads; a live configuration still needs its opt-in to reach production.
+    params = {"live": True} if config.mode is TradingMode.LIVE else {}
+    with client_for_mode(config, params, **extra) as client:
+        return settle_event(
+            event_ticker_for_week(day), engine=get_engine(warehouse_url), client=client, mode=config.mode
+        )

@@ -1,0 +1,317 @@
+"""Warehouse persistence for trading (tables from migration 0003_trading.sql). Postgres only.
+
+Each function takes an open connection, so that callers choose the transaction
+(``with engine.begin() as conn:``). Writes are idempotent: a retried run updates, never duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from tsa_bot.pricing.quotes import MarketSnapshot
+from tsa_bot.trading.decide import Decision
+
+
+@dataclass(frozen=True)
+class FillRecord:
+    fill_id: str
+    order_id: str
+    client_order_id: str | None
+    ticker: str
+    book_side: str  # bid | ask
+    count: Decimal
+    yes_price: Decimal
+    fee: Decimal
+    is_taker: bool
+    filled_at: datetime
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def start_run(
+    conn: sa.Connection, run_id: str, mode: str, event_ticker: str, host: str, params: Mapping
+) -> None:
+    conn.execute(
+        sa.text(
+            "insert into trading_runs (run_id, mode, event_ticker, api_host, params)"
+            " values (:r, :m, :e, :h, cast(:p as jsonb)) on conflict (run_id) do nothing"
+        ),
+        {"r": run_id, "m": mode, "e": event_ticker, "h": host, "p": _json(dict(params))},
+    )
+
+
+def finish_run(conn: sa.Connection, run_id: str, summary: Mapping) -> None:
+    conn.execute(
+        sa.text("update trading_runs set finished_at = now(), summary = cast(:s as jsonb) where run_id = :r"),
+        {"r": run_id, "s": _json(dict(summary))},
+    )
+
+
+def save_snapshot(conn: sa.Connection, run_id: str, snapshot: MarketSnapshot) -> None:
+    for b in snapshot.books:
+        levels = {
+            "yes": [[str(lv.price), str(lv.count)] for lv in b.yes_bids],
+            "no": [[str(lv.price), str(lv.count)] for lv in b.no_bids],
+        }
+        conn.execute(
+            sa.text(
+                "insert into trading_snapshots"
+                " (run_id, ticker, strike, yes_bid, yes_ask, no_bid, no_ask, book)"
+                " values (:r, :t, :k, :yb, :ya, :nb, :na, cast(:b as jsonb))"
+                " on conflict (run_id, ticker) do update set yes_bid = excluded.yes_bid,"
+                " yes_ask = excluded.yes_ask, no_bid = excluded.no_bid, no_ask = excluded.no_ask,"
+                " book = excluded.book, taken_at = now()"
+            ),
+            {
+                "r": run_id,
+                "t": b.ticker,
+                "k": b.strike,
+                "yb": b.yes_bids[0].price if b.yes_bids else None,
+                "ya": 1 - b.no_bids[0].price if b.no_bids else None,
+                "nb": b.no_bids[0].price if b.no_bids else None,
+                "na": 1 - b.yes_bids[0].price if b.yes_bids else None,
+                "b": _json(levels),
+            },
+        )
+
+
+def save_decision(conn: sa.Connection, run_id: str, d: Decision) -> int:
+    """Insert or (on a retried run) update the run's decision for this market; returns its id."""
+    new_id = conn.execute(
+        sa.text(
+            "insert into trading_decisions (run_id, event_ticker, ticker, strike, fair_yes, raw_fair_yes,"
+            " action, count, limit_price, fee_per_contract, ev_per_contract, kelly_contracts,"
+            " client_order_id, reason)"
+            " values (:r, :e, :t, :k, :f, :rf, :a, :c, :lp, :fee, :ev, :kc, :coid, :why)"
+            " on conflict (run_id, ticker) do update set fair_yes = excluded.fair_yes,"
+            " raw_fair_yes = excluded.raw_fair_yes, action = excluded.action, count = excluded.count,"
+            " limit_price = excluded.limit_price, fee_per_contract = excluded.fee_per_contract,"
+            " ev_per_contract = excluded.ev_per_contract, kelly_contracts = excluded.kelly_contracts,"
+            " client_order_id = excluded.client_order_id, reason = excluded.reason, created_at = now()"
+            # A decision that was acted on is history: a retried run must not rewrite it.
+            " where trading_decisions.action = 'none'"
+            " returning id"
+        ),
+        {
+            "r": run_id,
+            "e": d.event_ticker,
+            "t": d.ticker,
+            "k": d.strike,
+            "f": d.fair_yes,
+            "rf": d.raw_fair_yes,
+            "a": d.action,
+            "c": d.count,
+            "lp": d.limit_price,
+            "fee": d.fee_per_contract,
+            "ev": d.ev_per_contract,
+            "kc": d.kelly_contracts,
+            "coid": d.client_order_id,
+            "why": d.reason,
+        },
+    ).scalar_one_or_none()
+    if new_id is not None:
+        return new_id
+    return conn.execute(
+        sa.text("select id from trading_decisions where run_id = :r and ticker = :t"),
+        {"r": run_id, "t": d.ticker},
+    ).scalar_one()
+
+
+def save_rejection(
+    conn: sa.Connection,
+    run_id: str,
+    decision_id: int | None,
+    ticker: str,
+    stage: str,
+    code: str,
+    reason: str,
+    numbers: Mapping[str, Any],
+) -> None:
+    conn.execute(
+        sa.text(
+            "insert into trading_rejections (run_id, decision_id, ticker, stage, code, reason, numbers)"
+            " values (:r, :d, :t, :s, :c, :why, cast(:n as jsonb))"
+        ),
+        {
+            "r": run_id,
+            "d": decision_id,
+            "t": ticker,
+            "s": stage,
+            "c": code,
+            "why": reason,
+            "n": _json(numbers),
+        },
+    )
+
+
+def order_by_client_id(conn: sa.Connection, client_order_id: str) -> Mapping[str, Any] | None:
+    row = (
+        conn.execute(
+            sa.text("select * from trading_orders where client_order_id = :c"), {"c": client_order_id}
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def save_order(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    decision_id: int | None,
+    mode: str,
+    d: Decision,
+    book_side: str,
+    yes_price: Decimal,
+    order_id: str | None,
+    status: str,
+    filled: Decimal,
+    already_existed: bool,
+) -> None:
+    conn.execute(
+        sa.text(
+            "insert into trading_orders (run_id, decision_id, mode, client_order_id, order_id, event_ticker,"
+            " ticker, direction, book_side, yes_price, count, filled_count, status, already_existed)"
+            " values (:r, :d, :m, :coid, :oid, :e, :t, :dir, :bs, :yp, :c, :f, :s, :ae)"
+            " on conflict (client_order_id) do update set order_id = excluded.order_id,"
+            " filled_count = excluded.filled_count, status = excluded.status,"
+            " already_existed = trading_orders.already_existed or excluded.already_existed,"
+            " updated_at = now()"
+        ),
+        {
+            "r": run_id,
+            "d": decision_id,
+            "m": mode,
+            "coid": d.client_order_id,
+            "oid": order_id,
+            "e": d.event_ticker,
+            "t": d.ticker,
+            "dir": d.direction,
+            "bs": book_side,
+            "yp": yes_price,
+            "c": d.count,
+            "f": filled,
+            "s": status,
+            "ae": already_existed,
+        },
+    )
+
+
+def mark_canceled(conn: sa.Connection, order_id: str, reason: str) -> None:
+    conn.execute(
+        sa.text(
+            "update trading_orders set status = 'canceled', status_reason = :why, updated_at = now()"
+            " where order_id = :o"
+        ),
+        {"o": order_id, "why": reason},
+    )
+
+
+def set_filled(conn: sa.Connection, client_order_id: str, filled: Decimal) -> None:
+    conn.execute(
+        sa.text(
+            "update trading_orders set filled_count = :f,"
+            " status = case when status = 'resting' and :f >= count then 'executed' else status end,"
+            " updated_at = now() where client_order_id = :c"
+        ),
+        {"c": client_order_id, "f": filled},
+    )
+
+
+def our_orders(conn: sa.Connection, event_ticker: str, mode: str) -> dict[str, Mapping[str, Any]]:
+    """Orders this bot placed in the event, by ``client_order_id``."""
+    rows = conn.execute(
+        sa.text("select * from trading_orders where event_ticker = :e and mode = :m"),
+        {"e": event_ticker, "m": mode},
+    ).mappings()
+    return {r["client_order_id"]: dict(r) for r in rows}
+
+
+def save_fills(conn: sa.Connection, mode: str, event_ticker: str, fills: Iterable[FillRecord]) -> int:
+    added = 0
+    for f in fills:
+        added += conn.execute(
+            sa.text(
+                "insert into trading_fills (fill_id, mode, order_id, client_order_id, event_ticker, ticker,"
+                " book_side, count, yes_price, fee, is_taker, filled_at)"
+                " values (:id, :m, :o, :c, :e, :t, :bs, :n, :yp, :fee, :tk, :at)"
+                " on conflict (fill_id) do nothing"
+            ),
+            {
+                "id": f.fill_id,
+                "m": mode,
+                "o": f.order_id,
+                "c": f.client_order_id,
+                "e": event_ticker,
+                "t": f.ticker,
+                "bs": f.book_side,
+                "n": f.count,
+                "yp": f.yes_price,
+                "fee": f.fee,
+                "tk": f.is_taker,
+                "at": f.filled_at,
+            },
+        ).rowcount
+    return added
+
+
+def fills_for_event(conn: sa.Connection, event_ticker: str, mode: str) -> list[Mapping[str, Any]]:
+    rows = conn.execute(
+        sa.text("select * from trading_fills where event_ticker = :e and mode = :m order by filled_at, id"),
+        {"e": event_ticker, "m": mode},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def fills_for_mode(conn: sa.Connection, mode: str) -> list[Mapping[str, Any]]:
+    rows = conn.execute(
+        sa.text("select * from trading_fills where mode = :m order by filled_at, id"), {"m": mode}
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def settled_tickers(conn: sa.Connection, mode: str) -> set[str]:
+    rows = conn.execute(sa.text("select ticker from trading_settlements where mode = :m"), {"m": mode})
+    return {r[0] for r in rows}
+
+
+def realised_pnl_on(conn: sa.Connection, mode: str, day: date) -> Decimal:
+    value = conn.execute(
+        sa.text(
+            "select coalesce(sum(pnl), 0) from trading_settlements"
+            " where mode = :m and (settled_at at time zone 'UTC')::date = :d"
+        ),
+        {"m": mode, "d": day},
+    ).scalar_one()
+    return Decimal(value)
+
+
+def realised_pnl_total(conn: sa.Connection, mode: str) -> Decimal:
+    value = conn.execute(
+        sa.text("select coalesce(sum(pnl), 0) from trading_settlements where mode = :m"), {"m": mode}
+    ).scalar_one()
+    return Decimal(value)
+
+
+def save_settlement(conn: sa.Connection, row: Mapping[str, Any]) -> bool:
+    return bool(
+        conn.execute(
+            sa.text(
+                "insert into trading_settlements (mode, event_ticker, ticker, result, expiration_value,"
+                " net_position, gross_cost, fees, payout, pnl, exchange_revenue)"
+                " values (:mode, :event_ticker, :ticker, :result, :expiration_value, :net_position,"
+                " :gross_cost, :fees, :payout, :pnl, :exchange_revenue) on conflict (mode, ticker) do nothing"
+            ),
+            dict(row),
+        ).rowcount
+    )
