@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.state/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4
 
-.PHONY: demo run dag test lint stop clean
+.PHONY: demo run dag up down test lint stop clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -31,6 +31,13 @@ run: $(STAMP)
 dag: $(STAMP)
 	$(AIRFLOW_ENV) $(BIN)/airflow db migrate
 	$(AIRFLOW_ENV) $(BIN)/airflow dags test tsa_daily -c '{"offline": true}'
+
+## The Airflow UI with the DAGs, one offline run triggered and reported; `make down` stops it all.
+up: $(STAMP)
+	$(BIN)/tsabot airflow up
+
+down: $(STAMP)
+	$(BIN)/tsabot airflow down
 
 ## The test suite: real PostgreSQL (127.0.0.1:5432, else embedded), real HTTP, dag.test().
 ## The warehouse tests then run again on the embedded server, the fallback used where no Postgres runs.

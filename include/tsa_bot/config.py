@@ -31,6 +31,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TSA_WAREHOUSE_URL", "TSABOT_WAREHOUSE_URL")
     )
     tsa_base_url: str = "https://www.tsa.gov"
+    # Every ingest serves the shipped page set instead of tsa.gov (the local demo sets it for Airflow).
+    offline: bool = False
     tsa_first_year: int = 2019
     http_timeout_s: float = 20.0
     http_attempts: int = 4

@@ -45,7 +45,7 @@ def pages_to_fetch(base_url: str, have: dict[int, int], current_year: int, full_
 
 @contextmanager
 def _tsa_base_url(offline: bool, base_url: str | None) -> Iterator[str]:
-    if offline:
+    if offline or get_settings().offline:
         with offline_site() as site:
             yield site.base_url
     else:
