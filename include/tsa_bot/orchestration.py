@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 from tsa_bot.errors import TsaBotError
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+KALSHI_CONN_ID = "kalshi"
 
 
 def run_key(context: Mapping[str, Any]) -> str:
@@ -18,6 +22,44 @@ def run_key(context: Mapping[str, Any]) -> str:
     Built from the run id, which exists even for manual runs with no logical date.
     """
     return f"{context['dag'].dag_id}/{context['run_id']}"
+
+
+def run_info(context: Mapping[str, Any]):
+    """The run as the ``tsa_bot.daily`` steps see it: key, time, backfill or not, params."""
+    from tsa_bot.daily import RunInfo
+
+    dag_run = context["dag_run"]
+    # Manual runs may have no logical date in Airflow 3: act for the moment they were triggered.
+    moment = context.get("logical_date") or dag_run.run_after or datetime.now(UTC)
+    run_type = getattr(dag_run, "run_type", "")
+    backfill = getattr(run_type, "value", str(run_type)) == "backfill"
+    params = dict(context["params"])
+    if backfill:
+        params.update(backfill=True, mode="paper", live=False)
+    return RunInfo(run_key(context), moment, backfill, params)
+
+
+def kalshi_private_key() -> bytes | None:
+    """The Kalshi key from the Airflow connection ``kalshi``, if there is one.
+
+    The connection's host is the API base, its login the key id, its password (or extra
+    ``private_key``) the PEM. Base and key id go to the environment the client reads; the key itself
+    is only ever passed in memory.
+    """
+    from airflow.sdk import BaseHook
+
+    try:
+        conn = BaseHook.get_connection(KALSHI_CONN_ID)
+    except Exception:
+        return None
+    if conn.host:
+        scheme = conn.schema or "https"
+        base = conn.host if "://" in conn.host else f"{scheme}://{conn.host}"
+        os.environ["KALSHI_API_BASE"] = base + (f":{conn.port}" if conn.port else "")
+    if conn.login:
+        os.environ["KALSHI_KEY_ID"] = conn.login
+    pem = conn.password or conn.extra_dejson.get("private_key")
+    return pem.encode() if pem else None
 
 
 def fail_fast(func: Callable[P, R]) -> Callable[P, R]:

@@ -1,0 +1,69 @@
+"""Full backtest of the weekly-mean forecaster against the YoY baseline, known days 0..6.
+
+    .venv/bin/python benchmarks/forecast_backtest.py     # the 52 complete weeks 2024-12-30 .. 2025-12-22
+    .venv/bin/python benchmarks/forecast_backtest.py --start 2024-01-01 --end 2024-12-31   # tuning year
+
+One Prophet fit per week serves all seven known-days counts (the fit only sees rows before the Monday).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+from tsa_bot.forecast.backtest import DEFAULT_WORKERS, run_backtest
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
+from tsa_bot.forecast.data import load_csv
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tsa_daily_2019_2025.csv"
+
+
+def _row(s: dict) -> str:
+    return f"{100 * s['mape']:>5.2f}% {100 * s['coverage80']:>4.0f}% {s['brier']:>7.4f} {s['log_loss']:>7.4f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--start", default="2024-12-30")
+    parser.add_argument("--end", default="2025-12-22")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS)
+    parser.add_argument("--calibration-weeks", type=int, default=DEFAULT_CALIBRATION_WEEKS)
+    parser.add_argument("--json", help="also write every known-days result object here")
+    args = parser.parse_args(argv)
+
+    series = load_csv(args.data)
+    began = time.monotonic()
+    results = run_backtest(
+        series,
+        dt.date.fromisoformat(args.start),
+        dt.date.fromisoformat(args.end),
+        known_days=range(7),
+        calibration_weeks=args.calibration_weeks,
+        workers=args.workers,
+    )
+    elapsed = time.monotonic() - began
+
+    header = (
+        f"{'known':>5} {'weeks':>5} | {'MAPE':>6} {'cov80':>5} {'Brier':>7} {'logloss':>7} |"
+        f" {'b.MAPE':>6} {'b.cov':>5} {'b.Brier':>7} {'b.logl':>7}"
+    )
+    print(f"backtest {args.start}..{args.end}, calibration {args.calibration_weeks} weeks")
+    print(header)
+    print("-" * len(header))
+    for k, result in sorted(results.items()):
+        s = result.summary()
+        b = s["baseline"]
+        print(f"{k:>5} {s['weeks']:>5} | {_row(s)} | {_row(b)}")
+    print(f"wall time {elapsed:.0f}s")
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: r.to_json() for k, r in results.items()}) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

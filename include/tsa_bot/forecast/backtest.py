@@ -1,0 +1,312 @@
+"""Point-in-time forecasts of a week's mean, and the backtest that scores them against the baseline.
+
+Every forecast for (week, known_days) is made from rows dated before ``as_of = week_start + known_days``:
+- the Prophet fit sees rows before ``week_start`` (`model.fit_week`);
+- the known days and residual correction see rows before ``as_of`` (`data.history_before` does the cut);
+- the spread comes from earlier weeks' errors, each of those forecast the same way, and only weeks that
+  ended before ``week_start`` (`calibration.errors_before`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tsa_bot.errors import ValidationError
+from tsa_bot.forecast.baseline import BASELINE_VERSION, yoy_remaining_forecast
+from tsa_bot.forecast.calibration import (
+    DEFAULT_CALIBRATION_WEEKS,
+    PastError,
+    errors_before,
+    kernel_bandwidth,
+)
+from tsa_bot.forecast.data import InsufficientData, history_before, week_start_of
+from tsa_bot.forecast.distribution import STRIKES, WeekForecast, build_forecast
+from tsa_bot.forecast.model import (
+    DEFAULT_PARAMS,
+    MODEL_VERSION,
+    ModelParams,
+    fit_week,
+    remaining_days_forecast,
+)
+
+DEFAULT_WORKERS = 2
+LOG_LOSS_EPS = 1e-3  # probabilities are clipped to [eps, 1 - eps] before scoring log loss
+MIN_CALIBRATION_WEEKS = 8
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    """Point forecasts of one week at one known-days count, and the outcome when the data has it."""
+
+    week_start: dt.date
+    known_days: int
+    known_sum: float
+    model_remaining: float
+    baseline_remaining: float
+    actual_mean: float | None
+
+    @property
+    def actual_remaining(self) -> float | None:
+        return None if self.actual_mean is None else self.actual_mean * 7 - self.known_sum
+
+
+def week_points(
+    series: pd.Series, week_start: dt.date, known_days: Sequence[int], params: ModelParams = DEFAULT_PARAMS
+) -> list[WeekPoint]:
+    """One Prophet fit for the week, then the point forecasts at each known-days count."""
+    fit = fit_week(history_before(series, week_start), week_start, params)
+    start = pd.Timestamp(week_start)
+    week = series[(series.index >= start) & (series.index < start + pd.Timedelta(days=7))]
+    actual_mean = float(week.mean()) if len(week) == 7 else None
+    points = []
+    for k in known_days:
+        history = history_before(series, week_start + dt.timedelta(days=k))
+        known = history[history.index >= start]
+        points.append(
+            WeekPoint(
+                week_start=week_start,
+                known_days=k,
+                known_sum=float(known.sum()),
+                model_remaining=float(remaining_days_forecast(fit, history, k, params).sum()),
+                baseline_remaining=float(yoy_remaining_forecast(history, week_start, k).sum()),
+                actual_mean=actual_mean,
+            )
+        )
+    return points
+
+
+def _points_or_reason(
+    args: tuple[pd.Series, dt.date, tuple[int, ...], ModelParams],
+) -> list[WeekPoint] | str:
+    series, week_start, known_days, params = args
+    try:
+        return week_points(series, week_start, known_days, params)
+    except InsufficientData as exc:
+        return str(exc)
+
+
+def _all_points(
+    series: pd.Series,
+    weeks: Sequence[dt.date],
+    known_days: tuple[int, ...],
+    params: ModelParams,
+    workers: int,
+) -> dict[dt.date, list[WeekPoint] | str]:
+    # Each task gets only the rows before its week's Sunday + 1: nothing later can leak into it.
+    tasks = [
+        (series[series.index < pd.Timestamp(w + dt.timedelta(days=7))], w, known_days, params) for w in weeks
+    ]
+    # A daemonic process (e.g. a Celery worker) may not start children: forecast inline there.
+    if workers <= 1 or len(tasks) <= 1 or multiprocessing.current_process().daemon:
+        results = [_points_or_reason(t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_points_or_reason, tasks))
+    return dict(zip(weeks, results, strict=True))
+
+
+def _past_errors(points: dict[dt.date, list[WeekPoint] | str]) -> tuple[list[PastError], list[PastError]]:
+    """Errors of every week with a complete outcome; weeks that could not be forecast are skipped."""
+    model, baseline = [], []
+    for found in points.values():
+        for p in found if isinstance(found, list) else []:
+            remaining = p.actual_remaining
+            if remaining is None or remaining <= 0:
+                continue
+            model.append(PastError(p.week_start, p.known_days, math.log(remaining / p.model_remaining)))
+            baseline.append(PastError(p.week_start, p.known_days, math.log(remaining / p.baseline_remaining)))
+    return model, baseline
+
+
+def _forecast_from(point: WeekPoint, remaining: float, errors: list[float], version: str) -> WeekForecast:
+    if len(errors) < MIN_CALIBRATION_WEEKS:
+        raise InsufficientData(
+            f"only {len(errors)} past weeks to calibrate the forecast of {point.week_start}; "
+            f"need {MIN_CALIBRATION_WEEKS} (more history before the week)"
+        )
+    return build_forecast(
+        point.week_start,
+        point.known_days,
+        version,
+        point.known_sum,
+        remaining,
+        errors,
+        kernel_bandwidth(errors),
+    )
+
+
+@dataclass(frozen=True)
+class ScoredWeek:
+    point: WeekPoint
+    model: WeekForecast
+    baseline: WeekForecast
+
+
+def forecast_weeks(
+    series: pd.Series,
+    week_starts: Sequence[dt.date],
+    known_days: Sequence[int],
+    params: ModelParams = DEFAULT_PARAMS,
+    calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+    workers: int = DEFAULT_WORKERS,
+) -> dict[int, list[ScoredWeek]]:
+    """Model and baseline forecasts for each week and known-days count, calibrated on earlier weeks."""
+    ks = tuple(sorted(set(known_days)))
+    if not week_starts:
+        return {k: [] for k in ks}
+    first = min(week_starts)
+    pool = sorted({first - dt.timedelta(weeks=i) for i in range(1, calibration_weeks + 1)} | set(week_starts))
+    points = _all_points(series, pool, ks, params, workers)
+    model_errors, baseline_errors = _past_errors(points)
+    out: dict[int, list[ScoredWeek]] = {k: [] for k in ks}
+    for week_start in sorted(week_starts):
+        found = points[week_start]
+        if isinstance(found, str):
+            raise InsufficientData(f"week of {week_start}: {found}")
+        for p in found:
+            m_err = errors_before(model_errors, week_start, p.known_days, calibration_weeks)
+            b_err = errors_before(baseline_errors, week_start, p.known_days, calibration_weeks)
+            out[p.known_days].append(
+                ScoredWeek(
+                    p,
+                    _forecast_from(p, p.model_remaining, m_err, MODEL_VERSION),
+                    _forecast_from(p, p.baseline_remaining, b_err, BASELINE_VERSION),
+                )
+            )
+    return out
+
+
+def forecast(
+    series: pd.Series,
+    as_of: dt.date,
+    params: ModelParams = DEFAULT_PARAMS,
+    calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+    workers: int = DEFAULT_WORKERS,
+) -> WeekForecast:
+    """The model's forecast of the week containing ``as_of``, made with rows dated before ``as_of``.
+
+    Re-forecasts the ``calibration_weeks`` weeks before it to calibrate the spread: that many + 1 Prophet
+    fits (about half a minute on two cores for the default 52).
+    """
+    history = history_before(series, as_of)
+    week_start = week_start_of(as_of)
+    known = (as_of - week_start).days
+    return forecast_weeks(history, [week_start], [known], params, calibration_weeks, workers)[known][0].model
+
+
+# --- scoring (pure) ---------------------------------------------------------------------------------
+
+
+def score(
+    forecasts: Sequence[WeekForecast], actuals: Sequence[float | None]
+) -> dict[str, float | int | None]:
+    """MAPE (fraction) of the mean, 80% interval coverage, Brier and log loss over the strike grid.
+
+    Weeks without an outcome (not complete in the data) are left out; with none, the scores are None.
+    """
+    pairs = [(f, a) for f, a in zip(forecasts, actuals, strict=True) if a is not None]
+    if not pairs:
+        return {"weeks": 0, "mape": None, "coverage80": None, "brier": None, "log_loss": None}
+    ape, covered, brier, logloss = [], [], [], []
+    strikes = np.asarray(STRIKES, dtype=float)
+    for f, actual in pairs:
+        ape.append(abs(f.mean - actual) / actual)
+        covered.append(f.quantile(0.1) <= actual <= f.quantile(0.9))
+        probs = np.array([f.prob_above(s) for s in strikes])
+        outcome = (actual > strikes).astype(float)
+        brier.append(np.mean((probs - outcome) ** 2))
+        clipped = np.clip(probs, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
+        logloss.append(np.mean(-(outcome * np.log(clipped) + (1 - outcome) * np.log(1 - clipped))))
+    return {
+        "weeks": len(pairs),
+        "mape": float(np.mean(ape)),
+        "coverage80": float(np.mean(covered)),
+        "brier": float(np.mean(brier)),
+        "log_loss": float(np.mean(logloss)),
+    }
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    known_days: int
+    weeks: list[ScoredWeek] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        actuals = [w.point.actual_mean for w in self.weeks]
+        model = score([w.model for w in self.weeks], actuals)
+        baseline = score([w.baseline for w in self.weeks], actuals)
+        return {
+            **model,
+            "model_version": MODEL_VERSION,
+            "baseline": {**baseline, "model_version": BASELINE_VERSION},
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "known_days": self.known_days,
+            "weeks": [_week_json(w) for w in self.weeks],
+            "summary": self.summary(),
+        }
+
+
+def _distribution_json(f: WeekForecast) -> dict[str, Any]:
+    return {
+        "mean": round(f.mean, 1),
+        "q10": round(f.quantile(0.1), 1),
+        "q50": round(f.quantile(0.5), 1),
+        "q90": round(f.quantile(0.9), 1),
+    }
+
+
+def _week_json(w: ScoredWeek) -> dict[str, Any]:
+    return {
+        "week_start": w.model.week_start.isoformat(),
+        "as_of": w.model.as_of.isoformat(),
+        "known_days": w.model.known_days,
+        "actual": None if w.point.actual_mean is None else round(w.point.actual_mean, 1),
+        **_distribution_json(w.model),
+        "prob_above": {str(s): round(p, 5) for s, p in w.model.strike_probabilities().items()},
+        "baseline": {
+            **_distribution_json(w.baseline),
+            "prob_above": {str(s): round(p, 5) for s, p in w.baseline.strike_probabilities().items()},
+        },
+    }
+
+
+def mondays_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    if start > end:
+        raise ValidationError(f"start {start} is after end {end}")
+    first = start + dt.timedelta(days=(7 - start.weekday()) % 7)
+    return [first + dt.timedelta(weeks=i) for i in range((end - first).days // 7 + 1)] if first <= end else []
+
+
+def run_backtest(
+    series: pd.Series,
+    start: dt.date,
+    end: dt.date,
+    known_days: Sequence[int] = (0,),
+    params: ModelParams = DEFAULT_PARAMS,
+    calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+    workers: int | None = None,
+) -> dict[int, BacktestResult]:
+    """Backtest every week whose Monday is in [start, end], at each known-days count."""
+    for k in known_days:
+        if not 0 <= k <= 6:
+            raise ValidationError(f"known days must be 0..6, got {k}")
+    weeks = mondays_between(start, end)
+    if not weeks:
+        raise ValidationError(f"no Monday between {start} and {end}")
+    if workers is None:
+        workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
+    scored = forecast_weeks(series, weeks, known_days, params, calibration_weeks, workers)
+    return {k: BacktestResult(k, v) for k, v in scored.items()}

@@ -1,0 +1,45 @@
+"""Spread calibration from the forecaster's own past out-of-sample errors.
+
+For each known-days count the errors are ``log(actual remaining sum / forecast remaining sum)`` of earlier
+weeks, each forecast made exactly as the live one would have been then. Only weeks that ended before the
+forecast week begins are used, so a backtest never calibrates on the period it evaluates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_CALIBRATION_WEEKS = 52
+
+
+@dataclass(frozen=True)
+class PastError:
+    week_start: dt.date
+    known_days: int
+    log_error: float
+
+
+def errors_before(
+    history: Sequence[PastError], week_start: dt.date, known_days: int, weeks: int = DEFAULT_CALIBRATION_WEEKS
+) -> list[float]:
+    """Errors at ``known_days`` of the ``weeks`` weeks before ``week_start`` (whole weeks only)."""
+    earliest = week_start - dt.timedelta(weeks=weeks)
+    return [
+        e.log_error
+        for e in history
+        if e.known_days == known_days and earliest <= e.week_start <= week_start - dt.timedelta(days=7)
+    ]
+
+
+def kernel_bandwidth(errors: Sequence[float]) -> float:
+    """Silverman's rule, robust to a few outlying weeks (shutdowns, storms)."""
+    values = np.asarray(errors, dtype=float)
+    if values.size < 2:
+        return 0.01
+    iqr = float(np.subtract(*np.percentile(values, [75, 25])))
+    scale = min(float(values.std(ddof=1)), iqr / 1.349) if iqr > 0 else float(values.std(ddof=1))
+    return max(0.9 * scale * values.size ** (-0.2), 1e-4)

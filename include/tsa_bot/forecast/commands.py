@@ -1,0 +1,116 @@
+"""``tsabot backtest``: score the forecaster and the YoY baseline on past weeks."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from tsa_bot.errors import ValidationError
+from tsa_bot.forecast.backtest import DEFAULT_WORKERS, BacktestResult, run_backtest
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
+from tsa_bot.forecast.data import load_csv
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "backtest",
+        help="backtest the weekly-mean forecaster and the YoY baseline",
+        description="Forecast every Monday–Sunday week whose Monday is in [start, end], point in time.",
+    )
+    p.add_argument("--data", required=True, help="CSV with date,passengers")
+    p.add_argument("--start", required=True, help="first week's Monday (or any day before it), YYYY-MM-DD")
+    p.add_argument("--end", required=True, help="last day a week may start on, YYYY-MM-DD")
+    p.add_argument("--known-days", type=int, default=0, help="days of the week already known, 0..6")
+    p.add_argument("--json", required=True, help="write the result object here")
+    p.add_argument("--plot", help="write a PNG chart here")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="parallel processes (default 2)")
+    p.add_argument(
+        "--calibration-weeks",
+        type=int,
+        default=DEFAULT_CALIBRATION_WEEKS,
+        help="past weeks whose errors set the spread (default %(default)s)",
+    )
+    p.set_defaults(handler=run_backtest_command)
+
+
+def run_backtest_command(args: argparse.Namespace) -> int:
+    start, end = _date(args.start), _date(args.end)
+    if start > end:
+        raise ValidationError(f"--start {start} is after --end {end}")
+    if not 0 <= args.known_days <= 6:
+        raise ValidationError(f"--known-days must be 0..6, got {args.known_days}")
+    if args.workers < 1:
+        raise ValidationError(f"--workers must be at least 1, got {args.workers}")
+    if args.calibration_weeks < 8:
+        raise ValidationError(f"--calibration-weeks must be at least 8, got {args.calibration_weeks}")
+    out = Path(args.json)
+    if not out.parent.is_dir():
+        raise ValidationError(f"directory for --json does not exist: {out.parent}")
+    series = load_csv(args.data)
+    began = time.monotonic()
+    result = run_backtest(
+        series,
+        start,
+        end,
+        known_days=(args.known_days,),
+        calibration_weeks=args.calibration_weeks,
+        workers=args.workers,
+    )[args.known_days]
+    document = result.to_json()
+    out.write_text(json.dumps(document, indent=1) + "\n")
+    print(format_table(result))
+    print(f"{len(result.weeks)} weeks in {time.monotonic() - began:.0f}s; JSON written to {out}")
+    if args.plot:
+        from tsa_bot.forecast.plot import plot_backtest
+
+        plot_backtest(result, args.plot)
+        print(f"chart written to {args.plot}")
+    return 0
+
+
+def _fmt(value: float | None, width: int, pattern: str, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-".rjust(width + len(suffix))
+    return (format(value, pattern) + suffix).rjust(width + len(suffix))
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def format_table(result: BacktestResult) -> str:
+    lines = [
+        f"{'week':<10} {'actual':>10} {'q10':>10} {'q50':>10} {'q90':>10} {'err%':>6} {'base%':>6}",
+    ]
+    for w in result.weeks:
+        actual = w.point.actual_mean
+        err = None if actual is None else 100 * (w.model.mean / actual - 1)
+        base = None if actual is None else 100 * (w.baseline.mean / actual - 1)
+        q10, q50, q90 = (w.model.quantile(q) for q in (0.1, 0.5, 0.9))
+        lines.append(
+            f"{w.model.week_start.isoformat():<10} {_fmt(actual, 10, ',.0f')} "
+            f"{q10:>10,.0f} {q50:>10,.0f} {q90:>10,.0f} {_fmt(err, 6, '+.2f')} {_fmt(base, 6, '+.2f')}"
+        )
+    summary = result.summary()
+    lines.append("")
+    lines.append(
+        f"{'known days ' + str(result.known_days):<16} {'MAPE':>7} {'cov80':>6} {'Brier':>7} {'logloss':>8}"
+    )
+    for name, s in (("model", summary), ("YoY baseline", summary["baseline"])):
+        lines.append(
+            f"{name:<16} {_fmt(_pct(s['mape']), 6, '.2f', '%')} {_fmt(_pct(s['coverage80']), 5, '.0f', '%')} "
+            f"{_fmt(s['brier'], 7, '.4f')} {_fmt(s['log_loss'], 8, '.4f')}"
+        )
+    return "\n".join(lines)

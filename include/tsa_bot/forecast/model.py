@@ -1,0 +1,150 @@
+"""Prophet on log passengers, anchored on last year's same weekday, corrected by the latest residuals.
+
+1. Prophet fits ``log y`` with yearly and weekly seasonality and one indicator per (holiday, day offset)
+   window (`calendar.HOLIDAY_WINDOWS`), on 2019 plus the post-COVID period: the 2020–22 collapse is
+   left out, so each holiday is learned from four or more years instead of one or two.
+2. A day is forecast as last year's same weekday ``y[t-364]`` times Prophet's predicted change between
+   the two dates, ``exp(f(t) - f(t-364))``: the anchor carries what no smooth seasonality knows (school
+   calendars, local events), Prophet's difference moves the holidays that changed weekday or week.
+3. The errors of step 2 are strongly autocorrelated (weather, shutdowns, fares), so the week's remaining
+   days are shifted by a decaying weighted mean of the latest errors, including the week's known days.
+
+One fit serves every ``as_of`` of a week: it uses only rows before the week's Monday, never later than
+``as_of``; the known days enter only through step 3.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tsa_bot.forecast.calendar import YOY_LAG_DAYS, holiday_indicators
+from tsa_bot.forecast.data import fill_daily
+
+MODEL_VERSION = "prophet-anchored-v1"
+_LAG = pd.Timedelta(days=YOY_LAG_DAYS)
+# Days of fitted values kept before the week: the residual window plus its own t-364 anchors.
+_FITTED_DAYS_BEFORE = 400
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """Defaults chosen by backtesting the weeks of 2024 only (benchmarks/forecast_backtest.py)."""
+
+    # Rows in [covid_start, resume) are left out of the fit.
+    covid_start: dt.date = dt.date(2020, 3, 1)
+    resume: dt.date = dt.date(2022, 3, 1)
+    changepoint_prior_scale: float = 0.05
+    changepoint_range: float = 0.95
+    yearly_fourier: int = 15
+    seasonality_prior_scale: float = 10.0
+    holiday_prior_scale: float = 1.0
+    # Residual correction: weighted mean of the last `residual_days` errors, weight halving every
+    # `half_life` days, scaled by `residual_weight`.
+    residual_days: int = 14
+    half_life: float = 3.0
+    residual_weight: float = 0.4
+    # The same for Prophet's own level, used where last year's days lie in the COVID gap.
+    level_residual_weight: float = 0.7
+
+
+DEFAULT_PARAMS = ModelParams()
+
+
+@dataclass(frozen=True)
+class WeekFit:
+    """Prophet's fitted log level around one week, from a fit on the rows before ``week_start``."""
+
+    week_start: dt.date
+    fitted: pd.Series  # log level, daily, from ~400 days before week_start through its Sunday
+
+
+def _quiet_prophet() -> None:
+    # Prophet logs an ERROR on import when plotly is missing (never used here), and cmdstanpy configures
+    # its logger at DEBUG with its own handler on first use: make that happen now, then raise the level.
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+    from cmdstanpy.utils import get_logger
+
+    get_logger()
+    for name in ("prophet", "cmdstanpy"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def fit_week(history: pd.Series, week_start: dt.date, params: ModelParams = DEFAULT_PARAMS) -> WeekFit:
+    """Fit Prophet on the rows before ``week_start``; return its fitted log level around that week."""
+    _quiet_prophet()
+    from prophet import Prophet
+
+    start = pd.Timestamp(week_start)
+    logged = np.log(history[history.index < start])
+    covid = (logged.index >= pd.Timestamp(params.covid_start)) & (logged.index < pd.Timestamp(params.resume))
+    train_y = logged[~covid]
+    horizon = pd.date_range(start - pd.Timedelta(days=_FITTED_DAYS_BEFORE), start + pd.Timedelta(days=6))
+    indicators = holiday_indicators(train_y.index.union(horizon))
+    active = [c for c in indicators.columns if indicators.loc[train_y.index, c].any()]
+
+    train = pd.DataFrame({"ds": train_y.index, "y": train_y.to_numpy()})
+    future = pd.DataFrame({"ds": horizon})
+    for column in active:
+        train[column] = indicators.loc[train_y.index, column].to_numpy()
+        future[column] = indicators.loc[horizon, column].to_numpy()
+
+    model = Prophet(
+        changepoint_prior_scale=params.changepoint_prior_scale,
+        changepoint_range=params.changepoint_range,
+        yearly_seasonality=False,
+        weekly_seasonality=False,
+        daily_seasonality=False,
+        uncertainty_samples=0,
+    )
+    model.add_seasonality(
+        "yearly",
+        period=365.25,
+        fourier_order=params.yearly_fourier,
+        prior_scale=params.seasonality_prior_scale,
+    )
+    model.add_seasonality("weekly", period=7, fourier_order=3, prior_scale=params.seasonality_prior_scale)
+    for column in active:
+        model.add_regressor(column, prior_scale=params.holiday_prior_scale, standardize=False)
+    model.fit(train, algorithm="LBFGS")
+    return WeekFit(week_start, pd.Series(model.predict(future)["yhat"].to_numpy(), index=horizon))
+
+
+def remaining_days_forecast(
+    fit: WeekFit, history: pd.Series, known_days: int, params: ModelParams = DEFAULT_PARAMS
+) -> np.ndarray:
+    """Point forecasts of the week's days after the first ``known_days``, using rows before as_of only."""
+    week = pd.date_range(pd.Timestamp(fit.week_start), periods=7, freq="D")
+    as_of = week[0] + pd.Timedelta(days=known_days)
+    logged = np.log(fill_daily(history[history.index < as_of]))
+    f = fit.fitted
+    recent = pd.date_range(as_of - pd.Timedelta(days=params.residual_days), as_of - pd.Timedelta(days=1))
+    remaining = week[known_days:]
+
+    # Last year's days are no anchor while they lie in the COVID period the fit leaves out (2020–22
+    # levels, up to spring 2023 forecasts): fall back to Prophet's own level there.
+    lags_from, lags_to = recent[0] - _LAG, week[-1] - _LAG
+    anchored = lags_to < pd.Timestamp(params.covid_start) or lags_from >= pd.Timestamp(params.resume)
+
+    def log_point(days: pd.DatetimeIndex) -> np.ndarray:
+        if not anchored:
+            return f.reindex(days).to_numpy()
+        return (
+            logged.reindex(days - _LAG).to_numpy()
+            + f.reindex(days).to_numpy()
+            - f.reindex(days - _LAG).to_numpy()
+        )
+
+    errors = logged.reindex(recent).to_numpy() - log_point(recent)
+    age = (as_of - recent).days.to_numpy()
+    weights = 0.5 ** ((age - 1) / params.half_life)
+    ok = np.isfinite(errors)
+    correction = 0.0
+    if ok.any():
+        weight = params.residual_weight if anchored else params.level_residual_weight
+        correction = weight * float(np.sum(weights[ok] * errors[ok]) / weights[ok].sum())
+    return np.exp(log_point(remaining) + correction)

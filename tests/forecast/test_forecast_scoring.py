@@ -1,0 +1,67 @@
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from tsa_bot.errors import ValidationError
+from tsa_bot.forecast.backtest import mondays_between, score
+from tsa_bot.forecast.distribution import WeekForecast
+from tsa_bot.forecast.plot import reliability_points
+
+MONDAY = dt.date(2025, 3, 3)
+
+
+def _forecast(samples):
+    return WeekForecast(MONDAY, MONDAY, 0, "test", tuple(sorted(samples)))
+
+
+def test_a_sharp_correct_forecast_scores_perfectly():
+    s = score([_forecast([2_412_345.0] * 10)], [2_412_345.0])
+    assert s == {
+        "weeks": 1,
+        "mape": 0.0,
+        "coverage80": 1.0,
+        "brier": 0.0,
+        "log_loss": pytest.approx(1e-3, rel=0.01),
+    }
+
+
+def test_an_outcome_equal_to_a_strike_settles_no():
+    # All samples at 2.40 M and the actual exactly 2.40 M: "above 2.40 M" is a NO, and was forecast as one.
+    s = score([_forecast([2_400_000.0] * 10)], [2_400_000.0])
+    assert s["brier"] == 0.0
+
+
+def test_scores_penalise_a_wrong_confident_forecast():
+    good = score([_forecast(np.linspace(2.35e6, 2.45e6, 50))], [2.4e6])
+    bad = score([_forecast(np.linspace(2.05e6, 2.15e6, 50))], [2.4e6])
+    assert bad["mape"] == pytest.approx(0.3 / 2.4, rel=0.01)
+    assert bad["coverage80"] == 0.0
+    assert bad["brier"] > good["brier"]
+    assert bad["log_loss"] > good["log_loss"]
+
+
+def test_weeks_without_an_outcome_are_not_scored():
+    s = score([_forecast([2.4e6]), _forecast([2.5e6])], [None, 2.5e6])
+    assert s["weeks"] == 1
+    assert score([_forecast([2.4e6])], [None])["mape"] is None
+
+
+def test_mondays_between():
+    assert mondays_between(dt.date(2025, 3, 1), dt.date(2025, 3, 17)) == [
+        dt.date(2025, 3, 3),
+        dt.date(2025, 3, 10),
+        dt.date(2025, 3, 17),
+    ]
+    assert mondays_between(dt.date(2025, 3, 4), dt.date(2025, 3, 9)) == []
+    with pytest.raises(ValidationError):
+        mondays_between(dt.date(2025, 3, 9), dt.date(2025, 3, 4))
+
+
+def test_reliability_points_bin_probabilities():
+    probs = np.array([0.05, 0.05, 0.95, 0.95, 0.55])
+    outcomes = np.array([0.0, 1.0, 1.0, 1.0, 0.0])
+    mean_p, freq, count = reliability_points(probs, outcomes, bins=10)
+    np.testing.assert_allclose(mean_p, [0.05, 0.55, 0.95])
+    np.testing.assert_allclose(freq, [0.5, 0.0, 1.0])
+    assert count.tolist() == [2, 1, 2]
