@@ -19,6 +19,7 @@ os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ["TSABOT_RETRY_DELAY_S"] = "1"  # DAG retries in dag.test() wait seconds, not minutes
 os.environ.pop("TSA_WAREHOUSE_URL", None)
 os.environ.pop("AIRFLOW_CONN_TSA_WAREHOUSE", None)
 

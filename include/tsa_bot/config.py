@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     tsa_base_url: str = "https://www.tsa.gov"
     # Every ingest serves the shipped page set instead of tsa.gov (the local demo sets it for Airflow).
     offline: bool = False
+    # The first retry's delay; later ones back off exponentially. Tests shorten it.
+    retry_delay_s: float = 60.0
     tsa_first_year: int = 2019
     http_timeout_s: float = 20.0
     http_attempts: int = 4

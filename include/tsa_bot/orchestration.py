@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from tsa_bot.errors import TsaBotError
@@ -24,19 +24,37 @@ def run_key(context: Mapping[str, Any]) -> str:
     return f"{context['dag'].dag_id}/{context['run_id']}"
 
 
+# A run acting for a moment further back than this is a replay, whatever started it.
+REPLAY_AGE = timedelta(days=1)
+
+
 def run_info(context: Mapping[str, Any]):
-    """The run as the ``tsa_bot.daily`` steps see it: key, time, backfill or not, params."""
+    """The run as the ``tsa_bot.daily`` steps see it: key, time, backfill (replay) or not, params.
+
+    A backfill, or any run whose logical date lies more than a day in the past, replays that moment:
+    it reads only what was published by then, scrapes nothing, and trades only on paper.
+    """
     from tsa_bot.daily import RunInfo
 
     dag_run = context["dag_run"]
+    logical_date = context.get("logical_date")
     # Manual runs may have no logical date in Airflow 3: act for the moment they were triggered.
-    moment = context.get("logical_date") or dag_run.run_after or datetime.now(UTC)
+    moment = logical_date or dag_run.run_after or datetime.now(UTC)
     run_type = getattr(dag_run, "run_type", "")
-    backfill = getattr(run_type, "value", str(run_type)) == "backfill"
+    backfill = getattr(run_type, "value", str(run_type)) == "backfill" or (
+        logical_date is not None and logical_date < datetime.now(UTC) - REPLAY_AGE
+    )
     params = dict(context["params"])
     if backfill:
         params.update(backfill=True, mode="paper", live=False)
     return RunInfo(run_key(context), moment, backfill, params)
+
+
+def current_run():
+    """:func:`run_info` of the task being executed."""
+    from airflow.sdk import get_current_context
+
+    return run_info(get_current_context())
 
 
 def kalshi_private_key() -> bytes | None:
