@@ -1,4 +1,4 @@
-# The two commands in the README: `make demo` (the main job, offline, embedded warehouse) and `make test`.
+# The two commands in the README: `make up` (Airflow with the DAG, offline, embedded warehouse) and `make test`.
 # Each creates .venv and installs everything it needs on a fresh machine.
 
 PYTHON ?= python3

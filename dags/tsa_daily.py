@@ -1,12 +1,15 @@
 """
-### TSA daily
+### TSA daily: scrape, forecast, price and trade Kalshi's weekly TSA contract
 
-Every morning after TSA publishes (by about 9 a.m. ET), scrape tsa.gov's checkpoint numbers and load
-them into the warehouse, keeping each value's first-published vintage: Kalshi settles KXTSAW on the
-numbers as first published.
+Every morning after TSA publishes (by about 9 a.m. ET): scrape tsa.gov's checkpoint numbers and load
+them keeping each value's first-published vintage (Kalshi settles KXTSAW on those), check the data,
+forecast this week's mean daily passengers with Prophet conditioned on the days already published,
+price every strike against the order book net of fees, decide within hard risk limits, place the orders
+idempotently and reconcile fills.
 
-Forecast, pricing and trading tasks join this DAG in later releases. Logic lives in the `tsa_bot`
-package; this file only wires it.
+Trading is `paper` by default; `demo` uses Kalshi's demo exchange; `live` needs both
+`TSABOT_LIVE_TRADING_ENABLED=1` and the `live` param. Backfill runs see only what was published by
+their date and trade only on paper. Logic lives in the `tsa_bot` package; this file only wires it.
 """
 
 from __future__ import annotations
@@ -14,50 +17,125 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
+from tsa_bot import daily
 from tsa_bot.alerts import on_task_failure
-from tsa_bot.ingest import fetch_tsa, load_tsa
-from tsa_bot.orchestration import fail_fast, run_key
+from tsa_bot.config import get_settings
+from tsa_bot.orchestration import current_run, fail_fast
 
 NEW_YORK = "America/New_York"
+
+RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
+NETWORK_RETRIES = {"retries": 4, "retry_exponential_backoff": True}
+# TSA is sometimes late: the quality gate retries (15 min, 30, 60, 60, 60) into the afternoon, then alerts.
+LATE_PUBLICATION_RETRIES = {
+    "retries": 5,
+    "retry_delay": 15 * RETRY_DELAY,
+    "max_retry_delay": 60 * RETRY_DELAY,
+}
 
 
 @dag(
     dag_id="tsa_daily",
     schedule=CronTriggerTimetable("30 9 * * *", timezone=NEW_YORK),
-    start_date=pendulum.datetime(2026, 1, 1, tz=NEW_YORK),
+    # Backfills replay any day since; catchup is off, so this creates no runs by itself.
+    start_date=pendulum.datetime(2023, 1, 1, tz=NEW_YORK),
     catchup=False,
     max_active_runs=1,
     default_args={
         "retries": 3,
-        "retry_delay": timedelta(minutes=1),
+        "retry_delay": RETRY_DELAY,
         "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(minutes=20),
+        "max_retry_delay": 20 * RETRY_DELAY,
         "on_failure_callback": [on_task_failure],
     },
     params={
         "offline": Param(False, type="boolean", description="Scrape the shipped TSA page set, not tsa.gov."),
         "full_history": Param(False, type="boolean", description="Re-fetch every year page since 2019."),
+        "mode": Param("paper", enum=["paper", "demo", "live"], description="Where orders go."),
+        "live": Param(False, type="boolean", description="This run's half of the live opt-in."),
+        "kelly_fraction": Param(0.25, type="number", minimum=0, maximum=1),
+        "min_edge": Param(0.02, type="number", minimum=0, description="Dollars per contract, after fees."),
+        "max_order_contracts": Param(100, type="integer", minimum=0),
+        "max_order_cost": Param(50, type="number", minimum=0, description="Dollars."),
+        "max_contracts_per_market": Param(200, type="integer", minimum=0),
+        "max_event_exposure": Param(200, type="number", minimum=0, description="Dollars."),
+        "max_total_exposure": Param(500, type="number", minimum=0, description="Dollars."),
+        "max_daily_loss": Param(100, type="number", minimum=0, description="Dollars."),
+        "kill_switch": Param(False, type="boolean", description="Place no order at all."),
+        "calibration_weeks": Param(52, type="integer", minimum=8, maximum=104),
     },
-    tags=["tsa", "kalshi", "ingest"],
+    tags=["tsa", "kalshi", "trading"],
     doc_md=__doc__,
 )
 def tsa_daily():
-    @task
+    @task(**NETWORK_RETRIES)
     @fail_fast
     def ingest() -> dict:
         """Fetch the current TSA page (and any year page the warehouse lacks); keep the pages raw."""
-        params = get_current_context()["params"]
-        return fetch_tsa(offline=params["offline"], full_history=params["full_history"])
+        return daily.ingest(current_run())
 
     @task
     @fail_fast
     def load(fetched: dict) -> dict:
         """Parse, validate and upsert the fetched pages in one transaction; returns the run's counts."""
-        return load_tsa(fetched["page_ids"], run_key=run_key(get_current_context()))
+        return daily.load(current_run(), fetched)
 
-    load(ingest())
+    @task(**LATE_PUBLICATION_RETRIES)
+    @fail_fast
+    def quality_gate(loaded: dict) -> dict:
+        """The last two weeks are complete and today's number is in; a late TSA retries, then alerts."""
+        return daily.quality_gate(current_run())
+
+    @task
+    @fail_fast
+    def forecast(gate: dict) -> dict:
+        """Prophet's calibrated distribution of this week's mean, given the days already published."""
+        return daily.forecast(current_run())
+
+    @task(**NETWORK_RETRIES)
+    @fail_fast
+    def fetch_market(forecast: dict) -> dict:
+        """Snapshot the week's KXTSAW event: series fees, markets and order books."""
+        return daily.fetch_market(current_run(), forecast)
+
+    @task
+    @fail_fast
+    def price(market: dict, forecast: dict) -> dict:
+        """Fair probability per strike against bid and ask, fees and expected value, saved per strike."""
+        return daily.price(current_run(), forecast)
+
+    @task(**NETWORK_RETRIES)
+    @fail_fast
+    def decide(priced: dict) -> dict:
+        """Fractional-Kelly decisions; stale resting orders of earlier runs are cancelled."""
+        return daily.decide(current_run())
+
+    @task(**NETWORK_RETRIES)
+    @fail_fast
+    def place_orders(decided: dict) -> dict:
+        """Risk-check and place each order at most once (deterministic client_order_id)."""
+        return daily.place_orders(current_run())
+
+    @task(**NETWORK_RETRIES)
+    @fail_fast
+    def reconcile(placed: dict) -> dict:
+        """Fills and positions from the exchange (or the paper book) into the warehouse."""
+        return daily.reconcile(current_run())
+
+    @task(trigger_rule="all_done")
+    @fail_fast
+    def settle(loaded: dict | None = None) -> dict:
+        """Score finished weeks (Brier, log loss); settle the paper book on first-published numbers."""
+        return daily.settle(current_run())
+
+    loaded = load(ingest())
+    week_forecast = forecast(quality_gate(loaded))
+    market = fetch_market(week_forecast)
+    reconcile(place_orders(decide(price(market, week_forecast))))
+    # Settling past weeks needs only the loaded numbers; a failed trade today must not block it.
+    settle(loaded)
 
 
 tsa_daily()

@@ -70,3 +70,14 @@ def test_dockerfile_matches_the_pinned_airflow_and_installs_the_package():
     assert "-r /opt/airflow/project/requirements.txt" in dockerfile
     assert "COPY requirements.txt" in dockerfile
     assert "pip install --no-cache-dir --no-deps -e /opt/airflow/project" in dockerfile
+
+
+def test_the_optional_simulator_serves_the_offline_demo_week():
+    from tsa_bot.local_airflow import DEMO_MARKET_CENTER, _offline_week
+
+    simulator = compose()["services"]["simulator"]
+    assert simulator["profiles"] == ["offline"]
+    command = simulator["command"]
+    assert command[:1] == ["simulator"]
+    assert command[command.index("--seed-week") + 1] == _offline_week().isoformat()
+    assert int(command[command.index("--seed-center") + 1]) == DEMO_MARKET_CENTER

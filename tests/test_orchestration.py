@@ -23,7 +23,7 @@ def context(run_type, logical_date, run_after=datetime(2026, 11, 24, 14, 30, tzi
 def test_backfill_runs_replay_on_paper_only():
     run = run_info(context(DagRunType.BACKFILL_JOB, datetime.now(UTC)))
     assert run.backfill and run.params["mode"] == "paper" and run.params["live"] is False
-    assert run.run_key == "tsa_daily/the-run"
+    assert run.run_key == f"tsa_daily/{run.run_time.isoformat()}"
 
 
 def test_a_past_dated_manual_run_is_a_replay_too():
@@ -34,4 +34,5 @@ def test_a_past_dated_manual_run_is_a_replay_too():
 def test_a_manual_run_without_logical_date_acts_now_and_keeps_its_params():
     run = run_info(context(DagRunType.MANUAL, None))
     assert not run.backfill and run.run_time == datetime(2026, 11, 24, 14, 30, tzinfo=UTC)
+    assert run.run_key == "tsa_daily/the-run"
     assert run.params == {"mode": "live", "live": True}

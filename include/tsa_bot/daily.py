@@ -20,7 +20,7 @@ from tsa_bot.forecast.data import to_series, week_start_of
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
 from tsa_bot.ingest import fetch_tsa, load_tsa
 from tsa_bot.publication import NEW_YORK, publication_time
-from tsa_bot.quality import check_quality
+from tsa_bot.quality import PublicationLate, check_quality
 from tsa_bot.warehouse.engine import get_engine
 from tsa_bot.warehouse.migrate import migrate
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
@@ -83,10 +83,22 @@ def as_of(run: RunInfo, warehouse_url: str | None = None) -> datetime:
 
 
 def quality_gate(run: RunInfo, warehouse_url: str | None = None) -> dict:
+    """Raise unless the data support a forecast now. If TSA is late, fetch again before saying so.
+
+    The gate retries into the afternoon (see the DAG); each attempt re-scrapes the current page, so a
+    late publication is picked up as soon as it appears, and an alert goes out only if it never does.
+    """
     engine = get_engine(warehouse_url)
     migrate(engine)
-    # A backfill's data are complete by construction; a live run may be waiting for TSA.
-    report = check_quality(engine, as_of(run, warehouse_url))
+    moment = as_of(run, warehouse_url)
+    try:
+        report = check_quality(engine, moment)
+    except PublicationLate:
+        if run.backfill or run.offline:
+            raise
+        fetched = fetch_tsa(current_only=True, warehouse_url=warehouse_url)
+        load_tsa(fetched["page_ids"], run_key=run.run_key, warehouse_url=warehouse_url)
+        report = check_quality(engine, moment)
     return report.as_json()
 
 

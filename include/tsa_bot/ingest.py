@@ -56,15 +56,21 @@ def fetch_tsa(
     *,
     offline: bool = False,
     full_history: bool = False,
+    current_only: bool = False,
     base_url: str | None = None,
     warehouse_url: str | None = None,
 ) -> dict:
-    """Fetch the pages, keep them raw in the warehouse, and check each parses. Returns XCom-sized JSON."""
+    """Fetch the pages, keep them raw in the warehouse, and check each parses. Returns XCom-sized JSON.
+
+    ``current_only`` fetches just the current page (a re-check for a late number), whatever history lacks.
+    """
     engine = get_engine(warehouse_url)
     migrate(engine)
     have = tsa_daily.days_per_year(engine)
     with _tsa_base_url(offline, base_url) as base:
         urls = pages_to_fetch(base, have, today_in_new_york().year, full_history)
+        if current_only:
+            urls = urls[-1:]
         pages = [fetch_page(url) for url in urls]
     page_ids = tsa_daily.store_raw_pages(engine, pages)
     rows = 0
@@ -92,7 +98,7 @@ def load_tsa(
     migrate(engine)
     stored = tsa_daily.read_raw_pages(engine, page_ids)
     urls = [page.url for _, page in stored]
-    done = tsa_daily.finished_run(engine, run_key, urls)
+    done = tsa_daily.finished_run(engine, run_key, page_ids)
     if done is not None:
         log.info("run %s already loaded these pages as ingest run %d", run_key, done.ingest_run_id)
         return done.as_json()
@@ -110,5 +116,6 @@ def load_tsa(
         run_key=run_key,
         pages=urls,
         missing_dates=gaps,
+        raw_page_ids=page_ids,
     )
     return summary.as_json()

@@ -1,8 +1,9 @@
 """Run the project's DAGs in a local ``airflow standalone`` (SQLite metadata DB, LocalExecutor).
 
-``up`` starts it in its own process group, waits for the API, triggers one run and waits for it;
-``down`` stops the whole process group (SIGTERM to the parent alone leaves orphans) and the embedded
-warehouse. State lives in ``<state_dir>/airflow``.
+``up`` starts Airflow (and, offline, the Kalshi exchange simulator with a demo key) each in its own
+process group, waits for the API, triggers one run and waits for it; ``down`` stops each whole process
+group (SIGTERM to a parent alone leaves orphans) and the embedded warehouse. State lives in
+``<state_dir>/airflow`` and ``<state_dir>/simulator``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,38 +24,188 @@ from tsa_bot.config import PACKAGE_DIR, get_settings
 from tsa_bot.errors import TsaBotError
 
 PROJECT_DIR = PACKAGE_DIR.parents[1]
+BIN_DIR = Path(sys.executable).parent
 DEFAULT_PORT = 8080
+SIMULATOR_PORT = 8765
+DEMO_KEY_ID = "tsabot-local-demo"
+# The simulator prices the demo week as if the market expected this weekly mean.
+DEMO_MARKET_CENTER = 2_350_000
 
 
 class LocalAirflowError(TsaBotError):
-    """The local Airflow did not start, or the triggered run did not finish."""
+    """The local Airflow or simulator did not start, or the triggered run did not finish."""
+
+
+@dataclass(frozen=True)
+class BackgroundService:
+    """A command run in its own session, found again through its pid file, stopped as a group."""
+
+    name: str
+    home: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / f"{self.name}.log"
+
+    def running_pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.killpg(pid, 0)
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+        return pid
+
+    def start(self, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            process = subprocess.Popen(
+                command,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(process.pid))
+        return process
+
+    def stop(self, timeout_s: float = 30) -> bool:
+        pid = self.running_pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and _group_alive(pid):
+            time.sleep(0.5)
+        if _group_alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_for(url: str, process: subprocess.Popen, service: BackgroundService, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise LocalAirflowError(
+                f"{service.name} exited with {process.returncode}; see {service.log_file}"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise LocalAirflowError(
+        f"{service.name} did not answer on {url} within {timeout_s:.0f}s; see {service.log_file}"
+    )
+
+
+@dataclass(frozen=True)
+class DemoExchange:
+    """The local Kalshi simulator the offline demo trades against, with a key made on first use."""
+
+    home: Path
+    port: int = SIMULATOR_PORT
+
+    @property
+    def service(self) -> BackgroundService:
+        return BackgroundService("simulator", self.home)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/trade-api/v2"
+
+    @property
+    def private_key_path(self) -> Path:
+        return self.home / "demo-key.pem"
+
+    def _ensure_key(self) -> Path:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        public = self.home / "demo-key.pub.pem"
+        if not self.private_key_path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            pem = key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+            self.private_key_path.touch(mode=0o600)
+            self.private_key_path.write_bytes(pem)
+            public.write_bytes(
+                key.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
+        return public
+
+    def start(self, week_start) -> None:
+        if self.service.running_pid():
+            return
+        public = self._ensure_key()
+        command = [
+            str(BIN_DIR / "tsabot"),
+            "simulator",
+            "--port",
+            str(self.port),
+            "--seed-week",
+            week_start.isoformat(),
+            "--seed-center",
+            str(DEMO_MARKET_CENTER),
+            "--key-id",
+            DEMO_KEY_ID,
+            "--public-key",
+            str(public),
+        ]
+        process = self.service.start(command, dict(os.environ))
+        _wait_for(f"http://127.0.0.1:{self.port}/sim/health", process, self.service, 30)
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "KALSHI_API_BASE": self.api_base,
+            "KALSHI_KEY_ID": DEMO_KEY_ID,
+            "KALSHI_PRIVATE_KEY_PATH": str(self.private_key_path),
+        }
 
 
 @dataclass(frozen=True)
 class LocalAirflow:
     home: Path
     port: int = DEFAULT_PORT
+    offline: bool = True
 
     @property
     def url(self) -> str:
         return f"http://localhost:{self.port}"
 
     @property
-    def pid_file(self) -> Path:
-        return self.home / "standalone.pid"
+    def service(self) -> BackgroundService:
+        return BackgroundService("standalone", self.home)
 
     @property
-    def log_file(self) -> Path:
-        return self.home / "standalone.log"
-
-    offline: bool = True
+    def exchange(self) -> DemoExchange:
+        return DemoExchange(self.home.parent / "simulator")
 
     def environment(self) -> dict[str, str]:
         env = dict(os.environ)
-        bin_dir = str(Path(sys.executable).parent)  # standalone runs `airflow ...` subprocesses by name
         env.update(
             {
-                "PATH": os.pathsep.join([bin_dir, env.get("PATH", "")]),
+                # standalone runs `airflow ...` subprocesses by name
+                "PATH": os.pathsep.join([str(BIN_DIR), env.get("PATH", "")]),
                 "AIRFLOW_HOME": str(self.home),
                 "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_DIR / "plugins"),
@@ -69,74 +221,37 @@ class LocalAirflow:
                 "TSABOT_OFFLINE": "1" if self.offline else "0",
             }
         )
+        if self.offline:
+            env.update(self.exchange.environment())
         return env
-
-    def running_pid(self) -> int | None:
-        try:
-            pid = int(self.pid_file.read_text())
-            os.kill(pid, 0)
-        except (FileNotFoundError, ValueError, ProcessLookupError):
-            return None
-        return pid
 
     def password(self) -> str:
         generated = self.home / "simple_auth_manager_passwords.json.generated"
         return json.loads(generated.read_text())["admin"]
 
-    def start(self, timeout_s: float = 240) -> None:
-        if self.running_pid():
+    def start(self, timeout_s: float = 300) -> None:
+        if self.offline:
+            self.exchange.start(_offline_week())
+        if self.service.running_pid():
             return
-        self.home.mkdir(parents=True, exist_ok=True)
-        airflow = str(Path(sys.executable).with_name("airflow"))
-        with self.log_file.open("ab") as log:
-            process = subprocess.Popen(
-                [airflow, "standalone"],
-                env=self.environment(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group, stopped as a whole by down()
-            )
-        self.pid_file.write_text(str(process.pid))
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise LocalAirflowError(
-                    f"airflow standalone exited with {process.returncode}; see {self.log_file}"
-                )
-            try:
-                if (
-                    httpx.get(f"{self.url}/api/v2/monitor/health", timeout=2).status_code == 200
-                    and (self.home / "simple_auth_manager_passwords.json.generated").exists()
-                ):
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        raise LocalAirflowError(
-            f"Airflow did not answer on {self.url} within {timeout_s:.0f}s; see {self.log_file}"
-        )
+        process = self.service.start([str(BIN_DIR / "airflow"), "standalone"], self.environment())
+        _wait_for(f"{self.url}/api/v2/monitor/health", process, self.service, timeout_s)
+        deadline = time.monotonic() + 60
+        while not (self.home / "simple_auth_manager_passwords.json.generated").exists():
+            if time.monotonic() > deadline:
+                raise LocalAirflowError(f"no admin password was generated; see {self.service.log_file}")
+            time.sleep(1)
 
-    def stop(self, timeout_s: float = 30) -> bool:
-        pid = self.running_pid()
-        if pid is None:
-            return False
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and _group_alive(pid):
-            time.sleep(0.5)
-        if _group_alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        self.pid_file.unlink(missing_ok=True)
-        return True
+    def stop(self) -> list[str]:
+        stopped = [s.name for s in (self.service, self.exchange.service) if s.stop()]
+        return stopped
 
     def client(self) -> httpx.Client:
         token = httpx.post(
             f"{self.url}/auth/token", json={"username": "admin", "password": self.password()}, timeout=10
         ).json()["access_token"]
-        return httpx.Client(
-            base_url=f"{self.url}/api/v2", headers={"Authorization": f"Bearer {token}"}, timeout=30
-        )
+        auth = {"Authorization": f"Bearer {token}"}
+        return httpx.Client(base_url=f"{self.url}/api/v2", headers=auth, timeout=30)
 
     def trigger_and_wait(self, dag_id: str, conf: dict, timeout_s: float = 900) -> dict:
         """Trigger a manual run (no logical date) and wait until it succeeds or fails."""
@@ -159,12 +274,14 @@ class LocalAirflow:
         raise LocalAirflowError(f"run {run_id} of {dag_id} did not finish within {timeout_s:.0f}s")
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def _offline_week():
+    """The week the offline demo trades: the one after the page set's last published day."""
+    from tsa_bot.forecast.data import week_start_of
+    from tsa_bot.sources.offline import CURRENT_PATH, site_pages
+    from tsa_bot.sources.tsa_page import parse_page
+
+    newest = parse_page(site_pages()[CURRENT_PATH])[-1].day
+    return week_start_of(newest + timedelta(days=1))
 
 
 def local_airflow(port: int | None = None, *, offline: bool = True) -> LocalAirflow:

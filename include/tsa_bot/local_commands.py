@@ -24,12 +24,12 @@ def up_command(args: argparse.Namespace) -> int:
     from tsa_bot.reports import run_report
 
     airflow = local_airflow(args.port, offline=not args.online)
-    print(f"Starting Airflow (logs: {airflow.log_file}) ...", flush=True)
+    print(f"Starting Airflow (logs: {airflow.service.log_file}) ...", flush=True)
     airflow.start()
     run = airflow.trigger_and_wait("tsa_daily", {"offline": not args.online})
     print(f"\nAirflow UI: {airflow.url}  login: admin / {airflow.password()}")
     print(f"Run {run['dag_run_id']}: {run['state']}")
-    print(run_report())
+    print(run_report(f"tsa_daily/{run['dag_run_id']}"))
     print("\nStop everything with: make down")
     return 0 if run["state"] == "success" else 1
 
@@ -39,7 +39,7 @@ def down_command(args: argparse.Namespace) -> int:
     from tsa_bot.warehouse.engine import stop_embedded
 
     stopped = local_airflow(args.port).stop()
-    print("stopped Airflow" if stopped else "Airflow was not running")
+    print(f"stopped {', '.join(stopped)}" if stopped else "Airflow was not running")
     if stop_embedded():
         print("stopped the embedded warehouse")
     return 0

@@ -17,10 +17,14 @@ KALSHI_CONN_ID = "kalshi"
 
 
 def run_key(context: Mapping[str, Any]) -> str:
-    """Identifies this DAG run in the warehouse, so a retried task updates rows instead of adding them.
+    """Identifies this DAG run's rows in the warehouse, so a retry or a re-run updates instead of adding.
 
-    Built from the run id, which exists even for manual runs with no logical date.
+    A run with a logical date is keyed by it (re-running that day finds its rows again, whatever the
+    run id); a manual run without one by its run id.
     """
+    logical_date = context.get("logical_date")
+    if logical_date is not None:
+        return f"{context['dag'].dag_id}/{logical_date.isoformat()}"
     return f"{context['dag'].dag_id}/{context['run_id']}"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pendulum
 import pytest
 import sqlalchemy as sa
 from airflow.dag_processing.dagbag import DagBag
@@ -14,6 +13,9 @@ from tsa_bot.sources.offline import CURRENT_PATH, render_page, site_pages
 from tsa_bot.sources.tsa_page import DailyCount
 
 pytestmark = pytest.mark.slow
+
+# These tests are about ingest and load; the later tasks are marked successful without running.
+INGEST_ONLY = "^(quality_gate|forecast|fetch_market|price|decide|place_orders|reconcile|settle)$"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def test_dag_loads_the_site_into_the_warehouse(dag, tsa_env, warehouse_engine):
 
     with serve_pages(site_pages()) as site:
         tsa_env(site.base_url)
-        run = dag.test(logical_date=pendulum.datetime(2026, 3, 2, 10, tz="America/New_York"))
+        run = dag.test(logical_date=None, mark_success_pattern=INGEST_ONLY)
     assert run.state == DagRunState.SUCCESS, _task_states(run)
     with warehouse_engine.connect() as conn:
         days = conn.execute(sa.text("select count(*) from tsa_daily")).scalar_one()
@@ -51,11 +53,11 @@ def test_manual_run_without_logical_date_fetches_only_the_current_page(dag, tsa_
     pages = site_pages()
     with serve_pages(pages) as site:
         tsa_env(site.base_url)
-        first = dag.test(logical_date=None)
+        first = dag.test(logical_date=None, mark_success_pattern=INGEST_ONLY)
         # TSA revises a day in its current page; the next manual run records the revision.
         revised_rows = [DailyCount(date(2025, 12, 30), 2_500_000), DailyCount(date(2025, 12, 31), 2_291_360)]
         site.pages[CURRENT_PATH] = render_page(revised_rows, newest_first=True)
-        second = dag.test(logical_date=None)
+        second = dag.test(logical_date=None, mark_success_pattern=INGEST_ONLY)
     assert first.state == DagRunState.SUCCESS and second.state == DagRunState.SUCCESS, _task_states(second)
     assert first.logical_date is None
     assert [path for path, _ in site.requests].count(CURRENT_PATH) == 2
@@ -75,7 +77,7 @@ def test_changed_page_layout_fails_fast_without_retries(dag, tsa_env, warehouse_
     pages = {path: html.replace(">Date<", ">Day<") for path, html in site_pages().items()}
     with serve_pages(pages) as site:
         tsa_env(site.base_url)
-        run = dag.test(logical_date=pendulum.datetime(2026, 3, 3, 10, tz="America/New_York"))
+        run = dag.test(logical_date=None, mark_success_pattern=INGEST_ONLY)
     assert run.state == DagRunState.FAILED
     ingest = next(ti for ti in run.get_task_instances() if ti.task_id == "ingest")
     assert ingest.state == TaskInstanceState.FAILED
@@ -86,7 +88,7 @@ def test_changed_page_layout_fails_fast_without_retries(dag, tsa_env, warehouse_
 
 def test_offline_param_serves_the_shipped_pages_inside_the_task(dag, tsa_env, warehouse_engine):
     tsa_env("http://127.0.0.1:9")  # tsa.gov stand-in that refuses connections: offline must not use it
-    run = dag.test(logical_date=None, run_conf={"offline": True})
+    run = dag.test(logical_date=None, run_conf={"offline": True}, mark_success_pattern=INGEST_ONLY)
     assert run.state == DagRunState.SUCCESS, _task_states(run)
     with warehouse_engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from tsa_daily")).scalar_one() == 2557

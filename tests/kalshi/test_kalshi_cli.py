@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from kalshi_testkit import KEY_ID
 
 from tsa_bot.cli import main
+from tsa_bot.kalshi.errors import KalshiNotFound
 
 T = "KXTSAW-26FEB15-A2.30"
 
@@ -85,38 +87,45 @@ def test_errors_are_one_line_with_exit_code_2(kalshi_env, capsys, monkeypatch):
     assert code == 2 and "refusing to contact the production host" in err
 
 
-def test_simulator_command_serves_until_interrupted(rsa_key, tmp_path):
-    public = tmp_path / "pub.pem"
-    public.write_bytes(
-        rsa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+def test_simulator_command_serves_until_interrupted(rsa_key, other_rsa_key, tmp_path):
+    keys = {KEY_ID: rsa_key, "second-key": other_rsa_key}
+    argv = [sys.executable, "-m", "tsa_bot.cli", "simulator", "--port", "0"]
+    for key_id, key in keys.items():
+        public = tmp_path / f"{key_id}.pem"
+        public.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
         )
-    )
+        argv += ["--key-id", key_id, "--public-key", str(public)]
+    argv += ["--seed-week", "2025-12-29", "--seed-center", "2450000"]
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tsa_bot.cli",
-            "simulator",
-            "--port",
-            "0",
-            "--key-id",
-            KEY_ID,
-            "--public-key",
-            str(public),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        argv, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )
     try:
         banner = proc.stdout.readline()
         base = banner.split(" on ")[1].split(" ")[0]
+        assert "KXTSAW-26JAN04" in banner
         assert httpx.get(f"{base}/exchange/status").json()["trading_active"] is True
         from tsa_bot.kalshi.client import KalshiClient
 
-        with KalshiClient(base, KEY_ID, private_key=rsa_key) as c:
-            assert c.balance().balance_dollars == 1000
+        for key_id, key in keys.items():
+            with KalshiClient(base, key_id, private_key=key) as c:
+                assert c.balance().balance_dollars == 1000
+        with KalshiClient(base) as c:
+            markets = c.event("KXTSAW-26JAN04").markets
+            assert len(markets) == 21 and markets[10].floor_strike == 2_450_000
+            assert c.orderbook(markets[10].ticker).yes_bids[0].price == Decimal("0.48")
+            with pytest.raises(KalshiNotFound):  # only the seeded week is listed
+                c.event("KXTSAW-26FEB15")
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) in (0, 130)
+
+
+def test_simulator_command_refuses_unpaired_keys_and_bad_weeks(capsys, tmp_path):
+    code, _, err = run(capsys, "simulator", "--key-id", "k1")
+    assert code == 2 and "each --key-id needs its --public-key" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulator", "--seed-week", "not-a-date"])
+    assert exit_info.value.code == 2 and "not an ISO date" in capsys.readouterr().err

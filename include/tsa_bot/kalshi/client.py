@@ -125,6 +125,10 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
+class ReadOnlyClientError(ConfigurationError):
+    """A read-only client was asked to send something other than a GET (an order, a cancel)."""
+
+
 class _Ambiguous(Exception):
     """The request may have reached the exchange, and we do not know what it did."""
 
@@ -144,6 +148,7 @@ class KalshiClient:
         private_key_pem: bytes | None = None,
         private_key_path: Path | None = None,
         allow_production: bool = False,
+        read_only: bool = False,
         timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
@@ -157,6 +162,9 @@ class KalshiClient:
                 "only live mode (or KALSHI_ALLOW_PRODUCTION=1 for the CLI) may"
             )
         self.allow_production = allow_production
+        # A read-only client (paper mode's, which may read production's market data) refuses every
+        # request that is not a GET before it is built, let alone sent.
+        self.read_only = read_only
         self._prefix = urlsplit(self.base_url).path
         if private_key is None and private_key_pem is not None:
             private_key = load_private_key(private_key_pem)
@@ -182,7 +190,9 @@ class KalshiClient:
         return cls(settings.api_base, settings.key_id, private_key_path=settings.private_key_path, **kwargs)
 
     def __repr__(self) -> str:
-        return f"KalshiClient({self.base_url!r}, key_id={self._signer.key_id if self._signer else None!r})"
+        key_id = self._signer.key_id if self._signer else None
+        ro = ", read_only=True" if self.read_only else ""
+        return f"KalshiClient({self.base_url!r}, key_id={key_id!r}{ro})"
 
     def __enter__(self) -> KalshiClient:
         return self
@@ -199,6 +209,11 @@ class KalshiClient:
         self, method: str, path: str, *, params: Mapping[str, Any] | None, body: Any, signed: bool
     ) -> Any:
         """One attempt. Raises typed errors; an ambiguous failure is wrapped in ``_Ambiguous``."""
+        if self.read_only and method != "GET":
+            raise ReadOnlyClientError(
+                f"this Kalshi client is read-only (paper mode): refusing {method} {path} "
+                f"to {host_of(self.base_url)}"
+            )
         headers: dict[str, str] = {}
         if signed or self._signer is not None:
             if self._signer is None:

@@ -5,7 +5,9 @@ order book per market matched at price-time priority, Kalshi's fees, ``client_or
 forever (409), the tick grid, balance checks, token-bucket rate limits (429) and settlement.
 
 Admin endpoints live under ``/sim/`` (outside ``/trade-api/v2``): ``POST /sim/keys`` registers a public
-key with a balance, ``POST /sim/settle`` settles an event from the week's value.
+key with a balance, ``POST /sim/settle`` settles an event from the week's value. ``EventSeed.for_week``
+(``tsabot simulator --seed-week DATE --seed-center N``) lists the KXTSAW event of any week. Every request
+served is logged in ``Exchange.requests`` as ``(method, path)``.
 
 Simplifications, chosen to err on the strict side:
 - the balance check charges the full collateral of an order (price for a bid, ``1 − price`` for an
@@ -17,6 +19,7 @@ Simplifications, chosen to err on the strict side:
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import itertools
 import json
@@ -39,7 +42,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tsa_bot.kalshi.client import MONTHS
+from tsa_bot.kalshi.client import MONTHS, event_ticker_for_week
 from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange, count_str, on_tick_grid, price_str
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
@@ -74,6 +77,19 @@ class EventSeed:
     fee_multiplier: Decimal = Decimal(1)
     price_ranges: tuple[PriceRange, ...] = DEFAULT_PRICE_RANGES
     status: str = "active"
+
+    @classmethod
+    def for_week(
+        cls, day: date, center: int = 2_300_000, *, count: int = 21, step: int = 50_000, **kwargs: Any
+    ) -> EventSeed:
+        """The event of the Monday-Sunday week containing ``day`` (its ticker names the Sunday).
+
+        ``count`` strikes ``step`` apart around ``center`` (rounded to the step); mids 0.50 at ``center``.
+        """
+        middle = round(center / step) * step
+        low = middle - (count // 2) * step
+        strikes = tuple(low + i * step for i in range(count) if low + i * step > 0)
+        return cls(event_ticker=event_ticker_for_week(day), strikes=strikes, center=center, **kwargs)
 
     def mid(self, strike: int) -> Decimal:
         if self.mids is not None and strike in self.mids:
@@ -262,6 +278,8 @@ class Exchange:
         self.exchange_active = True
         self.trading_active = True
         self.faults: list[Fault] = []
+        # (method, path) of every request served, in order: what tests assert was (not) sent.
+        self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=100_000)
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
         self._seq = itertools.count(1)
         self.seed_event(seed or EventSeed())
@@ -751,6 +769,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path
         params = {k: v[-1] for k, v in parse_qs(split.query).items()}
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with exchange.lock:
+            exchange.requests.append((method, path))
         if path.startswith("/sim/"):
             self._answer(*self._admin(method, path, raw))
             return
@@ -980,6 +1000,18 @@ class RunningSimulator:
 
     def inject(self, method: str, path_prefix: str, action: str, times: int = 1) -> None:
         self.exchange.inject(method, path_prefix, action, times)
+
+    def seed_week(self, day: date, center: int = 2_300_000, **kwargs: Any) -> str:
+        """List the KXTSAW event of the week containing ``day``; returns its ticker."""
+        seed = EventSeed.for_week(day, center, **kwargs)
+        self.exchange.seed_event(seed)
+        return seed.event_ticker
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        """Every request served so far, ``(method, path)``, admin ones included."""
+        with self.exchange.lock:
+            return list(self.exchange.requests)
 
 
 def make_server(exchange: Exchange, host: str = "127.0.0.1", port: int = 0) -> _Server:

@@ -1,21 +1,23 @@
 """Trading configuration: the mode, the risk limits and sizing, and the guard on which host each mode may use.
 
-- ``paper`` (default): market data from the Kalshi demo host or a local simulator; fills are simulated
-  locally against the book; nothing is ever sent to an order endpoint.
-- ``demo``: orders go to Kalshi's demo exchange (or a local simulator on a loopback address).
+- ``paper`` (default): real market data (production, the demo host or a local simulator); fills are
+  simulated locally against the book. Its client is *read-only*: it refuses any request but a GET
+  before sending it, so no order or cancel can leave, whatever the host.
+- ``demo``: orders go to Kalshi's demo exchange (or a local simulator on a loopback address). It can
+  never reach production: its client is built with ``allow_production=False``, which the client
+  enforces before any request.
 - ``live``: orders go to production. Refused unless enabled in the configuration *and* asked for in
   the run's params.
 
-``paper`` and ``demo`` can never reach the production host: :func:`client_for_mode` builds their
-client with ``allow_production=False``, which the client enforces before any request.
+A backfill run is always paper and contacts no exchange at all (see ``trading.steps``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +56,7 @@ class TradingConfig:
     min_edge: Decimal = Decimal("0.02")  # per contract, after fees
     paper_bankroll: Decimal = Decimal(1000)
     time_in_force: str = "good_till_canceled"
+    backfill: bool = False  # a backfill run: paper, and no exchange contacted at all
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TradingConfig:
@@ -82,9 +85,88 @@ class TradingConfig:
             raise ConfigurationError(f"TSABOT_TRADING_MODE must be paper, demo or live, not '{mode}'")
         return cls(mode=TradingMode(mode), live_enabled=flag("TSABOT_LIVE_TRADING_ENABLED"), limits=limits)
 
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
+    ) -> TradingConfig:
+        """The environment's configuration with the DAG run's params laid over it.
+
+        Keys: ``mode``, ``kelly_fraction``, ``min_edge``, the ``max_*`` limits, ``kill_switch``,
+        ``backfill`` (``live`` is read by :func:`live_allowed`). A missing or null key keeps the
+        environment's value. Numbers may arrive as strings or floats (JSON): each goes through
+        ``Decimal(str(x))``. A kill switch set in the environment cannot be turned off by a param.
+        A backfill is always paper.
+        """
+        base = cls.from_env(env)
+        params = params or {}
+
+        def given(name: str) -> bool:
+            return params.get(name) is not None and params.get(name) != ""
+
+        def number(name: str, default: Decimal, *, at_most: Decimal | None = None) -> Decimal:
+            if not given(name):
+                return default
+            raw = params[name]
+            if isinstance(raw, bool):
+                raise ConfigurationError(f"param {name} must be a number, got {raw!r}")
+            try:
+                value = Decimal(str(raw).strip())
+            except InvalidOperation:
+                raise ConfigurationError(f"param {name} must be a number, got {raw!r}") from None
+            if not value.is_finite() or value < 0 or (at_most is not None and value > at_most):
+                bound = f" and at most {at_most}" if at_most is not None else ""
+                raise ConfigurationError(f"param {name} must be a number >= 0{bound}, got {raw!r}")
+            return value
+
+        backfill = flag_value(params.get("backfill"), "backfill")
+        mode = base.mode
+        if given("mode"):
+            name = str(params["mode"]).strip().lower()
+            if name not in TradingMode._value2member_map_:
+                raise ConfigurationError(f"param mode must be paper, demo or live, not '{params['mode']}'")
+            mode = TradingMode(name)
+        if backfill:
+            mode = TradingMode.PAPER
+        b = base.limits
+        limits = RiskLimits(
+            max_order_contracts=number("max_order_contracts", b.max_order_contracts),
+            max_order_cost=number("max_order_cost", b.max_order_cost),
+            max_contracts_per_market=number("max_contracts_per_market", b.max_contracts_per_market),
+            max_event_exposure=number("max_event_exposure", b.max_event_exposure),
+            max_total_exposure=number("max_total_exposure", b.max_total_exposure),
+            max_daily_loss=number("max_daily_loss", b.max_daily_loss),
+            kill_switch=b.kill_switch or flag_value(params.get("kill_switch"), "kill_switch"),
+        )
+        return replace(
+            base,
+            mode=mode,
+            limits=limits,
+            kelly_fraction=number("kelly_fraction", base.kelly_fraction, at_most=Decimal(1)),
+            min_edge=number("min_edge", base.min_edge, at_most=Decimal(1)),
+            backfill=backfill,
+        )
+
+
+def flag_value(value: Any, name: str) -> bool:
+    """A boolean param as JSON or a form may send it: true/false, 1/0, "true"/"false", null."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"param {name} must be true or false, got {value!r}")
+
 
 def check_mode_host(mode: TradingMode, api_base: str) -> None:
-    """Refuse a base URL that does not belong to the mode (a one-line ConfigurationError)."""
+    """Refuse a base URL that does not belong to the mode (a one-line ConfigurationError).
+
+    Paper may read production's market data (through a read-only client); demo never reaches
+    production; live trades on production only.
+    """
     host = host_of(api_base)
     local = host in LOOPBACK_HOSTS and urlsplit(api_base).scheme == "http"
     if mode is TradingMode.LIVE:
@@ -92,6 +174,8 @@ def check_mode_host(mode: TradingMode, api_base: str) -> None:
             raise ConfigurationError(f"live mode trades on production only, not on {host}")
         return
     if is_production_host(api_base):
+        if mode is TradingMode.PAPER:
+            return
         raise ConfigurationError(f"{mode} mode may never contact the production host {host}")
     if not (local or is_demo_host(api_base)):
         raise ConfigurationError(f"{mode} mode needs the Kalshi demo host or a local simulator, not {host}")
@@ -102,9 +186,21 @@ def live_allowed(config: TradingConfig, params: Mapping[str, Any]) -> bool:
 
 
 def client_for_mode(
-    config: TradingConfig, params: Mapping[str, Any], settings: KalshiSettings | None = None, **kwargs: Any
+    config: TradingConfig,
+    params: Mapping[str, Any],
+    settings: KalshiSettings | None = None,
+    *,
+    read_only: bool = False,
+    **kwargs: Any,
 ) -> KalshiClient:
-    """The one way trading builds a client. Only an opted-in live run may reach production."""
+    """The one way trading builds a client.
+
+    Only an opted-in live run may send orders to production. A paper run's client is read-only (it
+    can only GET), so it may read production's market data; a demo run's can never reach production.
+    A backfill run gets no client at all. ``read_only=True`` asks for a GET-only client in any mode.
+    """
+    if config.backfill:
+        raise ConfigurationError("a backfill run contacts no exchange: it has no Kalshi client")
     settings = settings or KalshiSettings.from_env()
     if config.mode is TradingMode.LIVE and not live_allowed(config, params):
         raise ConfigurationError(
@@ -112,7 +208,11 @@ def client_for_mode(
             "and live=true in the run params"
         )
     check_mode_host(config.mode, settings.api_base)
-    kwargs["allow_production"] = config.mode is TradingMode.LIVE
+    paper = config.mode is TradingMode.PAPER
+    kwargs["read_only"] = paper or read_only
+    kwargs["allow_production"] = config.mode is TradingMode.LIVE or (
+        paper and is_production_host(settings.api_base)
+    )
     return KalshiClient(
         settings.api_base, settings.key_id, private_key_path=settings.private_key_path, **kwargs
     )

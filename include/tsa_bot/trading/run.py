@@ -1,15 +1,16 @@
-"""One trading run for one week, and the settlement of a week. Each is one Airflow task's function.
+"""One trading run for one week, and the settlement of a week.
 
 ``run_trading``: market snapshot -> quotes -> cancel stale orders of earlier runs -> decisions ->
-risk check -> idempotent placement -> fills, everything recorded with its reason. ``settle_event``:
-P&L per position once the exchange has determined the markets.
+risk check -> idempotent placement -> fills, everything recorded with its reason. It composes the
+separate steps of :mod:`tsa_bot.trading.steps` (which the DAG runs as one task each) with the caller's
+client. The building blocks they share live here. ``settle_event``: P&L per position once the exchange
+has determined the markets.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,15 +18,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from tsa_bot.errors import ConfigurationError
-from tsa_bot.kalshi.client import KalshiClient, host_of
+from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiError
 from tsa_bot.pricing.fees import FeeSchedule
-from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, price_strikes
+from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook
 from tsa_bot.trading import store
-from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
+from tsa_bot.trading.brokers import Broker
 from tsa_bot.trading.config import TradingConfig, TradingMode, check_mode_host, live_allowed
-from tsa_bot.trading.decide import Decision, client_order_id, decide
-from tsa_bot.trading.risk import ExposureState, RestingOrder, check_order
+from tsa_bot.trading.decide import Decision, client_order_id
+from tsa_bot.trading.risk import ExposureState, check_order
 from tsa_bot.trading.store import FillRecord
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,8 @@ def _guard(config: TradingConfig, client: KalshiClient, params: Mapping[str, Any
             raise ConfigurationError(
                 "live trading needs TSABOT_LIVE_TRADING_ENABLED=1 and live=true in the params"
             )
-    elif client.allow_production:
+    elif client.allow_production and not (config.mode is TradingMode.PAPER and client.read_only):
+        # Paper may read production's market data, but only through a client that cannot send.
         raise ConfigurationError(f"a {config.mode} run was given a client allowed to reach production")
 
 
@@ -69,89 +71,33 @@ def run_trading(
     params: Mapping[str, Any] | None = None,
     today: datetime | None = None,
 ) -> dict[str, Any]:
-    """Trade one week's event from the forecaster's ``{strike: P(mean > strike)}``.
+    """Trade one week's event from the forecaster's ``{strike: P(mean > strike)}``, every step in one call.
 
-    Returns a small JSON-able summary (for XCom); everything else is in the warehouse.
+    The composition of :mod:`tsa_bot.trading.steps` (fetch, price, decide, place, reconcile) with the
+    caller's client. Returns a small JSON-able summary (for XCom); everything else is in the warehouse.
     """
+    from tsa_bot.trading import steps
+
     params = dict(params or {})
     _guard(config, client, params)
-    # JSON (XCom, jsonb) turns integer keys into strings.
-    probabilities = {int(k): float(v) for k, v in probabilities.items()}
-    mode = config.mode.value
-    with engine.begin() as conn:
-        store.start_run(conn, run_id, mode, event_ticker, host_of(client.base_url), params)
-    if not client.exchange_status().trading_active:
-        summary = {
-            "run_id": run_id,
-            "mode": mode,
-            "event_ticker": event_ticker,
-            "skipped": "exchange not trading",
-        }
-        with engine.begin() as conn:
-            store.finish_run(conn, run_id, summary)
-        return summary
-    snapshot = take_snapshot(client, event_ticker)
-    quotes = price_strikes(probabilities, snapshot)
-    with engine.begin() as conn:
-        store.save_snapshot(conn, run_id, snapshot)
-        ours = store.our_orders(conn, event_ticker, mode)
-        realised_today = store.realised_pnl_on(conn, mode, (today or datetime.now(UTC)).date())
-        if config.mode is TradingMode.PAPER:
-            paper_fills = store.fills_for_mode(conn, mode)  # every event: total exposure counts them all
-            settled = store.settled_tickers(conn, mode)
-            bankroll = config.paper_bankroll + store.realised_pnl_total(conn, mode)
-    broker: Broker
-    if config.mode is TradingMode.PAPER:
-        broker = PaperBroker(snapshot, snapshot.fees, paper_fills, settled, bankroll)
-    else:
-        broker = ExchangeBroker(client, mode)
-
-    if isinstance(broker, ExchangeBroker):
-        _adopt_lost_orders(client, engine, run_id, event_ticker, ours, snapshot, mode)
-        sync_fills(engine, client, event_ticker, mode)
-        with engine.begin() as conn:
-            ours = store.our_orders(conn, event_ticker, mode)
-    cancelled = _cancel_stale(broker, engine, run_id, event_ticker, ours)
-    state = broker.exposure(event_ticker, ours)
-    state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
-    decisions = decide(run_id, quotes, snapshot, state, config)
-
+    fetched = steps.fetch_step(
+        engine, run_id, event_ticker, config=config, client=client, params=params, as_of=today
+    )
+    if "skipped" in fetched:
+        return fetched
+    steps.price_step(engine, run_id, probabilities, config=config)
+    decided = steps.decide_step(engine, run_id, config=config, client=client)
+    placed = steps.place_step(engine, run_id, config=config, client=client)
     summary = {
         "run_id": run_id,
-        "mode": mode,
+        "mode": config.mode.value,
         "event_ticker": event_ticker,
-        "decisions": len(decisions),
-        "orders": 0,
-        "already_placed": 0,
-        "rejected": 0,
-        "filled": "0",
-        "cancelled_stale": cancelled,
+        "decisions": decided["decisions"],
+        **{k: placed[k] for k in ("orders", "already_placed", "rejected", "filled")},
+        "cancelled_stale": decided["cancelled_stale"],
     }
-    filled_total = ZERO
-    for d in decisions:
-        with engine.begin() as conn:
-            decision_id = store.save_decision(conn, run_id, d)
-        if d.action == "none":
-            continue
-        outcome, filled = _execute(d, decision_id, broker, engine, run_id, state, config)
-        summary[outcome] += 1
-        filled_total += filled
-        if outcome != "rejected":  # later orders of this run are checked with this one counted in
-            assert (
-                d.client_order_id is not None and d.limit_price is not None and d.fee_per_contract is not None
-            )
-            placed = RestingOrder(
-                "this-run",
-                d.client_order_id,
-                d.ticker,
-                d.direction,
-                d.count,
-                d.limit_price + d.fee_per_contract,
-            )
-            state = replace(state, resting=(*state.resting, placed))
-    summary["filled"] = str(filled_total)
-    with engine.begin() as conn:
-        store.finish_run(conn, run_id, summary)
+    reconciled = steps.reconcile_step(engine, run_id, config=config, client=client, summary=summary)
+    summary["positions"] = reconciled["positions"]
     log.info("trading run %s: %s", run_id, summary)
     return summary
 
@@ -394,8 +340,10 @@ def trade_week(
     from tsa_bot.trading.config import client_for_mode
     from tsa_bot.warehouse.engine import get_engine
 
-    config = TradingConfig.from_env()
     params = dict(params or {})
+    config = TradingConfig.from_params(params)
+    if config.backfill:
+        raise ConfigurationError("trade_week contacts the exchange: run a backfill through trading.steps")
     extra = {"private_key_pem": private_key_pem} if private_key_pem else {}
     with client_for_mode(config, params, **extra) as client:
         return run_trading(
@@ -419,9 +367,9 @@ def settle_week(
 
     config = TradingConfig.from_env()
     extra = {"private_key_pem": private_key_pem} if private_key_pem else {}
-    # Settlement only reads; a live configuration still needs its opt-in to reach production.
+    # Settlement only reads (a read-only client); a live configuration still needs its opt-in.
     params = {"live": True} if config.mode is TradingMode.LIVE else {}
-    with client_for_mode(config, params, **extra) as client:
+    with client_for_mode(config, params, read_only=True, **extra) as client:
         return settle_event(
             event_ticker_for_week(day), engine=get_engine(warehouse_url), client=client, mode=config.mode
         )

@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.pricing.quotes import MarketSnapshot
+from tsa_bot.kalshi.models import Level
+from tsa_bot.pricing.fees import FeeSchedule
+from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, StrikeQuote
 from tsa_bot.trading.decide import Decision
 
 
@@ -38,26 +40,92 @@ def _json(value: Any) -> str:
 
 
 def start_run(
-    conn: sa.Connection, run_id: str, mode: str, event_ticker: str, host: str, params: Mapping
+    conn: sa.Connection,
+    run_id: str,
+    mode: str,
+    event_ticker: str,
+    host: str,
+    params: Mapping,
+    *,
+    backfill: bool = False,
+    as_of: datetime | None = None,
 ) -> None:
     conn.execute(
         sa.text(
-            "insert into trading_runs (run_id, mode, event_ticker, api_host, params)"
-            " values (:r, :m, :e, :h, cast(:p as jsonb)) on conflict (run_id) do nothing"
+            "insert into trading_runs (run_id, mode, event_ticker, api_host, params, backfill, as_of)"
+            " values (:r, :m, :e, :h, cast(:p as jsonb), :b, :a) on conflict (run_id) do nothing"
         ),
-        {"r": run_id, "m": mode, "e": event_ticker, "h": host, "p": _json(dict(params))},
+        {
+            "r": run_id,
+            "m": mode,
+            "e": event_ticker,
+            "h": host,
+            "p": _json(dict(params)),
+            "b": backfill,
+            "a": as_of,
+        },
     )
+
+
+def get_run(conn: sa.Connection, run_id: str) -> dict[str, Any] | None:
+    row = (
+        conn.execute(sa.text("select * from trading_runs where run_id = :r"), {"r": run_id})
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
 
 
 def finish_run(conn: sa.Connection, run_id: str, summary: Mapping) -> None:
     conn.execute(
-        sa.text("update trading_runs set finished_at = now(), summary = cast(:s as jsonb) where run_id = :r"),
+        sa.text(
+            "update trading_runs set finished_at = now(), summary = cast(:s as jsonb),"
+            " status = case when status = 'skipped' then status else 'finished' end where run_id = :r"
+        ),
         {"r": run_id, "s": _json(dict(summary))},
     )
 
 
-def save_snapshot(conn: sa.Connection, run_id: str, snapshot: MarketSnapshot) -> None:
-    for b in snapshot.books:
+def skip_run(conn: sa.Connection, run_id: str, reason: str, summary: Mapping) -> None:
+    """The run will not trade (exchange halted, no event, no snapshot for a backfill): later steps see it."""
+    conn.execute(
+        sa.text(
+            "update trading_runs set status = 'skipped', skip_reason = :why, finished_at = now(),"
+            " summary = cast(:s as jsonb) where run_id = :r"
+        ),
+        {"r": run_id, "why": reason, "s": _json(dict(summary))},
+    )
+
+
+def record_step(conn: sa.Connection, run_id: str, step: str, result: Mapping) -> None:
+    conn.execute(
+        sa.text(
+            "update trading_runs set steps = steps || jsonb_build_object(cast(:k as text), cast(:v as jsonb))"
+            " where run_id = :r"
+        ),
+        {"r": run_id, "k": step, "v": _json(dict(result))},
+    )
+
+
+def save_snapshot(
+    conn: sa.Connection, run_id: str, snapshot: MarketSnapshot, *, source_run: str | None = None
+) -> None:
+    """The snapshot's books (one row per market, in the exchange's order) and its fees and time."""
+    taken_at = snapshot.taken_at or datetime.now(UTC)
+    conn.execute(
+        sa.text(
+            "update trading_runs set snapshot_taken_at = :at, fee_type = :ft, fee_multiplier = :fm,"
+            " snapshot_source_run = :src where run_id = :r"
+        ),
+        {
+            "r": run_id,
+            "at": taken_at,
+            "ft": snapshot.fees.fee_type,
+            "fm": snapshot.fees.fee_multiplier,
+            "src": source_run,
+        },
+    )
+    for seq, b in enumerate(snapshot.books):
         levels = {
             "yes": [[str(lv.price), str(lv.count)] for lv in b.yes_bids],
             "no": [[str(lv.price), str(lv.count)] for lv in b.no_bids],
@@ -65,11 +133,11 @@ def save_snapshot(conn: sa.Connection, run_id: str, snapshot: MarketSnapshot) ->
         conn.execute(
             sa.text(
                 "insert into trading_snapshots"
-                " (run_id, ticker, strike, yes_bid, yes_ask, no_bid, no_ask, book)"
-                " values (:r, :t, :k, :yb, :ya, :nb, :na, cast(:b as jsonb))"
+                " (run_id, ticker, strike, yes_bid, yes_ask, no_bid, no_ask, book, taken_at, seq)"
+                " values (:r, :t, :k, :yb, :ya, :nb, :na, cast(:b as jsonb), :at, :seq)"
                 " on conflict (run_id, ticker) do update set yes_bid = excluded.yes_bid,"
                 " yes_ask = excluded.yes_ask, no_bid = excluded.no_bid, no_ask = excluded.no_ask,"
-                " book = excluded.book, taken_at = now()"
+                " book = excluded.book, taken_at = excluded.taken_at, seq = excluded.seq"
             ),
             {
                 "r": run_id,
@@ -80,8 +148,111 @@ def save_snapshot(conn: sa.Connection, run_id: str, snapshot: MarketSnapshot) ->
                 "nb": b.no_bids[0].price if b.no_bids else None,
                 "na": 1 - b.yes_bids[0].price if b.yes_bids else None,
                 "b": _json(levels),
+                "at": taken_at,
+                "seq": seq,
             },
         )
+
+
+def load_snapshot(conn: sa.Connection, run_id: str) -> MarketSnapshot | None:
+    """The snapshot :func:`save_snapshot` saved for the run, rebuilt exactly; None if it saved none."""
+    run = get_run(conn, run_id)
+    if run is None or run["fee_type"] is None:
+        return None
+    rows = conn.execute(
+        sa.text("select ticker, strike, book from trading_snapshots where run_id = :r order by seq, id"),
+        {"r": run_id},
+    ).mappings()
+
+    def levels(pairs: list[list[str]]) -> tuple[Level, ...]:
+        return tuple(Level(Decimal(p), Decimal(c)) for p, c in pairs)
+
+    books = tuple(
+        StrikeBook(r["ticker"], r["strike"], levels(r["book"]["yes"]), levels(r["book"]["no"])) for r in rows
+    )
+    fees = FeeSchedule(run["fee_type"], Decimal(str(run["fee_multiplier"])))
+    return MarketSnapshot(run["event_ticker"], fees, books, run["snapshot_taken_at"])
+
+
+def latest_snapshot_run(conn: sa.Connection, event_ticker: str, as_of: datetime) -> str | None:
+    """The run whose snapshot of the event is the latest taken at or before ``as_of``."""
+    return conn.execute(
+        sa.text(
+            "select run_id from trading_runs where event_ticker = :e and fee_type is not null"
+            " and snapshot_taken_at <= :a and snapshot_source_run is null"
+            " order by snapshot_taken_at desc, run_id limit 1"
+        ),
+        {"e": event_ticker, "a": as_of},
+    ).scalar_one_or_none()
+
+
+def save_quotes(conn: sa.Connection, run_id: str, event_ticker: str, quotes: Iterable[StrikeQuote]) -> int:
+    n = 0
+    for q in quotes:
+        conn.execute(
+            sa.text(
+                "insert into trading_quotes (run_id, event_ticker, ticker, strike, fair_yes, raw_fair_yes,"
+                " yes_bid, yes_ask, no_bid, no_ask, yes_ask_size, no_ask_size, fee_yes, fee_no, ev_yes,"
+                " ev_no, crossed, note) values (:r, :e, :t, :k, :f, :rf, :yb, :ya, :nb, :na, :yas, :nas,"
+                " :fy, :fn, :evy, :evn, :x, :note)"
+                " on conflict (run_id, ticker) do update set strike = excluded.strike,"
+                " fair_yes = excluded.fair_yes, raw_fair_yes = excluded.raw_fair_yes,"
+                " yes_bid = excluded.yes_bid, yes_ask = excluded.yes_ask, no_bid = excluded.no_bid,"
+                " no_ask = excluded.no_ask, yes_ask_size = excluded.yes_ask_size,"
+                " no_ask_size = excluded.no_ask_size, fee_yes = excluded.fee_yes, fee_no = excluded.fee_no,"
+                " ev_yes = excluded.ev_yes, ev_no = excluded.ev_no, crossed = excluded.crossed,"
+                " note = excluded.note, created_at = now()"
+            ),
+            {
+                "r": run_id,
+                "e": event_ticker,
+                "t": q.ticker,
+                "k": q.strike,
+                "f": q.fair_yes,
+                "rf": q.raw_fair_yes,
+                "yb": q.yes_bid,
+                "ya": q.yes_ask,
+                "nb": q.no_bid,
+                "na": q.no_ask,
+                "yas": q.yes_ask_size,
+                "nas": q.no_ask_size,
+                "fy": q.fee_yes,
+                "fn": q.fee_no,
+                "evy": q.ev_yes,
+                "evn": q.ev_no,
+                "x": q.crossed,
+                "note": q.note,
+            },
+        )
+        n += 1
+    return n
+
+
+def load_quotes(conn: sa.Connection, run_id: str) -> list[StrikeQuote]:
+    rows = conn.execute(
+        sa.text("select * from trading_quotes where run_id = :r order by strike, ticker"), {"r": run_id}
+    ).mappings()
+    return [
+        StrikeQuote(
+            ticker=r["ticker"],
+            strike=r["strike"],
+            fair_yes=r["fair_yes"],
+            raw_fair_yes=r["raw_fair_yes"],
+            yes_bid=r["yes_bid"],
+            yes_ask=r["yes_ask"],
+            no_bid=r["no_bid"],
+            no_ask=r["no_ask"],
+            yes_ask_size=r["yes_ask_size"],
+            no_ask_size=r["no_ask_size"],
+            fee_yes=r["fee_yes"],
+            fee_no=r["fee_no"],
+            ev_yes=r["ev_yes"],
+            ev_no=r["ev_no"],
+            crossed=r["crossed"],
+            note=r["note"],
+        )
+        for r in rows
+    ]
 
 
 def save_decision(conn: sa.Connection, run_id: str, d: Decision) -> int:
@@ -126,6 +297,42 @@ def save_decision(conn: sa.Connection, run_id: str, d: Decision) -> int:
     ).scalar_one()
 
 
+def load_decisions(conn: sa.Connection, run_id: str) -> list[tuple[int, Decision]]:
+    """The run's decisions with their ids, lowest strike first (the order they were made in)."""
+    rows = conn.execute(
+        sa.text("select * from trading_decisions where run_id = :r order by strike, ticker"), {"r": run_id}
+    ).mappings()
+    return [
+        (
+            r["id"],
+            Decision(
+                r["event_ticker"],
+                r["ticker"],
+                r["strike"],
+                r["fair_yes"],
+                r["raw_fair_yes"],
+                r["action"],
+                r["count"],
+                r["limit_price"],
+                r["fee_per_contract"],
+                r["ev_per_contract"],
+                r["kelly_contracts"],
+                r["client_order_id"],
+                r["reason"],
+            ),
+        )
+        for r in rows
+    ]
+
+
+def rejections_for_run(conn: sa.Connection, run_id: str) -> set[str]:
+    """Tickers whose decision in this run was rejected (by the risk check or by the exchange)."""
+    rows = conn.execute(
+        sa.text("select distinct ticker from trading_rejections where run_id = :r"), {"r": run_id}
+    )
+    return {r[0] for r in rows}
+
+
 def save_rejection(
     conn: sa.Connection,
     run_id: str,
@@ -140,6 +347,7 @@ def save_rejection(
         sa.text(
             "insert into trading_rejections (run_id, decision_id, ticker, stage, code, reason, numbers)"
             " values (:r, :d, :t, :s, :c, :why, cast(:n as jsonb))"
+            " on conflict (run_id, ticker, stage, code) do nothing"
         ),
         {
             "r": run_id,
@@ -315,3 +523,40 @@ def save_settlement(conn: sa.Connection, row: Mapping[str, Any]) -> bool:
             dict(row),
         ).rowcount
     )
+
+
+def save_positions(
+    conn: sa.Connection, run_id: str, mode: str, event_ticker: str, positions: Iterable[Mapping[str, Any]]
+) -> int:
+    """Replace the run's recorded positions (``ticker, position, exposure, fees``)."""
+    conn.execute(sa.text("delete from trading_positions where run_id = :r"), {"r": run_id})
+    n = 0
+    for p in positions:
+        conn.execute(
+            sa.text(
+                "insert into trading_positions (run_id, mode, event_ticker, ticker, position, exposure, fees)"
+                " values (:r, :m, :e, :t, :p, :x, :f)"
+            ),
+            {
+                "r": run_id,
+                "m": mode,
+                "e": event_ticker,
+                "t": p["ticker"],
+                "p": p["position"],
+                "x": p["exposure"],
+                "f": p["fees"],
+            },
+        )
+        n += 1
+    return n
+
+
+def fills_for_run(conn: sa.Connection, run_id: str) -> list[Mapping[str, Any]]:
+    rows = conn.execute(
+        sa.text(
+            "select f.* from trading_fills f join trading_orders o using (client_order_id)"
+            " where o.run_id = :r order by f.filled_at, f.id"
+        ),
+        {"r": run_id},
+    ).mappings()
+    return [dict(r) for r in rows]

@@ -72,14 +72,14 @@ def read_raw_pages(engine: sa.Engine, page_ids: Sequence[int]) -> list[tuple[int
     return [(r.id, FetchedPage(r.url, r.fetched_at, r.html)) for r in rows]
 
 
-def finished_run(engine: sa.Engine, run_key: str, pages: Sequence[str]) -> LoadSummary | None:
-    """The summary of an already-finished load of the same run and pages (a retry after success)."""
+def finished_run(engine: sa.Engine, run_key: str, page_ids: Sequence[int]) -> LoadSummary | None:
+    """The summary of an already-finished load of the same run and raw pages (a retry after success)."""
     with _warehouse_errors("reading ingest runs"), engine.connect() as conn:
         row = conn.execute(
             sa.text("select * from ingest_runs where run_key = :k and finished_at is not null"),
             {"k": run_key},
         ).first()
-    if row is None or list(row.pages) != list(pages):
+    if row is None or sorted(row.raw_page_ids) != sorted(page_ids):
         return None
     return _summary(row)
 
@@ -92,16 +92,18 @@ def load_batch(
     run_key: str,
     pages: Sequence[str],
     missing_dates: Sequence[date] = (),
+    raw_page_ids: Sequence[int] = (),
 ) -> LoadSummary:
     """Upsert a validated batch in one transaction and record the ingest run."""
     with _warehouse_errors("loading the batch (rolled back; nothing was written)"), engine.begin() as conn:
         run_id = conn.execute(
             sa.text(
-                "insert into ingest_runs (run_key, started_at, pages) values (:k, :t, :p)"
+                "insert into ingest_runs (run_key, started_at, pages, raw_page_ids) values (:k, :t, :p, :ids)"
                 " on conflict (run_key) do update set started_at = excluded.started_at,"
-                " pages = excluded.pages, finished_at = null returning id"
+                " pages = excluded.pages, raw_page_ids = excluded.raw_page_ids, finished_at = null"
+                " returning id"
             ),
-            {"k": run_key, "t": seen_at, "p": list(pages)},
+            {"k": run_key, "t": seen_at, "p": list(pages), "ids": list(raw_page_ids)},
         ).scalar_one()
         conn.exec_driver_sql(
             "create temp table tsa_stage (day date primary key, passengers integer not null) on commit drop"
