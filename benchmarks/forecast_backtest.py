@@ -18,6 +18,7 @@ from pathlib import Path
 from tsa_bot.forecast.backtest import DEFAULT_WORKERS, run_backtest
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.forecast.model import MODEL_VERSION
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tsa_daily_2019_2025.csv"
 
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         f" {'b.MAPE':>6} {'b.cov':>5} {'b.Brier':>7} {'b.logl':>7}"
     )
     print(f"backtest {args.start}..{args.end}, calibration {args.calibration_weeks} weeks")
+    print(f"model {MODEL_VERSION}")
     print(header)
     print("-" * len(header))
     for k, result in sorted(results.items()):

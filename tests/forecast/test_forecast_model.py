@@ -7,7 +7,13 @@ import pytest
 from tsa_bot.forecast.backtest import forecast, run_backtest
 from tsa_bot.forecast.baseline import yoy_remaining_forecast
 from tsa_bot.forecast.data import history_before, load_csv
-from tsa_bot.forecast.model import MODEL_VERSION, fit_week, remaining_days_forecast
+from tsa_bot.forecast.model import (
+    DEFAULT_PARAMS,
+    MODEL_VERSION,
+    WeekFit,
+    fit_week,
+    remaining_days_forecast,
+)
 
 WEEK = dt.date(2025, 5, 19)  # the week before Memorial Day
 
@@ -71,3 +77,46 @@ def test_model_moves_thanksgiving_where_the_yoy_baseline_cannot(series):
     assert baseline_error > 0.10
     assert model_error < 0.04
     assert np.all(np.isfinite(fit.fitted))
+
+
+def _flat_case(days_of_history: int, dip_lag: int | None, dip: float = 0.8):
+    """A flat series at 2 M a day and a flat Prophet level, with one week dipped ``dip_lag`` days back."""
+    week = pd.Timestamp(2025, 6, 2)
+    index = pd.date_range(week - pd.Timedelta(days=days_of_history), week - pd.Timedelta(days=1))
+    history = pd.Series(2e6, index=index)
+    if dip_lag is not None:
+        first = week - pd.Timedelta(days=dip_lag)
+        dipped = (index >= first) & (index < first + pd.Timedelta(days=7))
+        history[dipped] *= dip
+    horizon = pd.date_range(week - pd.Timedelta(days=800), week + pd.Timedelta(days=6))
+    fit = WeekFit(week.date(), pd.Series(np.log(2e6), index=horizon))
+    return fit, history
+
+
+def test_a_one_off_dip_in_last_years_anchor_week_is_damped_not_copied():
+    # Last year's same week dipped 20% (a storm, a hurricane) while two years ago was normal: the forecast
+    # follows the blend of both years shrunk toward Prophet's level, not the single dipped year.
+    fit, history = _flat_case(900, dip_lag=364)
+    point = remaining_days_forecast(fit, history, 0)
+    p = DEFAULT_PARAMS
+    expected = 2e6 * 0.8 ** ((1 - p.prophet_weight) * (1 - p.two_year_weight))
+    assert point == pytest.approx(np.full(7, expected), rel=1e-9)
+    assert point.min() > 0.8 * 2e6
+    assert point.max() < 2e6
+
+
+def test_only_last_year_anchors_when_the_history_does_not_reach_two_years_back():
+    fit, history = _flat_case(500, dip_lag=364)
+    point = remaining_days_forecast(fit, history, 0)
+    expected = 2e6 * 0.8 ** (1 - DEFAULT_PARAMS.prophet_weight)
+    assert point == pytest.approx(np.full(7, expected), rel=1e-9)
+
+
+def test_the_known_days_shift_the_rest_of_the_week():
+    # The week's first three days run 5% above a flat history: the remaining days move up, by less.
+    fit, history = _flat_case(900, dip_lag=None)
+    week = pd.Timestamp(fit.week_start)
+    known = pd.Series(2.1e6, index=pd.date_range(week, periods=3))
+    point = remaining_days_forecast(fit, pd.concat([history, known]), 3)
+    assert len(point) == 4
+    assert np.all((point > 2e6) & (point < 2.1e6))

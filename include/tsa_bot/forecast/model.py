@@ -3,9 +3,13 @@
 1. Prophet fits ``log y`` with yearly and weekly seasonality and one indicator per (holiday, day offset)
    window (`calendar.HOLIDAY_WINDOWS`), on 2019 plus the post-COVID period: the 2020–22 collapse is
    left out, so each holiday is learned from four or more years instead of one or two.
-2. A day is forecast as last year's same weekday ``y[t-364]`` times Prophet's predicted change between
-   the two dates, ``exp(f(t) - f(t-364))``: the anchor carries what no smooth seasonality knows (school
-   calendars, local events), Prophet's difference moves the holidays that changed weekday or week.
+2. A day is forecast from the same weekday one and two years earlier, each times Prophet's predicted
+   change between the two dates, ``y[t-L] * exp(f(t) - f(t-L))`` for ``L`` = 364 and 728, blended in
+   log space and shrunk a little toward Prophet's own level ``f(t)``. In other words Prophet's level plus
+   a shrunk blend of the residuals ``log y - f`` on those earlier days: the anchors carry what no smooth
+   seasonality knows (school calendars, local events), Prophet's difference moves the holidays that
+   changed weekday or week, and the blend and shrinkage damp a one-off shock (a storm, a hurricane) in a
+   single anchor year.
 3. The errors of step 2 are strongly autocorrelated (weather, shutdowns, fares), so the week's remaining
    days are shifted by a decaying weighted mean of the latest errors, including the week's known days.
 
@@ -25,10 +29,11 @@ import pandas as pd
 from tsa_bot.forecast.calendar import YOY_LAG_DAYS, holiday_indicators
 from tsa_bot.forecast.data import fill_daily
 
-MODEL_VERSION = "prophet-anchored-v1"
-_LAG = pd.Timedelta(days=YOY_LAG_DAYS)
-# Days of fitted values kept before the week: the residual window plus its own t-364 anchors.
-_FITTED_DAYS_BEFORE = 400
+MODEL_VERSION = "prophet-anchored-v2"
+# Anchor lags: the same weekday one and two years earlier.
+_LAGS = (YOY_LAG_DAYS, 2 * YOY_LAG_DAYS)
+# Days of fitted values kept before the week: the residual window plus its own t-728 anchors.
+_FITTED_DAYS_BEFORE = 2 * YOY_LAG_DAYS + 30
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,12 @@ class ModelParams:
     residual_days: int = 14
     half_life: float = 3.0
     residual_weight: float = 0.4
-    # The same for Prophet's own level, used where last year's days lie in the COVID gap.
+    # The same for Prophet's own level, used where no earlier year's days can anchor (COVID gap).
     level_residual_weight: float = 0.7
+    # Anchor: weight of the t-728 anchor beside t-364 (when both lie outside the COVID gap), and how far
+    # the blended anchor is shrunk toward Prophet's own level (0 = pure anchor, 1 = pure Prophet).
+    two_year_weight: float = 0.3
+    prophet_weight: float = 0.2
 
 
 DEFAULT_PARAMS = ModelParams()
@@ -125,19 +134,31 @@ def remaining_days_forecast(
     recent = pd.date_range(as_of - pd.Timedelta(days=params.residual_days), as_of - pd.Timedelta(days=1))
     remaining = week[known_days:]
 
-    # Last year's days are no anchor while they lie in the COVID period the fit leaves out (2020–22
-    # levels, up to spring 2023 forecasts): fall back to Prophet's own level there.
-    lags_from, lags_to = recent[0] - _LAG, week[-1] - _LAG
-    anchored = lags_to < pd.Timestamp(params.covid_start) or lags_from >= pd.Timestamp(params.resume)
+    # An earlier year's days are no anchor while they lie in the COVID period the fit leaves out (2020–22
+    # levels), nor where the history does not reach back to them: use the other lag alone, or fall back
+    # to Prophet's own level when neither serves (forecasts up to spring 2023).
+    span = recent.union(week)
+    lag_weights = {YOY_LAG_DAYS: 1.0 - params.two_year_weight, 2 * YOY_LAG_DAYS: params.two_year_weight}
+    lags = [
+        lag
+        for lag in _LAGS
+        if lag_weights[lag] > 0 and _usable_anchor(logged, span - pd.Timedelta(days=lag), params)
+    ]
+    anchored = bool(lags)
 
     def log_point(days: pd.DatetimeIndex) -> np.ndarray:
+        level = f.reindex(days).to_numpy()
         if not anchored:
-            return f.reindex(days).to_numpy()
-        return (
-            logged.reindex(days - _LAG).to_numpy()
-            + f.reindex(days).to_numpy()
-            - f.reindex(days - _LAG).to_numpy()
-        )
+            return level
+        residual = sum(
+            lag_weights[lag]
+            * (
+                logged.reindex(days - pd.Timedelta(days=lag)).to_numpy()
+                - f.reindex(days - pd.Timedelta(days=lag)).to_numpy()
+            )
+            for lag in lags
+        ) / sum(lag_weights[lag] for lag in lags)
+        return level + (1.0 - params.prophet_weight) * residual
 
     errors = logged.reindex(recent).to_numpy() - log_point(recent)
     age = (as_of - recent).days.to_numpy()
@@ -148,3 +169,9 @@ def remaining_days_forecast(
         weight = params.residual_weight if anchored else params.level_residual_weight
         correction = weight * float(np.sum(weights[ok] * errors[ok]) / weights[ok].sum())
     return np.exp(log_point(remaining) + correction)
+
+
+def _usable_anchor(logged: pd.Series, days: pd.DatetimeIndex, params: ModelParams) -> bool:
+    """Whether these earlier days can anchor a forecast: all outside the COVID gap and all in the data."""
+    covid = (days >= pd.Timestamp(params.covid_start)) & (days < pd.Timestamp(params.resume))
+    return not covid.any() and bool(np.isfinite(logged.reindex(days).to_numpy()).all())
