@@ -126,3 +126,13 @@ def tsa_env(monkeypatch: pytest.MonkeyPatch, warehouse_url: str):
     get_settings.cache_clear()
     yield use_site
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def tsa_daily_dag(airflow_db):
+    """The daily DAG as Airflow parses it from dags/ (no import errors allowed)."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
+    assert bag.import_errors == {}
+    return bag.get_dag("tsa_daily")

@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
-from airflow.dag_processing.dagbag import DagBag
 from airflow.utils.state import DagRunState
 
 from tsa_bot.sources.offline import serve_pages, site_pages
@@ -62,7 +61,7 @@ def webhook_receiver():
 
 
 def test_a_failed_task_alerts_by_email_and_slack(
-    airflow_db, tsa_env, monkeypatch, smtp_server, webhook_receiver
+    tsa_daily_dag, tsa_env, monkeypatch, smtp_server, webhook_receiver
 ):
     port, inbox = smtp_server
     webhook_url, posts = webhook_receiver
@@ -85,7 +84,7 @@ def test_a_failed_task_alerts_by_email_and_slack(
     monkeypatch.setenv(
         "AIRFLOW_CONN_TSA_ALERTS_SLACK", json.dumps({"conn_type": "slackwebhook", "password": webhook_url})
     )
-    dag = DagBag(dag_folder=str(__import__("conftest").PROJECT_DIR / "dags")).get_dag("tsa_daily")
+    dag = tsa_daily_dag
     broken = {path: page.replace(">Numbers<", ">Volume<") for path, page in site_pages().items()}
     with serve_pages(broken) as site:
         tsa_env(site.base_url)
@@ -103,8 +102,8 @@ def test_a_failed_task_alerts_by_email_and_slack(
     assert "PageLayoutError" in posts[0]["text"]
 
 
-def test_without_alert_connections_a_failure_still_fails_cleanly(airflow_db, tsa_env):
-    dag = DagBag(dag_folder=str(__import__("conftest").PROJECT_DIR / "dags")).get_dag("tsa_daily")
+def test_without_alert_connections_a_failure_still_fails_cleanly(tsa_daily_dag, tsa_env):
+    dag = tsa_daily_dag
     with serve_pages({}) as site:  # every page 404s
         tsa_env(site.base_url)
         run = dag.test(logical_date=None)

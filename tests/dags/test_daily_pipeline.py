@@ -11,7 +11,6 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from airflow.dag_processing.dagbag import DagBag
 from airflow.utils.state import DagRunState, TaskInstanceState
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -27,11 +26,9 @@ SEED = EventSeed(event_ticker=EVENT, strikes=tuple(range(2_100_000, 2_800_001, 5
 FAST = {"offline": True, "calibration_weeks": 8}
 
 
-@pytest.fixture(scope="module")
-def dag(airflow_db):
-    bag = DagBag(dag_folder=str(__import__("conftest").PROJECT_DIR / "dags"))
-    assert bag.import_errors == {}
-    return bag.get_dag("tsa_daily")
+@pytest.fixture
+def dag(tsa_daily_dag):
+    return tsa_daily_dag
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from airflow.dag_processing.dagbag import DagBag
 from airflow.utils.state import DagRunState, TaskInstanceState
 
 from tsa_bot.sources.offline import CURRENT_PATH, render_page, site_pages
@@ -18,11 +17,9 @@ pytestmark = pytest.mark.slow
 INGEST_ONLY = "^(quality_gate|forecast|fetch_market|price|decide|place_orders|reconcile|settle)$"
 
 
-@pytest.fixture(scope="module")
-def dag(airflow_db):
-    bag = DagBag(dag_folder=str(__import__("conftest").PROJECT_DIR / "dags"))
-    assert bag.import_errors == {}
-    return bag.get_dag("tsa_daily")
+@pytest.fixture
+def dag(tsa_daily_dag):
+    return tsa_daily_dag
 
 
 def _task_states(run) -> dict[str, TaskInstanceState]:
