@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.state/airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
 	AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4
 
-.PHONY: demo run dag up down test lint stop clean
+.PHONY: demo run dag up down test browser lint stop clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -41,9 +41,15 @@ down: $(STAMP)
 
 ## The test suite: real PostgreSQL (127.0.0.1:5432, else embedded), real HTTP, dag.test().
 ## The warehouse tests then run again on the embedded server, the fallback used where no Postgres runs.
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest
 	TSABOT_TEST_EMBEDDED_PG=1 $(BIN)/python -m pytest -q tests/test_warehouse_load.py tests/test_warehouse_migrate.py
+
+## Headless Chromium for the UI test, from Debian's packages (needs root and apt; else that test skips, saying why).
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		echo "warning: no chromium; the browser test of the UI page will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,355 @@
+"""The HTML page, rendered on the server from the query results: inline CSS and SVG, no script."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+from tsa_bot.ui import charts
+from tsa_bot.ui.queries import DAG_ID
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:16px;color:#1a202c;background:#fff}
+h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:24px 0 8px;border-bottom:1px solid #e2e8f0}
+h3{font-size:15px;margin:16px 0 6px}.muted{color:#718096}.grid{display:flex;flex-wrap:wrap;gap:16px}
+.card{border:1px solid #e2e8f0;border-radius:6px;padding:8px 12px;min-width:160px}
+.card b{display:block;font-size:18px}table{border-collapse:collapse;font-size:13px;margin:4px 0 12px}
+th,td{border-bottom:1px solid #edf2f7;padding:3px 8px;text-align:right;vertical-align:top}
+th{background:#f7fafc}td.l,th.l{text-align:left}.empty{color:#718096;font-style:italic}
+.empty-state{border:2px dashed #cbd5e0;border-radius:8px;padding:24px;font-size:16px}
+.pos{color:#276749}.neg{color:#c53030}.status-finished{color:#276749}.status-skipped{color:#b7791f}
+.status-running{color:#2b6cb0}.charts{display:flex;flex-wrap:wrap;gap:12px}
+.panel{margin:0;border:1px solid #e2e8f0;border-radius:6px;padding:6px;flex:1 1 520px;max-width:660px}
+figcaption{font-weight:600;font-size:14px;margin:2px 4px 6px}
+svg.chart{background:#fff;border:1px solid #edf2f7;width:100%;height:auto}
+"""
+RUN_TASKS = ("fetch_market", "price", "decide", "place_orders", "reconcile")
+DECISION_COLUMNS = [("ticker", "l"), ("action", "l"), ("count", ""), ("limit", ""), ("EV/contract", "")]
+DECISION_COLUMNS.append(("reason", "l"))
+ORDER_COLUMNS = [("order", "l"), ("ticker", "l"), ("side", "l"), ("YES price", ""), ("count", "")]
+ORDER_COLUMNS += [("filled", ""), ("status", "l"), ("note", "l")]
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int | float) and spec:
+        return format(value, spec)
+    return escape(str(value))
+
+
+def _when(value: str | None) -> str:
+    """An ISO timestamp to the minute: ``2026-01-01 14:30 UTC``."""
+    if not value:
+        return "–"
+    text = value[:16].replace("T", " ")
+    return escape(text + (" UTC" if value.endswith("+00:00") else value[26:]))
+
+
+def _money(value: Any) -> str:
+    if value is None:
+        return "–"
+    cls = "pos" if value > 0 else "neg" if value < 0 else ""
+    return f'<span class="{cls}">{value:+,.2f}</span>'
+
+
+def run_link(base: str, run_id: str | None, task: str | None = None, label: str | None = None) -> str:
+    """A link to the Airflow run (or one task's logs in it), leaving the iframe."""
+    if not run_id:
+        return escape(label or "–")
+    href = f"{base}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+    if task:
+        href += f"/tasks/{task}"
+    return f'<a href="{escape(href)}" target="_top">{escape(label or task or run_id)}</a>'
+
+
+def table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]], none: str) -> str:
+    """A table from already escaped cells; ``columns`` are (title, 'l' or '') for alignment."""
+    if not rows:
+        return charts.empty(none)
+    head = "".join(f'<th class="{a}">{escape(t)}</th>' for t, a in columns)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{a}">{c}</td>' for (_, a), c in zip(columns, r, strict=True)) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _this_week(data: dict[str, Any], base: str) -> str:
+    f = data["forecast"]
+    if f is None:
+        return charts.empty("No forecast yet: the forecast task of tsa_daily has not run on this warehouse.")
+    known = ", ".join(f"{k['day'][5:]}: {k['passengers']:,}" for k in data["known"]) or "none"
+    q = f["quantiles"]
+    cards = [
+        ("Week", f["week_start"]),
+        ("As of", f"{f['as_of']} ({f['known_days']} days known)"),
+        ("Forecast mean", f"{f['mean']:,.0f}"),
+        ("80% interval", f"{q.get('0.10', 0):,.0f} – {q.get('0.90', 0):,.0f}"),
+    ]
+    out = ['<div class="grid" id="forecast-cards">']
+    out += [f'<div class="card"><span class="muted">{t}</span><b>{escape(v)}</b></div>' for t, v in cards]
+    out.append("</div>")
+    out.append(
+        f"<p>Known days: {escape(known)}. Forecast by {run_link(base, f['airflow_run_id'], 'forecast')}"
+        f" ({escape(f['model_version'])}).</p>"
+    )
+    out.append(
+        table(
+            [(f"q{k[2:]}", "") for k in q],
+            [[f"{v:,.0f}" for v in q.values()]],
+            "no quantiles",
+        )
+    )
+    return "".join(out)
+
+
+def strikes_chart_panel(data: dict[str, Any], base: str) -> str:
+    """The per-strike chart with its heading."""
+    run = data["run"]
+    title = "Fair probability vs market"
+    if run:
+        title = (
+            f"{escape(run['event_ticker'])}: fair vs market ({escape(run['mode'])}, "
+            f"{run_link(base, run['airflow_run_id'], 'price', 'price task')})"
+        )
+    return _panel(title, charts.strike_chart(data["strikes"]))
+
+
+def _panel(title: str, body: str) -> str:
+    return f'<figure class="panel"><figcaption>{title}</figcaption>{body}</figure>'
+
+
+def strikes_table(data: dict[str, Any]) -> str:
+    """Every strike: fair probability, bid/ask, fee, edge, position and the decision with its reason."""
+    out = []
+    rows = []
+    for s in data["strikes"]:
+        edge = s.get("best_edge")
+        rows.append(
+            [
+                f"{s['strike'] / 1e6:.2f}M",
+                _fmt(s.get("fair_yes"), ".3f"),
+                _fmt(s.get("yes_bid"), ".2f"),
+                _fmt(s.get("yes_ask"), ".2f"),
+                _fmt(s.get("fee_yes"), ".4f"),
+                "–" if edge is None else f"{edge:+.3f} {escape(s['best_side'] or '')}",
+                _fmt(s.get("position"), ",.0f"),
+                _fmt(s.get("action")),
+                _fmt(s.get("reason")),
+            ]
+        )
+    out.append(
+        table(
+            [
+                ("strike", "l"),
+                ("fair P(above)", ""),
+                ("YES bid", ""),
+                ("YES ask", ""),
+                ("fee", ""),
+                ("edge net of fee", ""),
+                ("position", ""),
+                ("decision", "l"),
+                ("reason", "l"),
+            ],
+            rows,
+            "No strikes priced yet.",
+        )
+    )
+    return "".join(out)
+
+
+def _orders(data: dict[str, Any], base: str) -> str:
+    runs = data["runs"]
+    if not runs:
+        return charts.empty("No trading runs yet.")
+    out = []
+    for run in runs:
+        aid = run["airflow_run_id"]
+        tasks = " · ".join(run_link(base, aid, t) for t in RUN_TASKS) if aid else ""
+        status = escape(run["status"] or "")
+        skip = f" — {escape(run['skip_reason'])}" if run.get("skip_reason") else ""
+        out.append(
+            f'<div class="run" data-run-id="{escape(run["run_id"])}"><h3>'
+            f"{run_link(base, aid, label=run['run_id'])} · {escape(run['mode'])} · "
+            f"{escape(run['event_ticker'])} · "
+            f'<span class="status-{status}">{status}</span>{skip}</h3>'
+            f'<p class="muted">started {_when(run["started_at"])}{" · logs: " + tasks if tasks else ""}</p>'
+        )
+        acted = [d for d in run["decisions"] if d["action"] != "none"]
+        passed = len(run["decisions"]) - len(acted)
+        out.append(
+            table(
+                DECISION_COLUMNS,
+                [
+                    [
+                        escape(d["ticker"]),
+                        escape(d["action"]),
+                        _fmt(d["count"], ",.0f"),
+                        _fmt(d["limit_price"], ".2f"),
+                        _fmt(d["ev_per_contract"], "+.4f"),
+                        escape(d["reason"]),
+                    ]
+                    for d in acted
+                ],
+                "no buy decision in this run",
+            )
+        )
+        if passed:
+            out.append(f'<p class="muted">{passed} strikes passed (no edge or sized to zero).</p>')
+        out.append(
+            table(
+                ORDER_COLUMNS,
+                [
+                    [
+                        escape((o["order_id"] or o["client_order_id"])[-12:]),
+                        escape(o["ticker"]),
+                        escape(o["direction"]),
+                        _fmt(o["yes_price"], ".2f"),
+                        _fmt(o["count"], ",.0f"),
+                        _fmt(o["filled_count"], ",.0f"),
+                        escape(o["status"]),
+                        ("already placed; " if o["already_existed"] else "") + _fmt(o["status_reason"] or ""),
+                    ]
+                    for o in run["orders"]
+                ],
+                "no orders",
+            )
+        )
+        fills = run["fills"]
+        if fills:
+            contracts = sum(f["count"] for f in fills)
+            fees = sum(f["fee"] for f in fills)
+            out.append(f"<p>{len(fills)} fills, {contracts:,.0f} contracts, fees ${fees:,.2f}.</p>")
+        out.append(
+            table(
+                [("ticker", "l"), ("stage", "l"), ("code", "l"), ("reason", "l")],
+                [
+                    [escape(r["ticker"]), escape(r["stage"]), escape(r["code"]), escape(r["reason"])]
+                    for r in run["rejections"]
+                ],
+                "no rejections",
+            )
+        )
+        out.append("</div>")
+    return "".join(out)
+
+
+def history_panels(data: dict[str, Any]) -> list[str]:
+    """The history charts, each in its panel."""
+    pnl = {mode: [(r["event_date"], r["cumulative"]) for r in rows] for mode, rows in data["pnl"].items()}
+    totals = [f"{escape(m)} {_money(rows[-1]['cumulative'])}" for m, rows in sorted(data["pnl"].items())]
+    total = f" — total {' · '.join(totals)}" if totals else ""
+    brier = {"brier": [(r["week_start"], r["brier"]) for r in data["brier"]]}
+    return [
+        _panel(
+            "Weekly mean: forecast band (earliest of each week) vs actual", charts.fan_chart(data["weeks"])
+        ),
+        _panel("Calibration: forecast P(above) vs observed", charts.reliability_chart(data["calibration"])),
+        _panel(
+            f"Cumulative P&amp;L by mode, net of fees{total}",
+            charts.line_chart("pnl", "Cumulative P&L by mode", pnl, "{:+,.0f}")
+            or charts.empty("No settled events yet."),
+        ),
+        _panel(
+            "Brier score by week (lower is better)",
+            charts.line_chart("brier", "Brier score by week", brier)
+            or charts.empty("No scored weeks yet: scores appear once a week is complete."),
+        ),
+    ]
+
+
+def revisions_table(data: dict[str, Any]) -> str:
+    """TSA's revisions of published numbers, newest first."""
+    return f"<h3>TSA revisions seen ({data['revision_count']})</h3>" + table(
+        [("day", "l"), ("first", ""), ("revised to", ""), ("seen", "l")],
+        [
+            [escape(r["day"]), f"{r['previous_value']:,}", f"{r['new_value']:,}", _when(r["seen_at"])]
+            for r in data["revisions"]
+        ],
+        "TSA has revised no published number so far.",
+    )
+
+
+def _health(data: dict[str, Any], base: str) -> str:
+    ingest, run = data["last_ingest"], data["last_trading_run"]
+    cards = [
+        ("Newest TSA day", _fmt(data["newest_tsa_date"])),
+        ("TSA days stored", f"{data['tsa_days']:,}"),
+        ("Last ingest", _when(ingest and (ingest["finished_at"] or ingest["started_at"]))),
+        ("Last trading run", _fmt(run and run["status"])),
+    ]
+    out = ['<div class="grid" id="health-cards">']
+    out += [f'<div class="card"><span class="muted">{t}</span><b>{v}</b></div>' for t, v in cards]
+    out.append("</div>")
+    if ingest:
+        missing = ", ".join(ingest["missing_dates"]) or "none"
+        out.append(
+            f"<p>Ingest {run_link(base, ingest['airflow_run_id'], 'ingest', 'ingest task')}: "
+            f"{ingest['rows_seen']:,} rows seen, {ingest['rows_new']:,} new, {ingest['rows_revised']:,} "
+            f"revised; missing days: {escape(missing)}.</p>"
+        )
+    if run:
+        skip = f" ({escape(run['skip_reason'])})" if run.get("skip_reason") else ""
+        out.append(
+            f"<p>Trading run {run_link(base, run['airflow_run_id'], label=run['run_id'])}: "
+            f"{escape(run['mode'])}, {escape(run['event_ticker'])}, {escape(run['status'])}{skip}.</p>"
+        )
+    out.append(
+        table(
+            [("risk limit", "l"), ("limit", ""), ("in use", "")],
+            [
+                [escape(r["limit"]), _fmt(r["value"]), "–" if r["used"] is None else f"{r['used']:,.2f}"]
+                for r in data["risk_limits"]
+            ],
+            "No trading run yet, so no risk limits recorded.",
+        )
+    )
+    return "".join(out)
+
+
+def render_page(data: dict[str, Any] | None, base: str, error: str | None = None) -> str:
+    """The whole page; ``data`` is None when the warehouse could not be read (``error`` says why)."""
+    head = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>TSA bot</title>'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>'
+        f'<body><h1>TSA bot · <a href="{escape(base)}/dags/{DAG_ID}" target="_top">{DAG_ID}</a></h1>'
+    )
+    if data is None:
+        return (
+            head + f'<div class="empty-state" id="error">Warehouse unavailable: {escape(error or "")}</div>'
+        )
+    is_empty = (
+        data["this_week"]["forecast"] is None
+        and not data["orders"]["runs"]
+        and data["health"]["last_ingest"] is None
+    )
+    sections = []
+    if is_empty:
+        sections.append(
+            '<div class="empty-state" id="empty-state">The warehouse is empty: no ingest, forecast or '
+            f"trading run yet. Trigger the <b>{DAG_ID}</b> DAG (or run <code>tsabot ingest --offline</code>)"
+            " and reload this page.</div>"
+        )
+    week, history = data["this_week"], data["history"]
+    panels = [strikes_chart_panel(week, base), *history_panels(history)]
+    sections += [
+        '<section id="health"><h2>Health</h2>',
+        _health(data["health"], base),
+        '</section><section id="this-week"><h2>This week</h2>',
+        _this_week(week, base),
+        '</section><section id="charts"><div class="charts">',
+        *panels,
+        '</div></section><section id="strikes"><h2>Strikes: fair vs market, edge, position</h2>',
+        strikes_table(week),
+        '</section><section id="orders"><h2>Latest runs: decisions, orders, fills, rejections</h2>',
+        _orders(data["orders"], base),
+        '</section><section id="history"><h2>Revisions</h2>',
+        revisions_table(history),
+        "</section>",
+        '<p class="muted">JSON: <a href="api/this-week">this-week</a> · <a href="api/orders">orders</a> · '
+        '<a href="api/history">history</a> · <a href="api/health">health</a></p>',
+    ]
+    return head + "".join(sections) + "</body></html>"

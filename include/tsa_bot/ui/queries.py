@@ -1,0 +1,315 @@
+"""Read-only warehouse queries for the UI page: each returns plain dicts and lists (JSON-ready).
+
+Every function takes an open connection and tolerates an empty warehouse (it returns empty lists and
+``None`` values rather than raising).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+DAG_ID = "tsa_daily"
+FAN_LEVELS = ("0.05", "0.10", "0.25", "0.50", "0.75", "0.90", "0.95")
+LIMIT_KEYS = (
+    "max_order_contracts",
+    "max_order_cost",
+    "max_contracts_per_market",
+    "max_event_exposure",
+    "max_total_exposure",
+    "max_daily_loss",
+    "kill_switch",
+)
+
+
+def plain(value: Any) -> Any:
+    """Decimals to floats, dates to ISO strings, recursively: what JSON and the page want."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def airflow_run_id(run_key: str | None) -> str | None:
+    """The Airflow run id inside a warehouse run key (``tsa_daily/<run_id>``); None for CLI runs."""
+    if not run_key or not run_key.startswith(f"{DAG_ID}/"):
+        return None
+    return run_key.split("/", 1)[1]
+
+
+def _rows(conn: sa.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
+
+
+def this_week(conn: sa.Connection) -> dict[str, Any]:
+    """The latest forecast (week, known days and their numbers, quantiles) and the latest run's strikes."""
+    forecast = (
+        conn.execute(
+            sa.text(
+                "select id, run_key, week_start, as_of, known_days, model_version, created_at, mean,"
+                " quantiles from forecasts order by as_of desc, created_at desc, id desc limit 1"
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if forecast is None:
+        return {"forecast": None, "known": [], "run": None, "strikes": []}
+    week = forecast["week_start"]
+    known = _rows(
+        conn,
+        "select day, first_value as passengers from tsa_daily where day >= :w and day < :a order by day",
+        w=week,
+        a=forecast["as_of"],
+    )
+    quantiles = {k: float(v) for k, v in forecast["quantiles"].items() if k in FAN_LEVELS}
+    # The latest trading run priced against a forecast of this week: the one started last.
+    run = (
+        conn.execute(
+            sa.text(
+                "select r.run_id, r.mode, r.event_ticker, r.status, r.skip_reason, r.started_at,"
+                " r.finished_at from trading_runs r"
+                " where exists (select 1 from trading_quotes q where q.run_id = r.run_id)"
+                " order by r.started_at desc limit 1"
+            )
+        )
+        .mappings()
+        .first()
+    )
+    strikes: list[dict[str, Any]]
+    if run is not None:
+        strikes = _rows(
+            conn,
+            """
+            select q.strike, q.ticker, q.fair_yes, q.raw_fair_yes, q.yes_bid, q.yes_ask, q.no_bid, q.no_ask,
+                   q.fee_yes, q.fee_no, q.ev_yes, q.ev_no, q.crossed, q.note,
+                   greatest(coalesce(q.ev_yes, -1), coalesce(q.ev_no, -1)) as best_edge,
+                   case when coalesce(q.ev_yes, -1) >= coalesce(q.ev_no, -1) then 'yes' else 'no' end
+                       as best_side,
+                   coalesce(p.position, 0) as position, p.exposure,
+                   d.action, d.count as decided_count, d.reason
+            from trading_quotes q
+            left join trading_positions p on p.run_id = q.run_id and p.ticker = q.ticker
+            left join trading_decisions d on d.run_id = q.run_id and d.ticker = q.ticker
+            where q.run_id = :r order by q.strike, q.ticker
+            """,
+            r=run["run_id"],
+        )
+        for s in strikes:
+            if s["best_edge"] is not None and s["best_edge"] == -1:
+                s["best_edge"], s["best_side"] = None, None
+    else:
+        strikes = _rows(
+            conn,
+            "select strike, prob_above as fair_yes from forecast_strike_probs where forecast_id = :f"
+            " order by strike",
+            f=forecast["id"],
+        )
+    out_forecast = {
+        k: forecast[k] for k in ("id", "run_key", "week_start", "as_of", "known_days", "model_version")
+    }
+    out_forecast |= {
+        "created_at": forecast["created_at"],
+        "mean": float(forecast["mean"]),
+        "quantiles": quantiles,
+        "airflow_run_id": airflow_run_id(forecast["run_key"]),
+    }
+    out_run = None
+    if run is not None:
+        out_run = dict(run) | {"airflow_run_id": airflow_run_id(run["run_id"])}
+    return plain({"forecast": out_forecast, "known": known, "run": out_run, "strikes": strikes})
+
+
+def orders(conn: sa.Connection, runs: int = 5) -> dict[str, Any]:
+    """The latest trading runs, each with its decisions, orders, fills and rejections (with reasons)."""
+    latest = _rows(
+        conn,
+        "select run_id, mode, event_ticker, status, skip_reason, backfill, started_at, finished_at, summary"
+        " from trading_runs order by started_at desc, run_id limit :n",
+        n=runs,
+    )
+    for run in latest:
+        r = run["run_id"]
+        run["airflow_run_id"] = airflow_run_id(r)
+        run["decisions"] = _rows(
+            conn,
+            "select ticker, strike, action, count, limit_price, fair_yes, fee_per_contract, ev_per_contract,"
+            " reason from trading_decisions where run_id = :r order by strike, ticker",
+            r=r,
+        )
+        run["orders"] = _rows(
+            conn,
+            "select client_order_id, order_id, ticker, direction, book_side, yes_price, count, filled_count,"
+            " status, already_existed, status_reason, created_at from trading_orders where run_id = :r"
+            " order by ticker, id",
+            r=r,
+        )
+        run["fills"] = _rows(
+            conn,
+            "select f.fill_id, f.ticker, f.book_side, f.count, f.yes_price, f.fee, f.is_taker, f.filled_at"
+            " from trading_fills f join trading_orders o on o.client_order_id = f.client_order_id"
+            " where o.run_id = :r order by f.filled_at, f.id",
+            r=r,
+        )
+        run["rejections"] = _rows(
+            conn,
+            "select ticker, stage, code, reason, numbers, created_at from trading_rejections"
+            " where run_id = :r order by id",
+            r=r,
+        )
+    return plain({"runs": latest})
+
+
+def history(conn: sa.Connection, calibration_bins: int = 10) -> dict[str, Any]:
+    """Forecast vs actual weekly means, calibration, cumulative P&L by mode, Brier by week, revisions."""
+    weeks = _rows(
+        conn,
+        """
+        with first_forecast as (
+            select distinct on (week_start) id, week_start, known_days, mean, quantiles
+            from forecasts order by week_start, known_days, created_at desc, id desc
+        ), actual as (
+            select date_trunc('week', day)::date as week_start, avg(first_value) as actual, count(*) as n
+            from tsa_daily group by 1
+        )
+        -- The settled (scored) weekly mean; else the mean of a complete week's first-published numbers.
+        select f.week_start, f.known_days, f.mean, f.quantiles, coalesce(s.actual_mean, a.actual) as actual
+        from first_forecast f left join actual a on a.week_start = f.week_start and a.n = 7
+        left join forecast_scores s on s.forecast_id = f.id
+        order by f.week_start
+        """,
+    )
+    for w in weeks:
+        q = w.pop("quantiles")
+        w["q10"], w["q50"], w["q90"] = (float(q[k]) for k in ("0.10", "0.50", "0.90"))
+        w["q25"], w["q75"] = float(q["0.25"]), float(q["0.75"])
+        w["actual"] = float(w["actual"]) if w["actual"] is not None else None
+    calibration = _rows(
+        conn,
+        """
+        select least(floor(p.prob_above * :b)::int, :b - 1) as bin, count(*) as n,
+               avg(p.prob_above) as mean_prob,
+               avg(case when s.actual_mean > p.strike then 1.0 else 0.0 end) as observed
+        from forecast_strike_probs p join forecast_scores s on s.forecast_id = p.forecast_id
+        group by 1 order by 1
+        """,
+        b=calibration_bins,
+    )
+    pnl = _rows(
+        conn,
+        """
+        with events as (
+            select mode, event_ticker, max(settled_at) as settled_at, sum(pnl) as pnl,
+                   -- KXTSAW-26JAN04 closes on 2026-01-04: order events by their week, not settlement time
+                   coalesce(to_date(substring(event_ticker from '-([0-9]{2}[A-Z]{3}[0-9]{2})$'), 'YYMONDD'),
+                            max(settled_at)::date) as event_date
+            from trading_settlements group by mode, event_ticker
+        )
+        select mode, event_ticker, event_date, settled_at, pnl,
+               sum(pnl) over (partition by mode order by event_date, event_ticker) as cumulative
+        from events order by mode, event_date, event_ticker
+        """,
+    )
+    brier = _rows(
+        conn,
+        "select week_start, avg(brier) as brier, avg(log_loss) as log_loss, avg(abs_pct_error) as mape,"
+        " avg(case when in_80_interval then 1.0 else 0.0 end) as coverage80, count(*) as forecasts"
+        " from forecast_scores group by week_start order by week_start",
+    )
+    revisions = _rows(
+        conn,
+        "select day, previous_value, new_value, seen_at from tsa_revisions order by seen_at desc, id desc"
+        " limit 50",
+    )
+    revision_count = conn.execute(sa.text("select count(*) from tsa_revisions")).scalar_one()
+    pnl_by_mode: dict[str, list[dict[str, Any]]] = {}
+    for row in pnl:
+        pnl_by_mode.setdefault(row.pop("mode"), []).append(row)
+    return plain(
+        {
+            "weeks": weeks,
+            "calibration": calibration,
+            "pnl": pnl_by_mode,
+            "brier": brier,
+            "revisions": revisions,
+            "revision_count": revision_count,
+        }
+    )
+
+
+def health(conn: sa.Connection) -> dict[str, Any]:
+    """Last ingest, newest TSA day, last trading run, and risk limits with their current use."""
+    ingest = (
+        conn.execute(
+            sa.text(
+                "select run_key, started_at, finished_at, rows_seen, rows_new, rows_revised, newest_date,"
+                " missing_dates from ingest_runs order by started_at desc, id desc limit 1"
+            )
+        )
+        .mappings()
+        .first()
+    )
+    newest = conn.execute(sa.text("select max(day), count(*) from tsa_daily")).one()
+    run = (
+        conn.execute(
+            sa.text(
+                "select run_id, mode, event_ticker, status, skip_reason, started_at, finished_at, params"
+                " from trading_runs order by started_at desc, run_id limit 1"
+            )
+        )
+        .mappings()
+        .first()
+    )
+    limits: list[dict[str, Any]] = []
+    out_run = None
+    if run is not None:
+        params = run["params"] or {}
+        # Exposure now: each market's position as the latest run that recorded it left it.
+        exposure = conn.execute(
+            sa.text(
+                """
+                select coalesce(sum(exposure) filter (where event_ticker = :e), 0) as event,
+                       coalesce(sum(exposure), 0) as total
+                from (select distinct on (ticker) ticker, event_ticker, exposure from trading_positions
+                      where mode = :m order by ticker, recorded_at desc, id desc) latest
+                """
+            ),
+            {"e": run["event_ticker"], "m": run["mode"]},
+        ).one()
+        loss_today = conn.execute(
+            sa.text(
+                "select coalesce(-sum(pnl), 0) from trading_settlements"
+                " where mode = :m and settled_at::date = current_date"
+            ),
+            {"m": run["mode"]},
+        ).scalar_one()
+        used = {
+            "max_event_exposure": exposure.event,
+            "max_total_exposure": exposure.total,
+            "max_daily_loss": max(loss_today, 0),
+        }
+        for key in LIMIT_KEYS:
+            if key in params:
+                limits.append({"limit": key, "value": params[key], "used": used.get(key)})
+        out_run = {k: v for k, v in run.items() if k != "params"}
+        out_run["airflow_run_id"] = airflow_run_id(run["run_id"])
+    out_ingest = None
+    if ingest is not None:
+        out_ingest = dict(ingest) | {"airflow_run_id": airflow_run_id(ingest["run_key"])}
+    return plain(
+        {
+            "last_ingest": out_ingest,
+            "newest_tsa_date": newest[0],
+            "tsa_days": newest[1],
+            "last_trading_run": out_run,
+            "risk_limits": limits,
+        }
+    )
