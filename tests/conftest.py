@@ -128,9 +128,13 @@ def tsa_env(monkeypatch: pytest.MonkeyPatch, warehouse_url: str):
     get_settings.cache_clear()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def tsa_daily_dag(airflow_db):
-    """The daily DAG as Airflow parses it from dags/ (no import errors allowed)."""
+    """The daily DAG as Airflow parses it from dags/ (no import errors allowed).
+
+    Parsed afresh for every test: dag.test() folds a run's conf into the DAG object's params, which
+    would leak into the next test's runs (a deployed task parses the DAG anew each time).
+    """
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
