@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tsa_bot.forecast.backtest import forecast as forecast_distribution
-from tsa_bot.forecast.data import to_series, week_start_of
+from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
 from tsa_bot.ingest import fetch_tsa, load_tsa
 from tsa_bot.publication import NEW_YORK, publication_time
@@ -128,10 +128,6 @@ def forecast(run: RunInfo, warehouse_url: str | None = None) -> dict:
 
 def strike_probabilities(forecast_id: int, warehouse_url: str | None = None) -> dict[int, float]:
     return load_strike_probabilities(get_engine(warehouse_url), forecast_id)
-
-
-def week_of(day: date) -> date:
-    return week_start_of(day)
 
 
 def settle(run: RunInfo, warehouse_url: str | None = None) -> dict:
