@@ -9,6 +9,7 @@ tsa.gov and never trade outside the paper book.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
 from tsa_bot.ingest import fetch_tsa, load_tsa
 from tsa_bot.publication import NEW_YORK, publication_time
 from tsa_bot.quality import PublicationLate, check_quality
+from tsa_bot.trading import steps
 from tsa_bot.warehouse.engine import get_engine
 from tsa_bot.warehouse.migrate import migrate
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
@@ -150,8 +152,6 @@ def _kalshi_key() -> bytes | None:
 
 
 def fetch_market(run: RunInfo, forecast: dict, warehouse_url: str | None = None) -> dict:
-    from tsa_bot.trading import steps
-
     return steps.fetch_market(
         run.run_key,
         date.fromisoformat(forecast["week_start"]),
@@ -163,33 +163,23 @@ def fetch_market(run: RunInfo, forecast: dict, warehouse_url: str | None = None)
 
 
 def price(run: RunInfo, forecast: dict, warehouse_url: str | None = None) -> dict:
-    from tsa_bot.trading import steps
-
     probabilities = strike_probabilities(forecast["forecast_id"], warehouse_url)
     return steps.price_market(
         run.run_key, probabilities=probabilities, params=run.params, warehouse_url=warehouse_url
     )
 
 
-def decide(run: RunInfo, warehouse_url: str | None = None) -> dict:
-    from tsa_bot.trading import steps
+def _exchange_step(step: Callable[..., dict], run: RunInfo, warehouse_url: str | None) -> dict:
+    return step(run.run_key, params=run.params, warehouse_url=warehouse_url, private_key_pem=_kalshi_key())
 
-    return steps.decide_orders(
-        run.run_key, params=run.params, warehouse_url=warehouse_url, private_key_pem=_kalshi_key()
-    )
+
+def decide(run: RunInfo, warehouse_url: str | None = None) -> dict:
+    return _exchange_step(steps.decide_orders, run, warehouse_url)
 
 
 def place_orders(run: RunInfo, warehouse_url: str | None = None) -> dict:
-    from tsa_bot.trading import steps
-
-    return steps.place_orders(
-        run.run_key, params=run.params, warehouse_url=warehouse_url, private_key_pem=_kalshi_key()
-    )
+    return _exchange_step(steps.place_orders, run, warehouse_url)
 
 
 def reconcile(run: RunInfo, warehouse_url: str | None = None) -> dict:
-    from tsa_bot.trading import steps
-
-    return steps.reconcile(
-        run.run_key, params=run.params, warehouse_url=warehouse_url, private_key_pem=_kalshi_key()
-    )
+    return _exchange_step(steps.reconcile, run, warehouse_url)

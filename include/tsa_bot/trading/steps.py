@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -480,6 +480,23 @@ def price_market(
     return price_step(_engine(warehouse_url), run_key, probabilities, config=config)
 
 
+def _exchange_step(
+    step: Callable[..., dict[str, Any]],
+    run_key: str,
+    params: Mapping[str, Any] | None,
+    warehouse_url: str | None,
+    private_key_pem: bytes | None,
+    cached_step: str | None = None,
+) -> dict[str, Any]:
+    """Run a step that may need the exchange, building a client only when it will really be used."""
+    params = dict(params or {})
+    config = TradingConfig.from_params(params)
+    engine = _engine(warehouse_url)
+    needed = config.mode is not TradingMode.PAPER and _needs_work(engine, run_key, config, cached_step)
+    with _client(config, params, private_key_pem, needed=needed) as client:
+        return step(engine, run_key, config=config, client=client)
+
+
 def decide_orders(
     run_key: str,
     *,
@@ -491,12 +508,7 @@ def decide_orders(
 
     Returns ``{run_id, mode, event_ticker, decisions, buys, cancelled_stale}``.
     """
-    params = dict(params or {})
-    config = TradingConfig.from_params(params)
-    engine = _engine(warehouse_url)
-    needed = config.mode is not TradingMode.PAPER and _needs_work(engine, run_key, config, "decide")
-    with _client(config, params, private_key_pem, needed=needed) as client:
-        return decide_step(engine, run_key, config=config, client=client)
+    return _exchange_step(decide_step, run_key, params, warehouse_url, private_key_pem, cached_step="decide")
 
 
 def place_orders(
@@ -510,12 +522,7 @@ def place_orders(
 
     Returns ``{run_id, mode, event_ticker, orders, already_placed, rejected, filled}``.
     """
-    params = dict(params or {})
-    config = TradingConfig.from_params(params)
-    engine = _engine(warehouse_url)
-    needed = config.mode is not TradingMode.PAPER and _needs_work(engine, run_key, config, None)
-    with _client(config, params, private_key_pem, needed=needed) as client:
-        return place_step(engine, run_key, config=config, client=client)
+    return _exchange_step(place_step, run_key, params, warehouse_url, private_key_pem)
 
 
 def reconcile(
@@ -529,12 +536,7 @@ def reconcile(
 
     Returns ``{run_id, mode, event_ticker, fills, new_fills, positions, resting_orders}``.
     """
-    params = dict(params or {})
-    config = TradingConfig.from_params(params)
-    engine = _engine(warehouse_url)
-    needed = config.mode is not TradingMode.PAPER and _needs_work(engine, run_key, config, None)
-    with _client(config, params, private_key_pem, needed=needed) as client:
-        return reconcile_step(engine, run_key, config=config, client=client)
+    return _exchange_step(reconcile_step, run_key, params, warehouse_url, private_key_pem)
 
 
 def _needs_work(engine: sa.Engine, run_key: str, config: TradingConfig, cached_step: str | None) -> bool:
