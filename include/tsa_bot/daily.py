@@ -16,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 
+from tsa_bot.config import get_settings
 from tsa_bot.forecast.backtest import forecast as forecast_distribution
+from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
 from tsa_bot.ingest import fetch_tsa, load_tsa
@@ -42,8 +44,6 @@ class RunInfo:
 
     @property
     def offline(self) -> bool:
-        from tsa_bot.config import get_settings
-
         return bool(self.params.get("offline")) or get_settings().offline
 
     def as_json(self) -> dict[str, Any]:
@@ -115,7 +115,12 @@ def forecast(run: RunInfo, warehouse_url: str | None = None) -> dict:
     # The forecaster's as_of is the first day not yet known: the day after the newest published one.
     first_unknown = known[-1].day + timedelta(days=1)
     calibration_weeks = int(run.params.get("calibration_weeks", 52))
-    week_forecast = forecast_distribution(series, first_unknown, calibration_weeks=calibration_weeks)
+    week_forecast = forecast_distribution(
+        series,
+        first_unknown,
+        calibration_weeks=calibration_weeks,
+        cache=PointCache(get_settings().state_dir / "forecast-cache"),
+    )
     forecast_id = save_forecast(engine, week_forecast, run.run_key)
     return {
         "forecast_id": forecast_id,

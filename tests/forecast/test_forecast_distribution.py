@@ -80,6 +80,21 @@ def test_calibration_uses_only_whole_weeks_before_and_within_the_window():
     assert sorted(picked) == [float(w) for w in range(1, 53)]  # not this week (w=0), not beyond 52 weeks
 
 
+def test_calibration_errors_scale_with_the_forecasters_recent_error_size():
+    # Past errors made in calm spells (volatility 0.01) widen when the model has lately erred four times
+    # as much: by the square root of the ratio, a partial scaling. Errors without a volatility stay put.
+    calm = [PastError(MONDAY - dt.timedelta(weeks=w), 0, 0.02 * (-1) ** w, 0.01) for w in range(1, 11)]
+    plain = [PastError(MONDAY - dt.timedelta(weeks=w), 1, 0.02, None) for w in range(1, 11)]
+    unscaled = errors_before(calm, MONDAY, 0)
+    assert errors_before(calm, MONDAY, 0, volatility=0.04) == pytest.approx([2 * e for e in unscaled])
+    assert errors_before(calm, MONDAY, 0, volatility=0.0025) == pytest.approx([e / 2 for e in unscaled])
+    assert errors_before(calm, MONDAY, 0, volatility=float("nan")) == unscaled
+    assert errors_before(plain, MONDAY, 1, volatility=0.04) == [0.02] * 10
+    # A past week with no error at all cannot blow the scale up to infinity.
+    still = [PastError(MONDAY - dt.timedelta(weeks=1), 0, 0.01, 0.0)]
+    assert np.isfinite(errors_before(still, MONDAY, 0, volatility=0.05)).all()
+
+
 def test_kernel_bandwidth_scales_with_spread():
     rng = np.random.default_rng(1)
     narrow = kernel_bandwidth(rng.normal(0, 0.01, 100))

@@ -1,4 +1,5 @@
 import datetime as dt
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -72,7 +73,7 @@ def test_model_moves_thanksgiving_where_the_yoy_baseline_cannot(series):
     history = history_before(series, week)
     fit = fit_week(history, week)
     actual = series[pd.Timestamp(week) : pd.Timestamp(week) + pd.Timedelta(days=6)].sum()
-    model_error = abs(remaining_days_forecast(fit, history, 0).sum() / actual - 1)
+    model_error = abs(remaining_days_forecast(fit, history, 0).days.sum() / actual - 1)
     baseline_error = abs(yoy_remaining_forecast(history, week, 0).sum() / actual - 1)
     assert baseline_error > 0.10
     assert model_error < 0.04
@@ -97,7 +98,7 @@ def test_a_one_off_dip_in_last_years_anchor_week_is_damped_not_copied():
     # Last year's same week dipped 20% (a storm, a hurricane) while two years ago was normal: the forecast
     # follows the blend of both years shrunk toward Prophet's level, not the single dipped year.
     fit, history = _flat_case(900, dip_lag=364)
-    point = remaining_days_forecast(fit, history, 0)
+    point = remaining_days_forecast(fit, history, 0).days
     p = DEFAULT_PARAMS
     expected = 2e6 * 0.8 ** ((1 - p.prophet_weight) * (1 - p.two_year_weight))
     assert point == pytest.approx(np.full(7, expected), rel=1e-9)
@@ -107,7 +108,7 @@ def test_a_one_off_dip_in_last_years_anchor_week_is_damped_not_copied():
 
 def test_only_last_year_anchors_when_the_history_does_not_reach_two_years_back():
     fit, history = _flat_case(500, dip_lag=364)
-    point = remaining_days_forecast(fit, history, 0)
+    point = remaining_days_forecast(fit, history, 0).days
     expected = 2e6 * 0.8 ** (1 - DEFAULT_PARAMS.prophet_weight)
     assert point == pytest.approx(np.full(7, expected), rel=1e-9)
 
@@ -117,6 +118,28 @@ def test_the_known_days_shift_the_rest_of_the_week():
     fit, history = _flat_case(900, dip_lag=None)
     week = pd.Timestamp(fit.week_start)
     known = pd.Series(2.1e6, index=pd.date_range(week, periods=3))
-    point = remaining_days_forecast(fit, pd.concat([history, known]), 3)
+    point = remaining_days_forecast(fit, pd.concat([history, known]), 3).days
     assert len(point) == 4
     assert np.all((point > 2e6) & (point < 2.1e6))
+
+
+def test_the_recent_error_size_is_measured_on_the_days_before_as_of():
+    # A flat history at the model's level has no error; three known days 5% above it have.
+    fit, history = _flat_case(900, dip_lag=None)
+    assert remaining_days_forecast(fit, history, 0).recent_abs_error == pytest.approx(0.0, abs=1e-12)
+    week = pd.Timestamp(fit.week_start)
+    known = pd.Series(2.1e6, index=pd.date_range(week, periods=3))
+    later = pd.Series(9e6, index=pd.date_range(week + pd.Timedelta(days=3), periods=4))  # not yet known
+    size = remaining_days_forecast(fit, pd.concat([history, known, later]), 3).recent_abs_error
+    assert size == pytest.approx(3 * np.log(1.05) / DEFAULT_PARAMS.residual_days, rel=1e-9)
+
+
+@pytest.mark.slow
+def test_the_fitted_level_averages_one_prophet_fit_per_trend_setting(series):
+    week = dt.date(2024, 6, 3)
+    history = history_before(series, week)
+    stiff = fit_week(history, week, replace(DEFAULT_PARAMS, changepoint_prior_scales=(0.01,))).fitted
+    flexible = fit_week(history, week, replace(DEFAULT_PARAMS, changepoint_prior_scales=(0.05,))).fitted
+    both = fit_week(history, week, replace(DEFAULT_PARAMS, changepoint_prior_scales=(0.05, 0.01))).fitted
+    assert not np.allclose(stiff, flexible)  # the settings really differ
+    assert both.to_numpy() == pytest.approx(((stiff + flexible) / 2).to_numpy(), abs=1e-6)

@@ -4,7 +4,8 @@ Every forecast for (week, known_days) is made from rows dated before ``as_of = w
 - the Prophet fit sees rows before ``week_start`` (`model.fit_week`);
 - the known days and residual correction see rows before ``as_of`` (`data.history_before` does the cut);
 - the spread comes from earlier weeks' errors, each of those forecast the same way, and only weeks that
-  ended before ``week_start`` (`calibration.errors_before`).
+  ended before ``week_start`` (`calibration.errors_before`), scaled by the model's recent error size,
+  itself measured on rows before ``as_of``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 
 from tsa_bot.errors import ValidationError
 from tsa_bot.forecast.baseline import BASELINE_VERSION, yoy_remaining_forecast
+from tsa_bot.forecast.cache import PointCache, cache_key, encode_dataclasses
 from tsa_bot.forecast.calibration import (
     DEFAULT_CALIBRATION_WEEKS,
     PastError,
@@ -52,6 +54,7 @@ class WeekPoint:
     known_days: int
     known_sum: float
     model_remaining: float
+    model_recent_abs_error: float
     baseline_remaining: float
     actual_mean: float | None
 
@@ -72,12 +75,14 @@ def week_points(
     for k in known_days:
         history = history_before(series, week_start + dt.timedelta(days=k))
         known = history[history.index >= start]
+        model = remaining_days_forecast(fit, history, k, params)
         points.append(
             WeekPoint(
                 week_start=week_start,
                 known_days=k,
                 known_sum=float(known.sum()),
-                model_remaining=float(remaining_days_forecast(fit, history, k, params).sum()),
+                model_remaining=float(model.days.sum()),
+                model_recent_abs_error=model.recent_abs_error,
                 baseline_remaining=float(yoy_remaining_forecast(history, week_start, k).sum()),
                 actual_mean=actual_mean,
             )
@@ -101,18 +106,39 @@ def _all_points(
     known_days: tuple[int, ...],
     params: ModelParams,
     workers: int,
+    cache: PointCache | None = None,
 ) -> dict[dt.date, list[WeekPoint] | str]:
     # Each task gets only the rows before its week's Sunday + 1: nothing later can leak into it.
     tasks = [
         (series[series.index < pd.Timestamp(w + dt.timedelta(days=7))], w, known_days, params) for w in weeks
     ]
+    found: dict[dt.date, list[WeekPoint] | str] = {}
+    keys: dict[dt.date, str] = {}
+    if cache is not None:
+        for rows, week, _, _ in tasks:
+            keys[week] = cache_key(MODEL_VERSION, params, week, known_days, rows)
+            hit = cache.get(keys[week], _decode_points)
+            if hit is not None:
+                found[week] = hit
+    todo = [t for t in tasks if t[1] not in found]
     # A daemonic process (e.g. a Celery worker) may not start children: forecast inline there.
-    if workers <= 1 or len(tasks) <= 1 or multiprocessing.current_process().daemon:
-        results = [_points_or_reason(t) for t in tasks]
+    if workers <= 1 or len(todo) <= 1 or multiprocessing.current_process().daemon:
+        computed = [_points_or_reason(t) for t in todo]
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_points_or_reason, tasks))
-    return dict(zip(weeks, results, strict=True))
+            computed = list(pool.map(_points_or_reason, todo))
+    for (_, week, _, _), result in zip(todo, computed, strict=True):
+        found[week] = result
+        if cache is not None:
+            payload = {"reason": result} if isinstance(result, str) else encode_dataclasses(result)
+            cache.put(keys[week], payload)
+    return {w: found[w] for w in weeks}
+
+
+def _decode_points(payload: Any) -> list[WeekPoint] | str:
+    if isinstance(payload, dict):
+        return str(payload["reason"])
+    return [WeekPoint(**{**p, "week_start": dt.date.fromisoformat(p["week_start"])}) for p in payload]
 
 
 def _past_errors(points: dict[dt.date, list[WeekPoint] | str]) -> tuple[list[PastError], list[PastError]]:
@@ -123,7 +149,14 @@ def _past_errors(points: dict[dt.date, list[WeekPoint] | str]) -> tuple[list[Pas
             remaining = p.actual_remaining
             if remaining is None or remaining <= 0:
                 continue
-            model.append(PastError(p.week_start, p.known_days, math.log(remaining / p.model_remaining)))
+            model.append(
+                PastError(
+                    p.week_start,
+                    p.known_days,
+                    math.log(remaining / p.model_remaining),
+                    p.model_recent_abs_error,
+                )
+            )
             baseline.append(PastError(p.week_start, p.known_days, math.log(remaining / p.baseline_remaining)))
     return model, baseline
 
@@ -159,6 +192,7 @@ def forecast_weeks(
     params: ModelParams = DEFAULT_PARAMS,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
     workers: int = DEFAULT_WORKERS,
+    cache: PointCache | None = None,
 ) -> dict[int, list[ScoredWeek]]:
     """Model and baseline forecasts for each week and known-days count, calibrated on earlier weeks."""
     ks = tuple(sorted(set(known_days)))
@@ -166,7 +200,7 @@ def forecast_weeks(
         return {k: [] for k in ks}
     first = min(week_starts)
     pool = sorted({first - dt.timedelta(weeks=i) for i in range(1, calibration_weeks + 1)} | set(week_starts))
-    points = _all_points(series, pool, ks, params, workers)
+    points = _all_points(series, pool, ks, params, workers, cache)
     model_errors, baseline_errors = _past_errors(points)
     out: dict[int, list[ScoredWeek]] = {k: [] for k in ks}
     for week_start in sorted(week_starts):
@@ -174,7 +208,9 @@ def forecast_weeks(
         if isinstance(found, str):
             raise InsufficientData(f"week of {week_start}: {found}")
         for p in found:
-            m_err = errors_before(model_errors, week_start, p.known_days, calibration_weeks)
+            m_err = errors_before(
+                model_errors, week_start, p.known_days, calibration_weeks, p.model_recent_abs_error
+            )
             b_err = errors_before(baseline_errors, week_start, p.known_days, calibration_weeks)
             out[p.known_days].append(
                 ScoredWeek(
@@ -192,16 +228,19 @@ def forecast(
     params: ModelParams = DEFAULT_PARAMS,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
     workers: int = DEFAULT_WORKERS,
+    cache: PointCache | None = None,
 ) -> WeekForecast:
     """The model's forecast of the week containing ``as_of``, made with rows dated before ``as_of``.
 
-    Re-forecasts the ``calibration_weeks`` weeks before it to calibrate the spread: that many + 1 Prophet
-    fits (about half a minute on two cores for the default 52).
+    Re-forecasts the ``calibration_weeks`` weeks before it to calibrate the spread: that many + 1 weeks,
+    each one Prophet fit per trend setting (about a minute on two cores for the default 52). With a
+    ``cache``, weeks already forecast from the same rows are read back instead of refitted.
     """
     history = history_before(series, as_of)
     week_start = week_start_of(as_of)
     known = (as_of - week_start).days
-    return forecast_weeks(history, [week_start], [known], params, calibration_weeks, workers)[known][0].model
+    scored = forecast_weeks(history, [week_start], [known], params, calibration_weeks, workers, cache)
+    return scored[known][0].model
 
 
 # --- scoring (pure) ---------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 For each known-days count the errors are ``log(actual remaining sum / forecast remaining sum)`` of earlier
 weeks, each forecast made exactly as the live one would have been then. Only weeks that ended before the
 forecast week begins are used, so a backtest never calibrates on the period it evaluates.
+
+The model's errors are also scaled by how large its errors have lately been against how large they were
+before each past week (locally adaptive conformal calibration): the square root of that ratio, a partial
+scaling, lowered the Brier score in both 2023 and 2024, full scaling over-widened calm weeks.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_CALIBRATION_WEEKS = 52
+VOLATILITY_POWER = 0.5
+_MIN_VOLATILITY = 1e-4
 
 
 @dataclass(frozen=True)
@@ -21,17 +27,36 @@ class PastError:
     week_start: dt.date
     known_days: int
     log_error: float
+    # The forecaster's recent mean |log error| when that week was forecast; None for a model without one.
+    volatility: float | None = None
 
 
 def errors_before(
-    history: Sequence[PastError], week_start: dt.date, known_days: int, weeks: int = DEFAULT_CALIBRATION_WEEKS
+    history: Sequence[PastError],
+    week_start: dt.date,
+    known_days: int,
+    weeks: int = DEFAULT_CALIBRATION_WEEKS,
+    volatility: float | None = None,
 ) -> list[float]:
-    """Errors at ``known_days`` of the ``weeks`` weeks before ``week_start`` (whole weeks only)."""
+    """Errors at ``known_days`` of the ``weeks`` weeks before ``week_start`` (whole weeks only).
+
+    With ``volatility`` (the forecaster's recent mean |log error| now), each error that carries its own
+    is scaled by ``(volatility / its volatility) ** VOLATILITY_POWER``.
+    """
     earliest = week_start - dt.timedelta(weeks=weeks)
-    return [
-        e.log_error
+    picked = [
+        e
         for e in history
         if e.known_days == known_days and earliest <= e.week_start <= week_start - dt.timedelta(days=7)
+    ]
+    if volatility is None or not np.isfinite(volatility):
+        return [e.log_error for e in picked]
+    now = max(volatility, _MIN_VOLATILITY)
+    return [
+        e.log_error
+        if e.volatility is None or not np.isfinite(e.volatility)
+        else e.log_error * (now / max(e.volatility, _MIN_VOLATILITY)) ** VOLATILITY_POWER
+        for e in picked
     ]
 
 

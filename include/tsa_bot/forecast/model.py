@@ -2,7 +2,10 @@
 
 1. Prophet fits ``log y`` with yearly and weekly seasonality and one indicator per (holiday, day offset)
    window (`calendar.HOLIDAY_WINDOWS`), on 2019 plus the post-COVID period: the 2020–22 collapse is
-   left out, so each holiday is learned from four or more years instead of one or two.
+   left out, so each holiday is learned from four or more years instead of one or two. It is fitted
+   once per trend flexibility in ``changepoint_prior_scales`` and the fitted log levels are averaged: no
+   single setting was best in both 2023 (a stiff trend wins) and 2024 (a flexible one does), and the
+   average was as good as the better one in each.
 2. A day is forecast from the same weekday one and two years earlier, each times Prophet's predicted
    change between the two dates, ``y[t-L] * exp(f(t) - f(t-L))`` for ``L`` = 364 and 728, blended in
    log space and shrunk a little toward Prophet's own level ``f(t)``. In other words Prophet's level plus
@@ -12,6 +15,7 @@
    single anchor year.
 3. The errors of step 2 are strongly autocorrelated (weather, shutdowns, fares), so the week's remaining
    days are shifted by a decaying weighted mean of the latest errors, including the week's known days.
+   Their mean size is reported too: the spread is scaled by it (`calibration.errors_before`).
 
 One fit serves every ``as_of`` of a week: it uses only rows before the week's Monday, never later than
 ``as_of``; the known days enter only through step 3.
@@ -29,7 +33,7 @@ import pandas as pd
 from tsa_bot.forecast.calendar import YOY_LAG_DAYS, holiday_indicators
 from tsa_bot.forecast.data import fill_daily
 
-MODEL_VERSION = "prophet-anchored-v2"
+MODEL_VERSION = "prophet-anchored-v3"
 # Anchor lags: the same weekday one and two years earlier.
 _LAGS = (YOY_LAG_DAYS, 2 * YOY_LAG_DAYS)
 # Days of fitted values kept before the week: the residual window plus its own t-728 anchors.
@@ -38,12 +42,16 @@ _FITTED_DAYS_BEFORE = 2 * YOY_LAG_DAYS + 30
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Defaults chosen by backtesting the weeks of 2024 only (benchmarks/forecast_backtest.py)."""
+    """Defaults chosen by backtesting the weeks of 2024, with 2023 as a check (never 2025).
+
+    See benchmarks/forecast_backtest.py; the trend ensemble was added on both years' figures.
+    """
 
     # Rows in [covid_start, resume) are left out of the fit.
     covid_start: dt.date = dt.date(2020, 3, 1)
     resume: dt.date = dt.date(2022, 3, 1)
-    changepoint_prior_scale: float = 0.05
+    # One Prophet fit per trend flexibility; their fitted log levels are averaged.
+    changepoint_prior_scales: tuple[float, ...] = (0.05, 0.01)
     changepoint_range: float = 0.95
     yearly_fourier: int = 15
     seasonality_prior_scale: float = 10.0
@@ -69,7 +77,17 @@ class WeekFit:
     """Prophet's fitted log level around one week, from a fit on the rows before ``week_start``."""
 
     week_start: dt.date
-    fitted: pd.Series  # log level, daily, from ~400 days before week_start through its Sunday
+    fitted: pd.Series  # log level, daily, from ~760 days before week_start through its Sunday
+
+
+@dataclass(frozen=True)
+class RemainingForecast:
+    """Point forecasts of the week's unknown days, and how large the model's latest errors were."""
+
+    days: np.ndarray
+    # Mean |log error| of the anchored level over the `residual_days` days before as_of: the spread of
+    # the week's distribution is scaled by it, so calm spells give sharper forecasts than stormy ones.
+    recent_abs_error: float
 
 
 def _quiet_prophet() -> None:
@@ -84,7 +102,10 @@ def _quiet_prophet() -> None:
 
 
 def fit_week(history: pd.Series, week_start: dt.date, params: ModelParams = DEFAULT_PARAMS) -> WeekFit:
-    """Fit Prophet on the rows before ``week_start``; return its fitted log level around that week."""
+    """Fit Prophet on the rows before ``week_start``; return its fitted log level around that week.
+
+    One fit per ``params.changepoint_prior_scales``, averaged in log space.
+    """
     _quiet_prophet()
     from prophet import Prophet
 
@@ -102,30 +123,33 @@ def fit_week(history: pd.Series, week_start: dt.date, params: ModelParams = DEFA
         train[column] = indicators.loc[train_y.index, column].to_numpy()
         future[column] = indicators.loc[horizon, column].to_numpy()
 
-    model = Prophet(
-        changepoint_prior_scale=params.changepoint_prior_scale,
-        changepoint_range=params.changepoint_range,
-        yearly_seasonality=False,
-        weekly_seasonality=False,
-        daily_seasonality=False,
-        uncertainty_samples=0,
-    )
-    model.add_seasonality(
-        "yearly",
-        period=365.25,
-        fourier_order=params.yearly_fourier,
-        prior_scale=params.seasonality_prior_scale,
-    )
-    model.add_seasonality("weekly", period=7, fourier_order=3, prior_scale=params.seasonality_prior_scale)
-    for column in active:
-        model.add_regressor(column, prior_scale=params.holiday_prior_scale, standardize=False)
-    model.fit(train, algorithm="LBFGS")
-    return WeekFit(week_start, pd.Series(model.predict(future)["yhat"].to_numpy(), index=horizon))
+    levels = []
+    for changepoint_prior_scale in params.changepoint_prior_scales:
+        model = Prophet(
+            changepoint_prior_scale=changepoint_prior_scale,
+            changepoint_range=params.changepoint_range,
+            yearly_seasonality=False,
+            weekly_seasonality=False,
+            daily_seasonality=False,
+            uncertainty_samples=0,
+        )
+        model.add_seasonality(
+            "yearly",
+            period=365.25,
+            fourier_order=params.yearly_fourier,
+            prior_scale=params.seasonality_prior_scale,
+        )
+        model.add_seasonality("weekly", period=7, fourier_order=3, prior_scale=params.seasonality_prior_scale)
+        for column in active:
+            model.add_regressor(column, prior_scale=params.holiday_prior_scale, standardize=False)
+        model.fit(train, algorithm="LBFGS")
+        levels.append(model.predict(future)["yhat"].to_numpy())
+    return WeekFit(week_start, pd.Series(np.mean(levels, axis=0), index=horizon))
 
 
 def remaining_days_forecast(
     fit: WeekFit, history: pd.Series, known_days: int, params: ModelParams = DEFAULT_PARAMS
-) -> np.ndarray:
+) -> RemainingForecast:
     """Point forecasts of the week's days after the first ``known_days``, using rows before as_of only."""
     week = pd.date_range(pd.Timestamp(fit.week_start), periods=7, freq="D")
     as_of = week[0] + pd.Timedelta(days=known_days)
@@ -168,7 +192,8 @@ def remaining_days_forecast(
     if ok.any():
         weight = params.residual_weight if anchored else params.level_residual_weight
         correction = weight * float(np.sum(weights[ok] * errors[ok]) / weights[ok].sum())
-    return np.exp(log_point(remaining) + correction)
+    recent_abs_error = float(np.mean(np.abs(errors[ok]))) if ok.any() else float("nan")
+    return RemainingForecast(np.exp(log_point(remaining) + correction), recent_abs_error)
 
 
 def _usable_anchor(logged: pd.Series, days: pd.DatetimeIndex, params: ModelParams) -> bool:
