@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/forecast_backtest.py     # the 52 complete weeks 2024-12-30 .. 2025-12-22
     .venv/bin/python benchmarks/forecast_backtest.py --start 2024-01-01 --end 2024-12-31   # tuning year
 
-One Prophet fit per week serves all seven known-days counts (the fit only sees rows before the Monday).
+One set of Prophet fits per week (one per trend setting) serves all seven known-days counts; the fits only
+see rows before the Monday. Model choices were made on 2024, with 2023 as a check; 2025 is the report.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsa_bot.forecast.calibration import PastError, errors_before, kernel_bandwidth
+from tsa_bot.forecast.calibration import VOLATILITY_POWER, PastError, errors_before, kernel_bandwidth
 from tsa_bot.forecast.distribution import STRIKES, WeekForecast, build_forecast, week_mean_samples
 
 MONDAY = dt.date(2025, 3, 3)
@@ -82,17 +82,32 @@ def test_calibration_uses_only_whole_weeks_before_and_within_the_window():
 
 def test_calibration_errors_scale_with_the_forecasters_recent_error_size():
     # Past errors made in calm spells (volatility 0.01) widen when the model has lately erred four times
-    # as much: by the square root of the ratio, a partial scaling. Errors without a volatility stay put.
+    # as much, by a power of the ratio below 1 (a partial scaling). Errors without a volatility stay put.
+    assert 0 < VOLATILITY_POWER < 1
     calm = [PastError(MONDAY - dt.timedelta(weeks=w), 0, 0.02 * (-1) ** w, 0.01) for w in range(1, 11)]
     plain = [PastError(MONDAY - dt.timedelta(weeks=w), 1, 0.02, None) for w in range(1, 11)]
     unscaled = errors_before(calm, MONDAY, 0)
-    assert errors_before(calm, MONDAY, 0, volatility=0.04) == pytest.approx([2 * e for e in unscaled])
-    assert errors_before(calm, MONDAY, 0, volatility=0.0025) == pytest.approx([e / 2 for e in unscaled])
+    wider = 4**VOLATILITY_POWER
+    assert errors_before(calm, MONDAY, 0, volatility=0.04) == pytest.approx([wider * e for e in unscaled])
+    assert errors_before(calm, MONDAY, 0, volatility=0.0025) == pytest.approx([e / wider for e in unscaled])
     assert errors_before(calm, MONDAY, 0, volatility=float("nan")) == unscaled
     assert errors_before(plain, MONDAY, 1, volatility=0.04) == [0.02] * 10
     # A past week with no error at all cannot blow the scale up to infinity.
     still = [PastError(MONDAY - dt.timedelta(weeks=1), 0, 0.01, 0.0)]
     assert np.isfinite(errors_before(still, MONDAY, 0, volatility=0.05)).all()
+
+
+@given(
+    errors=st.lists(st.floats(-0.1, 0.1), min_size=2, max_size=60).filter(lambda e: np.var(e) > 1e-8),
+    bandwidth=st.floats(0.0, 0.05),
+)
+def test_kernel_smoothing_keeps_the_errors_own_mean_and_variance(errors, bandwidth):
+    # Smoothing may fill the gaps between past errors, but must not widen the distribution beyond them.
+    known, remaining = 3 * 2_300_000.0, 4 * 2_300_000.0
+    samples = week_mean_samples(known, remaining, errors, bandwidth)
+    spread = np.log((7 * samples - known) / remaining)
+    assert spread.mean() == pytest.approx(np.mean(errors), abs=1e-9)
+    assert spread.var() == pytest.approx(np.var(errors), rel=1e-6)
 
 
 def test_kernel_bandwidth_scales_with_spread():

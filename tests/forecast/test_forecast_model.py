@@ -143,3 +143,18 @@ def test_the_fitted_level_averages_one_prophet_fit_per_trend_setting(series):
     both = fit_week(history, week, replace(DEFAULT_PARAMS, changepoint_prior_scales=(0.05, 0.01))).fitted
     assert not np.allclose(stiff, flexible)  # the settings really differ
     assert both.to_numpy() == pytest.approx(((stiff + flexible) / 2).to_numpy(), abs=1e-6)
+
+
+def test_a_weekday_running_above_the_rest_lately_moves_that_day_only():
+    # The last four Sundays ran 3% above a flat model while the other days matched it: next Sunday's
+    # forecast moves up, the other days slightly down (their departure from the four weeks' mean error).
+    fit, history = _flat_case(900, dip_lag=None)
+    week = pd.Timestamp(fit.week_start)
+    recent_sundays = (history.index >= week - pd.Timedelta(days=28)) & (history.index.weekday == 6)
+    assert recent_sundays.sum() == 4
+    history[recent_sundays] *= 1.03
+    with_weekdays = remaining_days_forecast(fit, history, 0).days
+    without = remaining_days_forecast(fit, history, 0, replace(DEFAULT_PARAMS, weekday_weight=0.0)).days
+    w = DEFAULT_PARAMS.weekday_weight
+    expected = np.array([1.03 ** (-w / 7)] * 6 + [1.03 ** (w * 6 / 7)])
+    assert with_weekdays / without == pytest.approx(expected, rel=1e-9)

@@ -14,7 +14,8 @@
    changed weekday or week, and the blend and shrinkage damp a one-off shock (a storm, a hurricane) in a
    single anchor year.
 3. The errors of step 2 are strongly autocorrelated (weather, shutdowns, fares), so the week's remaining
-   days are shifted by a decaying weighted mean of the latest errors, including the week's known days.
+   days are shifted by a decaying weighted mean of the latest errors, including the week's known days,
+   and each by its weekday's recent departure from that mean (the weekly pattern drifts).
    Their mean size is reported too: the spread is scaled by it (`calibration.errors_before`).
 
 One fit serves every ``as_of`` of a week: it uses only rows before the week's Monday, never later than
@@ -63,6 +64,11 @@ class ModelParams:
     residual_weight: float = 0.4
     # The same for Prophet's own level, used where no earlier year's days can anchor (COVID gap).
     level_residual_weight: float = 0.7
+    # The weekly pattern drifts (Sundays ran ~2% above the model through 2024): each remaining day is also
+    # moved by `weekday_weight` times how far its weekday's errors over the last `weekday_weeks` weeks
+    # ran from those weeks' mean error.
+    weekday_weeks: int = 4
+    weekday_weight: float = 0.5
     # Anchor: weight of the t-728 anchor beside t-364 (when both lie outside the COVID gap), and how far
     # the blended anchor is shrunk toward Prophet's own level (0 = pure anchor, 1 = pure Prophet).
     two_year_weight: float = 0.3
@@ -155,7 +161,8 @@ def remaining_days_forecast(
     as_of = week[0] + pd.Timedelta(days=known_days)
     logged = np.log(fill_daily(history[history.index < as_of]))
     f = fit.fitted
-    recent = pd.date_range(as_of - pd.Timedelta(days=params.residual_days), as_of - pd.Timedelta(days=1))
+    window = max(params.residual_days, 7 * params.weekday_weeks)
+    recent = pd.date_range(as_of - pd.Timedelta(days=window), as_of - pd.Timedelta(days=1))
     remaining = week[known_days:]
 
     # An earlier year's days are no anchor while they lie in the COVID period the fit leaves out (2020–22
@@ -184,8 +191,9 @@ def remaining_days_forecast(
         ) / sum(lag_weights[lag] for lag in lags)
         return level + (1.0 - params.prophet_weight) * residual
 
-    errors = logged.reindex(recent).to_numpy() - log_point(recent)
-    age = (as_of - recent).days.to_numpy()
+    window_errors = logged.reindex(recent).to_numpy() - log_point(recent)
+    errors = window_errors[-params.residual_days :]
+    age = np.arange(params.residual_days, 0, -1)
     weights = 0.5 ** ((age - 1) / params.half_life)
     ok = np.isfinite(errors)
     correction = 0.0
@@ -193,7 +201,26 @@ def remaining_days_forecast(
         weight = params.residual_weight if anchored else params.level_residual_weight
         correction = weight * float(np.sum(weights[ok] * errors[ok]) / weights[ok].sum())
     recent_abs_error = float(np.mean(np.abs(errors[ok]))) if ok.any() else float("nan")
-    return RemainingForecast(np.exp(log_point(remaining) + correction), recent_abs_error)
+    log_forecast = log_point(remaining) + correction
+    if anchored and params.weekday_weight:
+        log_forecast += params.weekday_weight * _weekday_departures(
+            window_errors[-7 * params.weekday_weeks :], recent[-7 * params.weekday_weeks :], remaining
+        )
+    return RemainingForecast(np.exp(log_forecast), recent_abs_error)
+
+
+def _weekday_departures(errors: np.ndarray, days: pd.DatetimeIndex, targets: pd.DatetimeIndex) -> np.ndarray:
+    """For each target day, how far its weekday's recent errors ran from all recent errors (0 if unknown)."""
+    ok = np.isfinite(errors)
+    if not ok.any():
+        return np.zeros(len(targets))
+    overall = errors[ok].mean()
+    weekdays = days.weekday.to_numpy()
+    departures = []
+    for weekday in targets.weekday:
+        same = ok & (weekdays == weekday)
+        departures.append(errors[same].mean() - overall if same.any() else 0.0)
+    return np.asarray(departures)
 
 
 def _usable_anchor(logged: pd.Series, days: pd.DatetimeIndex, params: ModelParams) -> bool:
