@@ -95,21 +95,23 @@ def _flat_case(days_of_history: int, dip_lag: int | None, dip: float = 0.8):
 
 
 def test_a_one_off_dip_in_last_years_anchor_week_is_damped_not_copied():
-    # Last year's same week dipped 20% (a storm, a hurricane) while two years ago was normal: the forecast
-    # follows the blend of both years shrunk toward Prophet's level, not the single dipped year.
+    # Last year's same week dipped 20% (a storm, a hurricane) while two years ago was normal: the dip is
+    # clipped as a shock, then blended with the normal year and shrunk toward Prophet's level.
     fit, history = _flat_case(900, dip_lag=364)
     point = remaining_days_forecast(fit, history, 0).days
     p = DEFAULT_PARAMS
-    expected = 2e6 * 0.8 ** ((1 - p.prophet_weight) * (1 - p.two_year_weight))
+    expected = 2e6 * np.exp(-p.anchor_clip * (1 - p.prophet_weight) * (1 - p.two_year_weight))
     assert point == pytest.approx(np.full(7, expected), rel=1e-9)
-    assert point.min() > 0.8 * 2e6
+    assert point.min() > 0.97 * 2e6
     assert point.max() < 2e6
 
 
 def test_only_last_year_anchors_when_the_history_does_not_reach_two_years_back():
-    fit, history = _flat_case(500, dip_lag=364)
+    # A 2% departure is within the clip: it anchors in full, shrunk toward Prophet's level only.
+    fit, history = _flat_case(500, dip_lag=364, dip=0.98)
+    assert np.log(0.98) > -DEFAULT_PARAMS.anchor_clip
     point = remaining_days_forecast(fit, history, 0).days
-    expected = 2e6 * 0.8 ** (1 - DEFAULT_PARAMS.prophet_weight)
+    expected = 2e6 * 0.98 ** (1 - DEFAULT_PARAMS.prophet_weight)
     assert point == pytest.approx(np.full(7, expected), rel=1e-9)
 
 

@@ -11,8 +11,8 @@
    log space and shrunk a little toward Prophet's own level ``f(t)``. In other words Prophet's level plus
    a shrunk blend of the residuals ``log y - f`` on those earlier days: the anchors carry what no smooth
    seasonality knows (school calendars, local events), Prophet's difference moves the holidays that
-   changed weekday or week, and the blend and shrinkage damp a one-off shock (a storm, a hurricane) in a
-   single anchor year.
+   changed weekday or week, and the blend, the shrinkage and a clip of each residual to ±4% damp a
+   one-off shock (a storm, a hurricane) in an anchor year.
 3. The errors of step 2 are strongly autocorrelated (weather, shutdowns, fares), so the week's remaining
    days are shifted by a decaying weighted mean of the latest errors, including the week's known days,
    and each by its weekday's recent departure from that mean (the weekly pattern drifts).
@@ -73,6 +73,9 @@ class ModelParams:
     # the blended anchor is shrunk toward Prophet's own level (0 = pure anchor, 1 = pure Prophet).
     two_year_weight: float = 0.3
     prophet_weight: float = 0.2
+    # An earlier year's day further than this (log) from Prophet's level was a shock there (a storm, a
+    # hurricane, an outage), not a feature of the calendar: its residual is clipped before it anchors.
+    anchor_clip: float = 0.04
 
 
 DEFAULT_PARAMS = ModelParams()
@@ -183,9 +186,11 @@ def remaining_days_forecast(
             return level
         residual = sum(
             lag_weights[lag]
-            * (
+            * np.clip(
                 logged.reindex(days - pd.Timedelta(days=lag)).to_numpy()
-                - f.reindex(days - pd.Timedelta(days=lag)).to_numpy()
+                - f.reindex(days - pd.Timedelta(days=lag)).to_numpy(),
+                -params.anchor_clip,
+                params.anchor_clip,
             )
             for lag in lags
         ) / sum(lag_weights[lag] for lag in lags)
