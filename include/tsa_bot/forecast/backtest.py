@@ -16,7 +16,7 @@ import multiprocessing
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ import pandas as pd
 
 from tsa_bot.errors import ValidationError
 from tsa_bot.forecast.baseline import BASELINE_VERSION, yoy_remaining_forecast
-from tsa_bot.forecast.cache import PointCache, cache_key, encode_dataclasses
+from tsa_bot.forecast.cache import PointCache, cache_key
 from tsa_bot.forecast.calibration import (
     DEFAULT_CALIBRATION_WEEKS,
     PastError,
@@ -130,9 +130,14 @@ def _all_points(
     for (_, week, _, _), result in zip(todo, computed, strict=True):
         found[week] = result
         if cache is not None:
-            payload = {"reason": result} if isinstance(result, str) else encode_dataclasses(result)
-            cache.put(keys[week], payload)
+            cache.put(keys[week], _encode_points(result))
     return {w: found[w] for w in weeks}
+
+
+def _encode_points(found: list[WeekPoint] | str) -> Any:
+    if isinstance(found, str):
+        return {"reason": found}
+    return [{**asdict(p), "week_start": p.week_start.isoformat()} for p in found]
 
 
 def _decode_points(payload: Any) -> list[WeekPoint] | str:

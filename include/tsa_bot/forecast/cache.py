@@ -10,7 +10,6 @@ what recomputing would.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -70,10 +69,3 @@ class PointCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-
-
-def encode_dataclasses(items: list[Any]) -> list[dict[str, Any]]:
-    return [
-        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in dataclasses.asdict(item).items()}
-        for item in items
-    ]
