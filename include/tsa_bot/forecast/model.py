@@ -37,13 +37,11 @@ from tsa_bot.forecast.data import fill_daily
 MODEL_VERSION = "prophet-anchored-v3"
 # Anchor lags: the same weekday one and two years earlier.
 _LAGS = (YOY_LAG_DAYS, 2 * YOY_LAG_DAYS)
-# Days of fitted values kept before the week: the residual window plus its own t-728 anchors.
-_FITTED_DAYS_BEFORE = 2 * YOY_LAG_DAYS + 30
 
 
 @dataclass(frozen=True)
 class ModelParams:
-    """Defaults chosen by backtesting the weeks of 2024, with 2023 as a check (never 2025).
+    """Defaults chosen by backtesting the weeks of 2024, with 2023 as a check; 2025 is only reported.
 
     See benchmarks/forecast_backtest.py; the trend ensemble was added on both years' figures.
     """
@@ -79,6 +77,11 @@ class ModelParams:
 
 
 DEFAULT_PARAMS = ModelParams()
+
+
+def _recent_window_days(params: ModelParams) -> int:
+    """Days before as_of whose errors steer the forecast: the residual and the weekday windows."""
+    return max(params.residual_days, 7 * params.weekday_weeks)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,9 @@ def fit_week(history: pd.Series, week_start: dt.date, params: ModelParams = DEFA
     logged = np.log(history[history.index < start])
     covid = (logged.index >= pd.Timestamp(params.covid_start)) & (logged.index < pd.Timestamp(params.resume))
     train_y = logged[~covid]
-    horizon = pd.date_range(start - pd.Timedelta(days=_FITTED_DAYS_BEFORE), start + pd.Timedelta(days=6))
+    # Fitted values reach back over the recent-error window plus that window's own t-728 anchors.
+    days_before = 2 * YOY_LAG_DAYS + _recent_window_days(params)
+    horizon = pd.date_range(start - pd.Timedelta(days=days_before), start + pd.Timedelta(days=6))
     indicators = holiday_indicators(train_y.index.union(horizon))
     active = [c for c in indicators.columns if indicators.loc[train_y.index, c].any()]
 
@@ -164,7 +169,7 @@ def remaining_days_forecast(
     as_of = week[0] + pd.Timedelta(days=known_days)
     logged = np.log(fill_daily(history[history.index < as_of]))
     f = fit.fitted
-    window = max(params.residual_days, 7 * params.weekday_weeks)
+    window = _recent_window_days(params)
     recent = pd.date_range(as_of - pd.Timedelta(days=window), as_of - pd.Timedelta(days=1))
     remaining = week[known_days:]
 
