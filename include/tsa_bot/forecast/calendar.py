@@ -1,7 +1,7 @@
 """US travel-holiday windows as 0/1 indicator columns, one per (holiday, day offset).
 
-The model's target is the year-over-year log ratio against the same weekday 364 days earlier, so what it
-needs is the *difference* between this year's holiday position and last year's: `yoy_holiday_regressors`.
+Prophet gets one regressor per column (`model.fit_week`), so each day around a holiday learns its own
+effect, and a holiday that moves weekday or week between years moves its effect with it.
 """
 
 from __future__ import annotations
@@ -71,9 +71,3 @@ def holiday_indicators(
                     frame.loc[hit, f"{window.name}_{offset:+d}"] = 1.0
     return frame
 
-
-def yoy_holiday_regressors(dates: pd.DatetimeIndex) -> pd.DataFrame:
-    """Holiday indicators on each date minus those on the date 364 days earlier."""
-    now = holiday_indicators(dates)
-    then = holiday_indicators(dates - pd.Timedelta(days=YOY_LAG_DAYS))
-    return pd.DataFrame(now.to_numpy() - then.to_numpy(), index=dates, columns=now.columns)
