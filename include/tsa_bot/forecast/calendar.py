@@ -70,4 +70,3 @@ def holiday_indicators(
                 if hit.any():
                     frame.loc[hit, f"{window.name}_{offset:+d}"] = 1.0
     return frame
-
