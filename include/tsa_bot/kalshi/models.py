@@ -194,6 +194,14 @@ class Level:
     count: Decimal
 
 
+def asks_from_opposite_bids(bids: tuple[Level, ...]) -> tuple[Level, ...]:
+    """Kalshi books hold bids only: a bid at q on one side is an offer at 1 - q on the other.
+
+    Best bids first in, so cheapest asks first out.
+    """
+    return tuple(Level(ONE - lv.price, lv.count) for lv in bids)
+
+
 @dataclass(frozen=True)
 class OrderBook:
     """Resting bids on each side, best first (highest price first), whatever order the API sent."""
@@ -222,12 +230,12 @@ class OrderBook:
 
     @property
     def yes_asks(self) -> tuple[Level, ...]:
-        """Where YES can be bought: each NO bid at q is a YES offer at 1 - q; cheapest first."""
-        return tuple(Level(ONE - lv.price, lv.count) for lv in self.no_bids)
+        """Where YES can be bought, cheapest first."""
+        return asks_from_opposite_bids(self.no_bids)
 
     @property
     def no_asks(self) -> tuple[Level, ...]:
-        return tuple(Level(ONE - lv.price, lv.count) for lv in self.yes_bids)
+        return asks_from_opposite_bids(self.yes_bids)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from tsa_bot.kalshi.models import Level
+from tsa_bot.kalshi.models import Level, asks_from_opposite_bids
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 
 ONE = Decimal(1)
@@ -55,11 +55,11 @@ class StrikeBook:
 
     @property
     def yes_asks(self) -> tuple[Level, ...]:
-        return tuple(Level(ONE - lv.price, lv.count) for lv in self.no_bids)
+        return asks_from_opposite_bids(self.no_bids)
 
     @property
     def no_asks(self) -> tuple[Level, ...]:
-        return tuple(Level(ONE - lv.price, lv.count) for lv in self.yes_bids)
+        return asks_from_opposite_bids(self.yes_bids)
 
 
 @dataclass(frozen=True)
