@@ -2,7 +2,45 @@
 
 from __future__ import annotations
 
-from tsa_bot.kalshi.client import RetryPolicy
+from decimal import Decimal
+
+import sqlalchemy as sa
+
+from tsa_bot.kalshi.client import KalshiClient, RetryPolicy
+from tsa_bot.kalshi.models import OrderRequest
+from tsa_bot.trading import store
+from tsa_bot.trading.decide import Decision, client_order_id
 
 KEY_ID = "0f6c1e8a-6a8f-4d8e-9a51-3f1f6d1c2b10"
 FAST_RETRY = RetryPolicy(attempts=6, backoff_s=0.005, max_backoff_s=0.02, budget_s=5.0)
+
+
+def rest_order_of_earlier_run(
+    engine: sa.Engine, client: KalshiClient, run_id: str, event: str, ticker: str, strike: int
+) -> str:
+    """Place a YES bid, 5 @ 0.40, and record it resting under demo run ``run_id``: a later run's stale order.
+
+    Returns its client order id.
+    """
+    coid = client_order_id(run_id, ticker, "yes")
+    size, price = Decimal(5), Decimal("0.40")
+    placed = client.create_order(OrderRequest(ticker, coid, "bid", size, price))
+    decision = Decision(
+        event, ticker, strike, None, None, "buy_yes", size, price, None, None, None, coid, "x"
+    )
+    with engine.begin() as conn:
+        store.start_run(conn, run_id, "demo", event, "127.0.0.1", {})
+        store.save_order(
+            conn,
+            run_id=run_id,
+            decision_id=None,
+            mode="demo",
+            d=decision,
+            book_side="bid",
+            yes_price=price,
+            order_id=placed.order_id,
+            status="resting",
+            filled=Decimal(0),
+            already_existed=False,
+        )
+    return coid

@@ -8,13 +8,12 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from kalshi_testkit import FAST_RETRY, KEY_ID
+from kalshi_testkit import FAST_RETRY, KEY_ID, rest_order_of_earlier_run
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.simulator import EventSeed, RunningSimulator, running_simulator
 from tsa_bot.trading import store
 from tsa_bot.trading.config import RiskLimits, TradingConfig, TradingMode
-from tsa_bot.trading.decide import client_order_id
 from tsa_bot.trading.run import run_trading, settle_event
 
 D = Decimal
@@ -156,27 +155,9 @@ def test_paper_mode_fills_locally_and_sends_no_order(warehouse_engine, tsim, tcl
 
 def test_stale_resting_orders_of_earlier_runs_are_cancelled(warehouse_engine, tsim, tclient):
     from tsa_bot.kalshi.models import OrderRequest
-    from tsa_bot.trading.decide import Decision
 
-    coid = client_order_id("run-0", T225, "yes")
-    placed = tclient.create_order(OrderRequest(T225, coid, "bid", D(5), D("0.40")))
+    coid = rest_order_of_earlier_run(warehouse_engine, tclient, "run-0", EVENT, T225, 2_250_000)
     manual = tclient.create_order(OrderRequest(T225, "typed-by-hand", "bid", D(5), D("0.40")))
-    d = Decision(EVENT, T225, 2_250_000, None, None, "buy_yes", D(5), D("0.40"), None, None, None, coid, "x")
-    with warehouse_engine.begin() as conn:
-        store.start_run(conn, "run-0", "demo", EVENT, "127.0.0.1", {})
-        store.save_order(
-            conn,
-            run_id="run-0",
-            decision_id=None,
-            mode="demo",
-            d=d,
-            book_side="bid",
-            yes_price=D("0.40"),
-            order_id=placed.order_id,
-            status="resting",
-            filled=D(0),
-            already_existed=False,
-        )
     summary = run_trading(
         "run-1", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
     )

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
-from kalshi_testkit import FAST_RETRY, KEY_ID
+from kalshi_testkit import FAST_RETRY, KEY_ID, rest_order_of_earlier_run
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.simulator import EventSeed, RunningSimulator, running_simulator
@@ -168,29 +168,9 @@ def test_five_steps_in_sequence_each_retried(warehouse_url, warehouse_engine, ka
 def test_decide_cancels_stale_resting_orders_of_earlier_runs(
     warehouse_url, warehouse_engine, kalshi_env, pem
 ):
-    from tsa_bot.kalshi.models import OrderRequest
-    from tsa_bot.trading.decide import Decision, client_order_id
-
     sim, common = kalshi_env, {"params": PARAMS, "warehouse_url": warehouse_url, "private_key_pem": pem}
-    coid = client_order_id("run-a", T225, "yes")
     with KalshiClient(sim.base_url, KEY_ID, private_key_pem=pem, retry=FAST_RETRY) as client:
-        resting = client.create_order(OrderRequest(T225, coid, "bid", D(5), D("0.40")))
-    d = Decision(EVENT, T225, 2_250_000, None, None, "buy_yes", D(5), D("0.40"), None, None, None, coid, "x")
-    with warehouse_engine.begin() as conn:
-        store.start_run(conn, "run-a", "demo", EVENT, "127.0.0.1", {})
-        store.save_order(
-            conn,
-            run_id="run-a",
-            decision_id=None,
-            mode="demo",
-            d=d,
-            book_side="bid",
-            yes_price=D("0.40"),
-            order_id=resting.order_id,
-            status="resting",
-            filled=D(0),
-            already_existed=False,
-        )
+        coid = rest_order_of_earlier_run(warehouse_engine, client, "run-a", EVENT, T225, 2_250_000)
     steps.fetch_market("run-b", WEEK, **common)
     steps.price_market("run-b", probabilities=PROBS, params=PARAMS, warehouse_url=warehouse_url)
     decided = twice(steps.decide_orders, "run-b", engine=warehouse_engine, **common)
