@@ -18,7 +18,14 @@ from tsa_bot.kalshi.client import (
 )
 from tsa_bot.kalshi.errors import ProductionHostRefused
 from tsa_bot.kalshi.models import OrderRequest
-from tsa_bot.trading.config import TradingConfig, TradingMode, check_mode_host, client_for_mode
+from tsa_bot.trading.config import (
+    LIMIT_AMOUNTS,
+    RiskLimits,
+    TradingConfig,
+    TradingMode,
+    check_mode_host,
+    client_for_mode,
+)
 from tsa_bot.trading.run import run_trading
 
 PROD = "https://external-api.kalshi.com/trade-api/v2"
@@ -141,6 +148,19 @@ def test_trading_config_from_env():
     )
     with pytest.raises(ConfigurationError, match="paper, demo or live"):
         TradingConfig.from_env({"TSABOT_TRADING_MODE": "yolo"})
+
+
+@pytest.mark.parametrize("value", ["fifty", "-5", "NaN", "Infinity"])
+def test_a_bad_limit_in_the_environment_is_refused_by_name(value):
+    with pytest.raises(ConfigurationError, match=f"TSABOT_MAX_ORDER_COST must be a number.*{value}"):
+        TradingConfig.from_env({"TSABOT_MAX_ORDER_COST": value})
+
+
+def test_every_limit_is_read_from_its_environment_variable():
+    env = {f"TSABOT_{name.upper()}": str(7 + i) for i, name in enumerate(LIMIT_AMOUNTS)}
+    limits = TradingConfig.from_env(env).limits
+    assert [getattr(limits, name) for name in LIMIT_AMOUNTS] == [Decimal(7 + i) for i in range(6)]
+    assert TradingConfig.from_env({"TSABOT_MAX_DAILY_LOSS": " "}).limits == RiskLimits()  # blank: default
 
 
 class ToLoopback(httpx.BaseTransport):

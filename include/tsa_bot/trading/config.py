@@ -47,6 +47,34 @@ class RiskLimits:
     kill_switch: bool = False
 
 
+# The RiskLimits amounts; each is also read from TSABOT_<NAME> in the environment and <name> in params.
+LIMIT_AMOUNTS = (
+    "max_order_contracts",
+    "max_order_cost",
+    "max_contracts_per_market",
+    "max_event_exposure",
+    "max_total_exposure",
+    "max_daily_loss",
+)
+
+
+def parse_amount(raw: Any, source: str, *, at_most: Decimal | None = None) -> Decimal:
+    """A finite number >= 0 (and <= ``at_most``) from a string, int or float; ``source`` names it in errors.
+
+    Floats go through ``str`` first, so 0.1 stays 0.1 rather than its binary expansion.
+    """
+    if isinstance(raw, bool):
+        raise ConfigurationError(f"{source} must be a number, got {raw!r}")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise ConfigurationError(f"{source} must be a number, got {raw!r}") from None
+    if not value.is_finite() or value < 0 or (at_most is not None and value > at_most):
+        bound = f" and at most {at_most}" if at_most is not None else ""
+        raise ConfigurationError(f"{source} must be a number >= 0{bound}, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class TradingConfig:
     mode: TradingMode = TradingMode.PAPER
@@ -67,17 +95,13 @@ class TradingConfig:
         def flag(name: str) -> bool:
             return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
-        def money(name: str, default: Decimal) -> Decimal:
-            return Decimal(env[name]) if env.get(name) else default
+        def amount(name: str, default: Decimal) -> Decimal:
+            variable = f"TSABOT_{name.upper()}"
+            return parse_amount(env[variable], variable) if env.get(variable, "").strip() else default
 
         base = RiskLimits()
         limits = RiskLimits(
-            max_order_contracts=money("TSABOT_MAX_ORDER_CONTRACTS", base.max_order_contracts),
-            max_order_cost=money("TSABOT_MAX_ORDER_COST", base.max_order_cost),
-            max_contracts_per_market=money("TSABOT_MAX_CONTRACTS_PER_MARKET", base.max_contracts_per_market),
-            max_event_exposure=money("TSABOT_MAX_EVENT_EXPOSURE", base.max_event_exposure),
-            max_total_exposure=money("TSABOT_MAX_TOTAL_EXPOSURE", base.max_total_exposure),
-            max_daily_loss=money("TSABOT_MAX_DAILY_LOSS", base.max_daily_loss),
+            **{name: amount(name, getattr(base, name)) for name in LIMIT_AMOUNTS},
             kill_switch=flag("TSABOT_KILL_SWITCH"),
         )
         mode = env.get("TSABOT_TRADING_MODE", "paper").strip().lower()
@@ -104,19 +128,7 @@ class TradingConfig:
             return params.get(name) is not None and params.get(name) != ""
 
         def number(name: str, default: Decimal, *, at_most: Decimal | None = None) -> Decimal:
-            if not given(name):
-                return default
-            raw = params[name]
-            if isinstance(raw, bool):
-                raise ConfigurationError(f"param {name} must be a number, got {raw!r}")
-            try:
-                value = Decimal(str(raw).strip())
-            except InvalidOperation:
-                raise ConfigurationError(f"param {name} must be a number, got {raw!r}") from None
-            if not value.is_finite() or value < 0 or (at_most is not None and value > at_most):
-                bound = f" and at most {at_most}" if at_most is not None else ""
-                raise ConfigurationError(f"param {name} must be a number >= 0{bound}, got {raw!r}")
-            return value
+            return parse_amount(params[name], f"param {name}", at_most=at_most) if given(name) else default
 
         backfill = flag_value(params.get("backfill"), "backfill")
         mode = base.mode
@@ -129,12 +141,7 @@ class TradingConfig:
             mode = TradingMode.PAPER
         b = base.limits
         limits = RiskLimits(
-            max_order_contracts=number("max_order_contracts", b.max_order_contracts),
-            max_order_cost=number("max_order_cost", b.max_order_cost),
-            max_contracts_per_market=number("max_contracts_per_market", b.max_contracts_per_market),
-            max_event_exposure=number("max_event_exposure", b.max_event_exposure),
-            max_total_exposure=number("max_total_exposure", b.max_total_exposure),
-            max_daily_loss=number("max_daily_loss", b.max_daily_loss),
+            **{name: number(name, getattr(b, name)) for name in LIMIT_AMOUNTS},
             kill_switch=b.kill_switch or flag_value(params.get("kill_switch"), "kill_switch"),
         )
         return replace(
