@@ -159,7 +159,9 @@ def test_a_bad_limit_in_the_environment_is_refused_by_name(value):
 def test_every_limit_is_read_from_its_environment_variable():
     env = {f"TSABOT_{name.upper()}": str(7 + i) for i, name in enumerate(LIMIT_AMOUNTS)}
     limits = TradingConfig.from_env(env).limits
-    assert [getattr(limits, name) for name in LIMIT_AMOUNTS] == [Decimal(7 + i) for i in range(6)]
+    assert len(LIMIT_AMOUNTS) == 6 and all(
+        getattr(limits, name) == Decimal(7 + i) for i, name in enumerate(LIMIT_AMOUNTS)
+    )
     assert TradingConfig.from_env({"TSABOT_MAX_DAILY_LOSS": " "}).limits == RiskLimits()  # blank: default
 
 

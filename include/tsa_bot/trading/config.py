@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -48,14 +48,7 @@ class RiskLimits:
 
 
 # The RiskLimits amounts; each is also read from TSABOT_<NAME> in the environment and <name> in params.
-LIMIT_AMOUNTS = (
-    "max_order_contracts",
-    "max_order_cost",
-    "max_contracts_per_market",
-    "max_event_exposure",
-    "max_total_exposure",
-    "max_daily_loss",
-)
+LIMIT_AMOUNTS = tuple(f.name for f in fields(RiskLimits) if f.name != "kill_switch")
 
 
 def parse_amount(raw: Any, source: str, *, at_most: Decimal | None = None) -> Decimal:
