@@ -8,11 +8,30 @@ import sqlalchemy as sa
 
 from tsa_bot.kalshi.client import KalshiClient, RetryPolicy
 from tsa_bot.kalshi.models import OrderRequest
+from tsa_bot.kalshi.simulator import EventSeed
 from tsa_bot.trading import store
 from tsa_bot.trading.decide import Decision, client_order_id
 
 KEY_ID = "0f6c1e8a-6a8f-4d8e-9a51-3f1f6d1c2b10"
 FAST_RETRY = RetryPolicy(attempts=6, backoff_s=0.005, max_backoff_s=0.02, budget_s=5.0)
+
+# The trading tests' event: five strikes around 2.30 M, two levels a side, 10 contracts each.
+EVENT = "KXTSAW-26FEB15"
+T225, T235 = f"{EVENT}-A2.25", f"{EVENT}-A2.35"
+SEED = EventSeed(
+    event_ticker=EVENT,
+    strikes=(2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000),
+    mids={
+        2_200_000: Decimal("0.90"),
+        2_250_000: Decimal("0.70"),
+        2_300_000: Decimal("0.50"),
+        2_350_000: Decimal("0.30"),
+        2_400_000: Decimal("0.15"),
+    },
+    half_spread=Decimal("0.02"),
+    levels=2,
+    depth=Decimal(10),
+)
 
 
 def rest_order_of_earlier_run(

@@ -8,31 +8,15 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from kalshi_testkit import FAST_RETRY, KEY_ID, rest_order_of_earlier_run
+from kalshi_testkit import EVENT, FAST_RETRY, KEY_ID, SEED, T225, T235, rest_order_of_earlier_run
 
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.simulator import EventSeed, RunningSimulator, running_simulator
+from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
 from tsa_bot.trading import store
 from tsa_bot.trading.config import RiskLimits, TradingConfig, TradingMode
 from tsa_bot.trading.run import run_trading, settle_event
 
 D = Decimal
-EVENT = "KXTSAW-26FEB15"
-T225, T235 = f"{EVENT}-A2.25", f"{EVENT}-A2.35"
-SEED = EventSeed(
-    event_ticker=EVENT,
-    strikes=(2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000),
-    mids={
-        2_200_000: D("0.90"),
-        2_250_000: D("0.70"),
-        2_300_000: D("0.50"),
-        2_350_000: D("0.30"),
-        2_400_000: D("0.15"),
-    },
-    half_spread=D("0.02"),
-    levels=2,
-    depth=D(10),
-)
 # The forecaster's hand-over: 2.25 M is cheap (YES), 2.35 M is dear (NO), the others are fairly priced.
 PROBS = {2_200_000: 0.90, 2_250_000: 0.85, 2_300_000: 0.50, 2_350_000: 0.10, 2_400_000: 0.16}
 LIMITS = RiskLimits(

@@ -5,38 +5,24 @@ contacts no exchange; a skipped fetch propagates through every later step."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
-from kalshi_testkit import FAST_RETRY, KEY_ID, rest_order_of_earlier_run
+from kalshi_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235, rest_order_of_earlier_run
+from kalshi_testkit import SEED as FIVE_STRIKE_SEED
 
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.simulator import EventSeed, RunningSimulator, running_simulator
+from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
 from tsa_bot.trading import steps, store
 from tsa_bot.trading.run import take_snapshot
 
 D = Decimal
-EVENT = "KXTSAW-26FEB15"
 WEEK = date(2026, 2, 9)
-T225, T235 = f"{EVENT}-A2.25", f"{EVENT}-A2.35"
-SEED = EventSeed(
-    event_ticker=EVENT,
-    strikes=(2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000),
-    mids={
-        2_200_000: D("0.90"),
-        2_250_000: D("0.70"),
-        2_300_000: D("0.50"),
-        2_350_000: D("0.30"),
-        2_400_000: D("0.15"),
-    },
-    half_spread=D("0.02"),
-    levels=2,
-    depth=D(10),
-    fee_multiplier=D("0.5"),
-)
+SEED = replace(FIVE_STRIKE_SEED, fee_multiplier=D("0.5"))  # the shared event at half the standard fee
 # As XCom hands them back: string keys. 2.25 M is cheap (buy YES), 2.35 M is dear (buy NO).
 PROBS = {"2200000": 0.90, "2250000": 0.85, "2300000": 0.50, "2350000": 0.10, "2400000": 0.16}
 # As the DAG's form sends them: strings and floats.
