@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 # Airflow reads its configuration at import time: set it before any test module imports airflow.
@@ -63,17 +64,30 @@ def _admin_execute(admin_url: str, statement: str) -> None:
         engine.dispose()
 
 
-@pytest.fixture
-def empty_database_url(pg_admin_url: str) -> Iterator[str]:
-    """A brand-new, empty database on the test server (no schema)."""
-    name = f"tsabot_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(pg_admin_url, f'create database "{name}"')
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    yield url
-    from tsa_bot.warehouse.engine import _engine_for
+@pytest.fixture(scope="session")
+def scratch_database(pg_admin_url: str) -> Callable[[str], AbstractContextManager[str]]:
+    """``with scratch_database("prefix") as url``: a brand-new, empty database, dropped on the way out."""
 
-    _engine_for.cache_clear()
-    _admin_execute(pg_admin_url, f'drop database if exists "{name}" with (force)')
+    @contextmanager
+    def database(prefix: str) -> Iterator[str]:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        _admin_execute(pg_admin_url, f'create database "{name}"')
+        try:
+            yield make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            from tsa_bot.warehouse.engine import _engine_for
+
+            _engine_for.cache_clear()
+            _admin_execute(pg_admin_url, f'drop database if exists "{name}" with (force)')
+
+    return database
+
+
+@pytest.fixture
+def empty_database_url(scratch_database: Callable[[str], AbstractContextManager[str]]) -> Iterator[str]:
+    """A brand-new, empty database on the test server (no schema)."""
+    with scratch_database("tsabot_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ real ``airflow api-server`` with the project's plugins, loaded by headless Chrom
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -33,15 +32,6 @@ FAST = {"offline": True, "calibration_weeks": 8}
 PAST_WEEKS = [date(2025, 11, 3) + timedelta(weeks=i) for i in range(8)]
 
 
-def _admin(url: str, statement: str) -> None:
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(statement)
-    finally:
-        engine.dispose()
-
-
 def _seed_scored_history(engine: sa.Engine, weeks: list[date]) -> None:
     """Real Monday-morning forecasts of past weeks (Prophet on the loaded numbers), saved and scored."""
     import pandas as pd
@@ -64,19 +54,13 @@ def _seed_scored_history(engine: sa.Engine, weeks: list[date]) -> None:
 
 
 @pytest.fixture(scope="module")
-def filled(pg_admin_url, airflow_db, tmp_path_factory) -> Iterator[dict]:
+def filled(scratch_database, airflow_db, tmp_path_factory) -> Iterator[dict]:
     """A fresh warehouse, one green offline DAG run against the simulator, then 8 scored past weeks."""
     from airflow.dag_processing.dagbag import DagBag
-    from sqlalchemy.engine import make_url
 
     from tsa_bot.config import get_settings
-    from tsa_bot.warehouse.engine import _engine_for
     from tsa_bot.warehouse.migrate import migrate
 
-    name = f"tsabot_ui_{uuid.uuid4().hex[:10]}"
-    _admin(pg_admin_url, f'create database "{name}"')
-    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(url)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path_factory.mktemp("kalshi") / "kalshi.pem"
     key_file.write_bytes(
@@ -84,28 +68,28 @@ def filled(pg_admin_url, airflow_db, tmp_path_factory) -> Iterator[dict]:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
     )
-    try:  # the database goes away even when the setup fails
-        migrate(engine)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("TSA_WAREHOUSE_URL", url)
-            mp.setenv("TSABOT_HTTP_BACKOFF_S", "0.01")
+    with scratch_database("tsabot_ui") as url:  # the database goes away even when the setup fails
+        engine = sa.create_engine(url)
+        try:
+            migrate(engine)
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("TSA_WAREHOUSE_URL", url)
+                mp.setenv("TSABOT_HTTP_BACKOFF_S", "0.01")
+                get_settings.cache_clear()
+                dag = DagBag(dag_folder=str(PROJECT_DIR / "dags")).get_dag("tsa_daily")
+                with running_simulator(SEED, read_rate=1_000, write_rate=1_000) as sim:
+                    sim.register_key(KEY_ID, key.public_key(), balance=1_000)
+                    mp.setenv("KALSHI_API_BASE", sim.base_url)
+                    mp.setenv("KALSHI_KEY_ID", KEY_ID)
+                    mp.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_file))
+                    run = dag.test(logical_date=None, run_conf=FAST)
+                assert run.state == "success"
+                _seed_scored_history(engine, PAST_WEEKS)
+                get_settings.cache_clear()
+                yield {"url": url, "engine": engine, "run_id": run.run_id, "past_weeks": PAST_WEEKS}
+        finally:
+            engine.dispose()
             get_settings.cache_clear()
-            dag = DagBag(dag_folder=str(PROJECT_DIR / "dags")).get_dag("tsa_daily")
-            with running_simulator(SEED, read_rate=1_000, write_rate=1_000) as sim:
-                sim.register_key(KEY_ID, key.public_key(), balance=1_000)
-                mp.setenv("KALSHI_API_BASE", sim.base_url)
-                mp.setenv("KALSHI_KEY_ID", KEY_ID)
-                mp.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_file))
-                run = dag.test(logical_date=None, run_conf=FAST)
-            assert run.state == "success"
-            _seed_scored_history(engine, PAST_WEEKS)
-            get_settings.cache_clear()
-            yield {"url": url, "engine": engine, "run_id": run.run_id, "past_weeks": PAST_WEEKS}
-    finally:
-        engine.dispose()
-        _engine_for.cache_clear()
-        get_settings.cache_clear()
-        _admin(pg_admin_url, f'drop database if exists "{name}" with (force)')
 
 
 @pytest.fixture(scope="module")
