@@ -43,7 +43,8 @@ down: $(STAMP)
 ## The warehouse tests then run again on the embedded server, the fallback used where no Postgres runs.
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
-	TSABOT_TEST_EMBEDDED_PG=1 $(BIN)/python -m pytest -q tests/test_warehouse_load.py tests/test_warehouse_migrate.py
+	TSABOT_TEST_EMBEDDED_PG=1 $(BIN)/python -m pytest -q tests/test_warehouse_engine.py tests/test_warehouse_load.py \
+		tests/test_warehouse_migrate.py
 
 ## Headless Chromium for the UI test, from Debian's packages (needs root and apt; else that test skips, saying why).
 browser:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -19,7 +21,13 @@ def _fresh_settings():
 
 
 def as_airflow_uri(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The warehouse as an AIRFLOW_CONN_* URI; a Unix-socket directory goes in the host, as Airflow's
+    connection form takes it (the embedded server listens on a socket only)."""
+    parsed = make_url(url).set(drivername="postgresql")
+    socket_dir = parsed.query.get("host")
+    if socket_dir:
+        parsed = parsed.difference_update_query(["host"]).set(host=quote(socket_dir, safe=""))
+    return parsed.render_as_string(hide_password=False)
 
 
 def test_environment_url_wins_over_the_airflow_connection(monkeypatch, warehouse_url):
@@ -36,6 +44,14 @@ def test_the_airflow_connection_is_used_when_no_url_is_set(monkeypatch, warehous
     assert make_url(resolved).database == make_url(warehouse_url).database
     with get_engine().connect() as conn:
         assert conn.execute(sa.text("select count(*) from tsa_daily")).scalar_one() == 0
+
+
+def test_a_socket_directory_as_the_connections_host_reaches_libpq_as_host(monkeypatch):
+    monkeypatch.delenv("TSA_WAREHOUSE_URL", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_TSA_WAREHOUSE", "postgresql://bot:pw@%2Fvar%2Frun%2Fpostgresql:6543/tsa")
+    resolved = make_url(resolve_url())
+    assert (resolved.host, resolved.port, resolved.database) == (None, 6543, "tsa")
+    assert resolved.query["host"] == "/var/run/postgresql"
 
 
 def test_unreachable_warehouse_is_one_line_without_the_password():

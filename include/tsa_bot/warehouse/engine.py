@@ -53,8 +53,19 @@ def _airflow_connection_url() -> str | None:
     except ImportError:
         return None
     try:
-        hook = PostgresHook(postgres_conn_id=AIRFLOW_CONN_ID)
-        return hook.sqlalchemy_url.render_as_string(hide_password=False)
+        url = PostgresHook(postgres_conn_id=AIRFLOW_CONN_ID).sqlalchemy_url
+        if url.host and url.host.startswith("/"):
+            # A Unix-socket directory as the connection's host: as a URL string "user@/dir/db" would parse
+            # back as database "dir/db", so libpq gets it as the host query parameter instead.
+            url = sa.URL.create(
+                url.drivername,
+                url.username,
+                url.password,
+                port=url.port,  # with a socket, the port picks the socket file (.s.PGSQL.<port>)
+                database=url.database,
+                query={**url.query, "host": url.host},
+            )
+        return url.render_as_string(hide_password=False)
     except AirflowNotFoundException:
         return None
     except Exception as exc:  # outside a task the SDK may refuse to look connections up at all
