@@ -1,0 +1,341 @@
+"""What the market thinks the weekly mean will be, and how much of it to believe.
+
+- :func:`implied_probabilities`: the ladder's mids, made monotone and kept inside (0, 1).
+- :class:`ImpliedDistribution`: those probabilities as a distribution of the weekly mean (CDF, quantiles,
+  samples), interpolated in probit space between strikes with normal tails.
+- :func:`combine` and :func:`pooled_samples`: a *linear* pool of model and market. A linear pool is the
+  mixture "with probability w the market is right": it stays a distribution (monotone in the strike
+  for free), its samples are the two sets of samples side by side, and its Brier score is a quadratic in
+  ``w``, so the learned weight has one minimum. A logarithmic pool is sharper than either input; when the
+  two disagree that sharpness is the wrong way to err.
+- :func:`learn_weight`: the market's weight minimising the Brier score over settled weeks known before
+  the moment, on a grid, with a default until enough weeks have settled.
+- :func:`disagreement_guard`: trade, shrink or skip when the market's median sits far outside what the
+  model's own error explains (a storm or an FAA order the model cannot see).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+from statistics import NormalDist
+
+import numpy as np
+
+from tsa_bot.errors import TsaBotError
+from tsa_bot.pricing.quotes import monotone_probabilities
+
+# Mids are kept this far inside (0, 1): a one-sided book's mid can reach 0 or 1, which no finite
+# probit or log score survives, and a 0.1% tail is as sure as a thin ladder ever is.
+PROB_FLOOR = 0.001
+DEFAULT_MARKET_WEIGHT = 0.5
+MIN_SETTLED_WEEKS = 8
+WEIGHT_GRID: tuple[float, ...] = tuple(i / 20 for i in range(21))
+_NORMAL = NormalDist()
+
+
+class MarketViewError(TsaBotError):
+    """The snapshot has too few usable quotes to say what the market thinks."""
+
+
+@dataclass(frozen=True)
+class LadderQuote:
+    """One strike's best YES bid and ask, in dollars; either may be missing."""
+
+    strike: int
+    yes_bid: Decimal | None
+    yes_ask: Decimal | None
+
+
+def implied_probabilities(quotes: Sequence[LadderQuote]) -> dict[int, float]:
+    """The market's P(weekly mean > strike) per quoted strike: monotone non-increasing, inside (0, 1).
+
+    A missing side counts as its bound (no bid: 0; no ask: 1), the most the empty side can say. A strike
+    with neither side, or with a crossed book (bid above ask: a torn snapshot), is left out.
+    """
+    mids: dict[int, float] = {}
+    for q in quotes:
+        if q.yes_bid is None and q.yes_ask is None:
+            continue
+        bid = q.yes_bid if q.yes_bid is not None else Decimal(0)
+        ask = q.yes_ask if q.yes_ask is not None else Decimal(1)
+        if bid > ask:
+            continue
+        if q.strike in mids:
+            raise MarketViewError(f"strike {q.strike} is quoted twice in one snapshot")
+        mids[q.strike] = float((bid + ask) / 2)
+    if not mids:
+        raise MarketViewError("no strike of the snapshot has a usable quote")
+    fitted = monotone_probabilities(mids)
+    return {k: min(max(p, PROB_FLOOR), 1 - PROB_FLOOR) for k, p in fitted.items()}
+
+
+@dataclass(frozen=True)
+class ImpliedDistribution:
+    """A distribution of the weekly mean through given survival probabilities at the strikes.
+
+    Between strikes the CDF is linear in probit space (a normal locally); outside them it continues with
+    the slope of a normal fitted to all the points, so each tail is a normal tail.
+    """
+
+    strikes: tuple[float, ...]
+    cdf_values: tuple[float, ...]  # P(mean <= strike), strictly increasing
+
+    @classmethod
+    def from_probabilities(cls, probs: Mapping[int, float]) -> ImpliedDistribution:
+        """From monotone P(mean > strike), e.g. :func:`implied_probabilities`; needs two strikes or more."""
+        if len(probs) < 2:
+            raise MarketViewError(f"a distribution needs two quoted strikes or more, got {len(probs)}")
+        strikes = sorted(probs)
+        cdf = [min(max(1 - probs[k], PROB_FLOOR), 1 - PROB_FLOOR) for k in strikes]
+        # Equal neighbours (no mass between two strikes) are separated by a hair so the CDF inverts.
+        fixed = [c + i * 1e-9 for i, c in enumerate(np.maximum.accumulate(cdf))]
+        return cls(tuple(float(k) for k in strikes), tuple(fixed))
+
+    @cached_property
+    def _probits(self) -> np.ndarray:
+        return np.array([_NORMAL.inv_cdf(min(c, 1 - 1e-12)) for c in self.cdf_values])
+
+    @cached_property
+    def _tail_scale(self) -> float:
+        """The standard deviation of the normal that fits the probits best (least squares in strike)."""
+        z, k = self._probits, np.asarray(self.strikes)
+        slope = float(np.polyfit(k, z, 1)[0])
+        if slope <= 0 or not math.isfinite(slope):
+            return float(k[-1] - k[0])  # probabilities flat to a hair: the ladder's width as the scale
+        return 1.0 / slope
+
+    def quantiles(self, levels: Sequence[float] | np.ndarray) -> np.ndarray:
+        levels = np.asarray(levels, dtype=float)
+        if np.any((levels <= 0) | (levels >= 1)):
+            raise ValueError("quantile levels must lie strictly between 0 and 1")
+        z_knots, k = self._probits, np.asarray(self.strikes)
+        z = np.array([_NORMAL.inv_cdf(float(q)) for q in levels])
+        inside = np.interp(z, z_knots, k)
+        scale = self._tail_scale
+        below = k[0] + (z - z_knots[0]) * scale
+        above = k[-1] + (z - z_knots[-1]) * scale
+        return np.where(z < z_knots[0], below, np.where(z > z_knots[-1], above, inside))
+
+    def quantile(self, level: float) -> float:
+        return float(self.quantiles([level])[0])
+
+    @property
+    def median(self) -> float:
+        return self.quantile(0.5)
+
+    def samples(self, n: int) -> np.ndarray:
+        """``n`` evenly spaced quantiles (at (i + ½)/n): a deterministic, sorted sample."""
+        if n <= 0:
+            return np.empty(0)
+        return self.quantiles((np.arange(n) + 0.5) / n)
+
+    def survival(self, strike: float) -> float:
+        """P(mean > strike), read back off the same interpolation."""
+        z_knots, k = self._probits, np.asarray(self.strikes)
+        scale = self._tail_scale
+        if strike < k[0]:
+            z = z_knots[0] + (strike - k[0]) / scale
+        elif strike > k[-1]:
+            z = z_knots[-1] + (strike - k[-1]) / scale
+        else:
+            z = float(np.interp(strike, k, z_knots))
+        return 1 - _NORMAL.cdf(z)
+
+
+def _check_weight(weight: float) -> float:
+    if not 0 <= weight <= 1:
+        raise ValueError(f"the market's weight must be between 0 and 1, got {weight}")
+    return float(weight)
+
+
+def combine(
+    model: Mapping[int, float] | np.ndarray | Sequence[float],
+    market: Mapping[int, float],
+    market_weight: float,
+) -> dict[int, float]:
+    """The linear pool ``(1 − w)·model + w·market`` of P(mean > strike), on the model's strikes.
+
+    ``model`` is either its strike probabilities or its samples of the weekly mean (then the market's
+    strikes are used). A strike the market did not quote is read off its implied distribution.
+    """
+    w = _check_weight(market_weight)
+    if isinstance(model, Mapping):
+        model_probs = {k: float(p) for k, p in model.items()}
+    else:
+        values = np.sort(np.asarray(model, dtype=float))
+        if values.size == 0:
+            raise ValueError("no model samples to combine")
+        model_probs = {
+            k: float(values.size - np.searchsorted(values, k, side="right")) / values.size for k in market
+        }
+    implied = ImpliedDistribution.from_probabilities(market) if len(market) >= 2 else None
+    out = {}
+    for k, p in model_probs.items():
+        if k in market:
+            m = market[k]
+        elif implied is not None:
+            m = implied.survival(k)
+        else:
+            raise MarketViewError(f"the market has no price for strike {k} and too few strikes to infer one")
+        out[k] = (1 - w) * p + w * m
+    return out
+
+
+def pooled_samples(
+    model_samples: np.ndarray | Sequence[float], market: ImpliedDistribution, market_weight: float
+) -> np.ndarray:
+    """Samples of the linear pool, as many as the model's: its own quantiles and the market's, by weight.
+
+    Deterministic: ``round(w·n)`` evenly spaced market quantiles beside as many evenly spaced model
+    quantiles as remain; sorted. Feed it to ``ladder.plan_ladder`` as the forecast.
+    """
+    w = _check_weight(market_weight)
+    values = np.asarray(model_samples, dtype=float)
+    if values.size == 0:
+        raise ValueError("no model samples to pool")
+    n_market = round(w * values.size)
+    n_model = values.size - n_market
+    own = np.quantile(values, (np.arange(n_model) + 0.5) / n_model) if n_model else np.empty(0)
+    return np.sort(np.concatenate([own, market.samples(n_market)]))
+
+
+@dataclass(frozen=True)
+class ScoredWeek:
+    """One past moment: the model's and the market's probabilities then, and how the strikes settled."""
+
+    event_ticker: str
+    moment: dt.datetime  # when the probabilities were made
+    settled_at: dt.datetime  # when the results became known
+    model: Mapping[int, float]
+    market: Mapping[int, float]
+    results: Mapping[int, bool]  # strike -> settled YES
+
+
+def results_from_mean(weekly_mean: float, strikes: Sequence[int]) -> dict[int, bool]:
+    """Kalshi's strict ``>``: a mean exactly on a strike settles NO."""
+    return {k: weekly_mean > k for k in strikes}
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    market_weight: float
+    weeks: int  # settled events the choice saw
+    strikes_scored: int
+    brier_model: float | None
+    brier_market: float | None
+    brier_pooled: float | None
+    reason: str
+
+
+def _brier(probs: np.ndarray, outcomes: np.ndarray) -> float:
+    return float(np.mean((probs - outcomes) ** 2))
+
+
+def learn_weight(
+    history: Sequence[ScoredWeek],
+    moment: dt.datetime,
+    *,
+    grid: Sequence[float] = WEIGHT_GRID,
+    min_weeks: int = MIN_SETTLED_WEEKS,
+    default: float = DEFAULT_MARKET_WEIGHT,
+) -> WeightChoice:
+    """The market's weight in the pool, point in time: from weeks made *and* settled before ``moment``.
+
+    Scores the pool on every strike both sides priced, over every scored moment of those weeks, and takes
+    the grid weight of least Brier score (ties: the one nearest ``default``). Fewer than ``min_weeks``
+    settled events give ``default``: a handful of weeks cannot tell a model from a market.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("the moment must carry a time zone")
+    known = [h for h in history if h.settled_at < moment and h.moment < moment]
+    model, market, outcome = [], [], []
+    for h in known:
+        for k, y in h.results.items():
+            if k in h.model and k in h.market:
+                model.append(h.model[k])
+                market.append(h.market[k])
+                outcome.append(1.0 if y else 0.0)
+    weeks = len({h.event_ticker for h in known})
+    if weeks < min_weeks or not outcome:
+        return WeightChoice(
+            _check_weight(default),
+            weeks,
+            len(outcome),
+            None,
+            None,
+            None,
+            f"{weeks} settled week(s) before {moment.isoformat()}, fewer than {min_weeks}: "
+            f"default market weight {default}",
+        )
+    p_model, p_market, y = np.array(model), np.array(market), np.array(outcome)
+    scores = {w: _brier((1 - w) * p_model + w * p_market, y) for w in grid}
+    best = min(scores.values())
+    weight = min((w for w, s in scores.items() if s <= best + 1e-15), key=lambda w: (abs(w - default), w))
+    brier_model, brier_market = _brier(p_model, y), _brier(p_market, y)
+    return WeightChoice(
+        weight,
+        weeks,
+        len(outcome),
+        brier_model,
+        brier_market,
+        best,
+        f"market weight {weight} from {weeks} settled weeks ({len(outcome)} strikes): Brier model "
+        f"{brier_model:.4f}, market {brier_market:.4f}, pooled {best:.4f}",
+    )
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    action: str  # trade | shrink | skip
+    factor: float  # multiply the Kelly fraction by it: 1 to trade, 0 to skip
+    z: float  # the market's median minus the model's, in model standard deviations
+    reason: str
+
+
+def _millions(x: float) -> str:
+    return f"{x / 1e6:.3f} M"
+
+
+def disagreement_guard(
+    model_samples: np.ndarray | Sequence[float],
+    market: ImpliedDistribution,
+    *,
+    shrink_z: float = 1.0,
+    skip_band: tuple[float, float] = (0.02, 0.98),
+) -> GuardVerdict:
+    """Trade, shrink or skip, by how far the market's median lies from the model's in the model's own error.
+
+    The model's samples *are* its error distribution (built from its past out-of-sample errors), so:
+    the market's median outside the model's ``skip_band`` quantiles means the market sees something the
+    model cannot (a storm, a flight-cut order): skip. Beyond ``shrink_z`` standard deviations but inside
+    the band: shrink the Kelly fraction by ``shrink_z / |z|``. Otherwise trade.
+    """
+    values = np.asarray(model_samples, dtype=float)
+    if values.size == 0:
+        raise ValueError("no model samples to guard")
+    lo, hi = np.quantile(values, skip_band)
+    own_median, sd = float(np.median(values)), float(np.std(values))
+    theirs = market.median
+    gap = theirs - own_median
+    z = gap / sd if sd > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
+    said = (
+        f"market median {_millions(theirs)} vs model median {_millions(own_median)} (z = {z:+.1f} model sd)"
+    )
+    if not lo <= theirs <= hi:
+        band = f"{skip_band[0]:.0%}–{skip_band[1]:.0%}"
+        return GuardVerdict(
+            "skip",
+            0.0,
+            z,
+            f"{said} lies outside the model's {band} range {_millions(lo)}–{_millions(hi)}: "
+            "the market likely knows something the model does not; skipping",
+        )
+    if abs(z) > shrink_z:
+        factor = shrink_z / abs(z)
+        return GuardVerdict("shrink", factor, z, f"{said}: sizing shrunk to {factor:.0%}")
+    return GuardVerdict("trade", 1.0, z, f"{said}: within the model's error")
