@@ -87,6 +87,17 @@ def test_a_sure_range_is_bought_to_the_order_limit_on_both_legs_and_nothing_else
     assert plan.expected_profit == D(10)
 
 
+def test_an_outcome_no_sample_reached_still_bounds_the_loss_by_the_kelly_bankroll():
+    # Every sample says YES 2.30 wins, but a mean at or below 2.30 M is possible: the sub-bankroll of
+    # 0.1 × $1000 must survive it, so at most 199 contracts at $0.50 (200 would lose all $100).
+    samples = np.full(1000, 2.35e6)
+    ladder = [leg(2.30e6, [("0.50", 100_000)], [])]
+    plan = plan_ladder(samples, ladder, NO_FEES, bankroll=D(1000), kelly_fraction=D("0.1"), limits=WIDE)
+    (order,) = plan.orders
+    assert (order.count, order.binding) == (D(199), "kelly_bankroll")
+    assert plan.worst_profit == D("-99.50")
+
+
 def test_the_order_walks_the_book_and_limits_count_it_at_its_limit_price():
     samples = np.full(100, 2.35e6)  # YES 2.30 is sure to win
     ladder = [leg(2.30e6, [("0.60", 3), ("0.70", 4), ("0.95", 100)], [])]

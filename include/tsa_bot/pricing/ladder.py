@@ -35,9 +35,10 @@ Choices, and why:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from functools import cache
 
 import numpy as np
 
@@ -176,12 +177,28 @@ class _Leg:
     held_cost: Decimal
     cap: int  # most contracts one order may buy, before the shared budget
     cap_reason: str
-    prices: list[Decimal]  # the ask level of each contract, cheapest first, up to ``cap``
+    level_prices: list[Decimal]  # the ask levels, cheapest first
+    level_ends: np.ndarray  # contracts offered up to and including each level
     cum_ticks: np.ndarray  # cost of the first n contracts, level by level, in ticks (length cap + 1)
     collateral_ticks: np.ndarray  # n × (limit price + fee) in ticks
 
+    def limit_price(self, count: int) -> Decimal | None:
+        """The price of the ``count``-th cheapest contract: the limit an order for ``count`` needs."""
+        return self.level_prices[int(np.searchsorted(self.level_ends, count))] if count else None
 
-def _build_leg(strike: LadderStrike, side: str, held: Held, fees: FeeSchedule, limits: LadderLimits) -> _Leg:
+
+@dataclass(frozen=True)
+class _Caps:
+    """The per-order and per-market limits, converted once: whole contracts and ticks."""
+
+    order_contracts: int
+    order_cost_ticks: int
+    per_market: Decimal
+
+
+def _build_leg(
+    strike: LadderStrike, side: str, held: Held, unit_ticks: Callable[[Decimal], int], caps: _Caps
+) -> _Leg:
     asks = strike.yes_asks if side == "yes" else strike.no_asks
     merged: dict[Decimal, int] = {}
     for level in asks:
@@ -193,21 +210,20 @@ def _build_leg(strike: LadderStrike, side: str, held: Held, fees: FeeSchedule, l
         merged[level.price] = merged.get(level.price, 0) + _whole(level.count)
     prices = sorted(p for p, c in merged.items() if c > 0)
     counts = [merged[p] for p in prices]
-    units = [_ticks(p + fee_per_contract(fees, p), "price plus fee") for p in prices]
-    caps = {
+    units = [unit_ticks(p) for p in prices]
+    limits = {
         "available": sum(counts),
-        "order_contracts": _whole(limits.max_order_contracts),
-        "market_contracts": _whole(limits.max_contracts_per_market - held.count),
+        "order_contracts": caps.order_contracts,
+        "market_contracts": _whole(caps.per_market - held.count),
     }
-    cap_reason = min(caps, key=lambda k: caps[k])
-    cap = max(caps[cap_reason], 0)
+    cap_reason = min(limits, key=lambda k: limits[k])
+    cap = max(limits[cap_reason], 0)
     unit = np.repeat(np.asarray(units, dtype=np.int64), counts)[:cap]
-    level_of = np.repeat(np.arange(len(prices)), counts)[:cap]
     cum = np.concatenate(([0], np.cumsum(unit))).astype(np.int64)
     collateral = np.concatenate(([0], np.arange(1, cap + 1, dtype=np.int64) * unit))
-    by_cost = int(np.searchsorted(collateral, _limit_ticks(limits.max_order_cost, "max_order_cost"), "right"))
-    if by_cost - 1 < cap:
-        cap, cap_reason = by_cost - 1, "order_cost"
+    by_cost = int(np.searchsorted(collateral, caps.order_cost_ticks, "right")) - 1
+    if by_cost < cap:
+        cap, cap_reason = by_cost, "order_cost"
     return _Leg(
         ticker=strike.ticker,
         strike=strike.strike,
@@ -216,7 +232,8 @@ def _build_leg(strike: LadderStrike, side: str, held: Held, fees: FeeSchedule, l
         held_cost=held.cost,
         cap=cap,
         cap_reason=cap_reason,
-        prices=[prices[i] for i in level_of[:cap]],
+        level_prices=prices,
+        level_ends=np.cumsum(counts, dtype=np.int64),
         cum_ticks=cum[: cap + 1],
         collateral_ticks=collateral[: cap + 1],
     )
@@ -267,8 +284,18 @@ def plan_ladder(
             raise LadderError(f"holding {ticker} {side} must have a count and a cost >= 0")
 
     ordered = sorted(strikes, key=lambda s: (s.strike, s.ticker))
+    caps = _Caps(
+        _whole(limits.max_order_contracts),
+        _limit_ticks(limits.max_order_cost, "max_order_cost"),
+        limits.max_contracts_per_market,
+    )
+
+    @cache
+    def unit_ticks(price: Decimal) -> int:
+        return _ticks(price, "an ask") + _ticks(fee_per_contract(fees, price), "a fee")
+
     legs = [
-        _build_leg(s, side, held.get((s.ticker, side), Held(_ZERO, _ZERO)), fees, limits)
+        _build_leg(s, side, held.get((s.ticker, side), Held(_ZERO, _ZERO)), unit_ticks, caps)
         for s in ordered
         for side in SIDES
     ]
@@ -367,16 +394,21 @@ class _Ascent:
                 k = int(np.argmax(value))
                 best, move = value[k], ((legs[k], new[k]),)
         if pairs:
+            # E[log W] is concave in W, so its tangent bounds any move from above: only the pairs whose
+            # tangent gain clears the bar can gain at all, and only they are evaluated.
+            slope = np.zeros_like(self.wealth)
+            slope[self.live] = self.prob / self.wealth[self.live]
             for a, (legs_a, new_a, dcol_a, dw_a) in enumerate(moves):
                 for legs_b, new_b, dcol_b, dw_b in moves[a:]:
-                    wealth = self.wealth + dw_a[:, None, :] + dw_b[None, :, :]
-                    value = self._objective(wealth)
-                    value[
-                        (dcol_a[:, None] + dcol_b[None, :] > room) | (legs_a[:, None] == legs_b[None, :])
-                    ] = -math.inf
-                    if value.size and value.max() > best:
-                        x, y = np.unravel_index(int(np.argmax(value)), value.shape)
-                        best, move = value[x, y], ((legs_a[x], new_a[x]), (legs_b[y], new_b[y]))
+                    bound = (dw_a @ slope)[:, None] + (dw_b @ slope)[None, :]
+                    ok = (bound > best - self.value) & (dcol_a[:, None] + dcol_b[None, :] <= room)
+                    x, y = np.nonzero(ok & (legs_a[:, None] != legs_b[None, :]))
+                    if not x.size:
+                        continue
+                    value = self._objective(self.wealth + dw_a[x] + dw_b[y])
+                    k = int(np.argmax(value))
+                    if value[k] > best:
+                        best, move = value[k], ((legs_a[x[k]], new_a[x[k]]), (legs_b[y[k]], new_b[y[k]]))
         if move is None:
             return False
         for leg, count in move:
@@ -427,7 +459,7 @@ def _plan(
     out = []
     for j, leg in enumerate(legs):
         count = int(solver.n[j])
-        limit = leg.prices[count - 1] if count else None
+        limit = leg.limit_price(count)
         binding = blocked or solver.stop_reason(j, leg)
         out.append(
             LegPlan(
