@@ -82,6 +82,9 @@ def test_a_sure_range_is_bought_to_the_order_limit_on_both_legs_and_nothing_else
     plan = plan_ladder(samples, ladder, NO_FEES, bankroll=D(1000), kelly_fraction=D("0.5"), limits=limits)
     assert bought(plan) == {(2.30e6, "yes"): D(10), (2.40e6, "no"): D(10)}
     assert all(o.binding == "order_contracts" for o in plan.orders)
+    assert plan.orders[0].reason == (
+        "joint ladder bet: target 10 YES, holding 0, buying 10 up to 0.50; stopped by order_contracts"
+    )
     assert [o.limit_price for o in plan.orders] == [D("0.50"), D("0.50")]
     assert plan.worst_profit == D(0)  # $10 for 10 pairs that pay at least $1 each
     assert plan.expected_profit == D(10)
@@ -207,6 +210,11 @@ def test_kelly_fraction_zero_and_no_room_buy_nothing_and_say_why():
     assert full.orders == () and "event_exposure" in full.note
 
 
+def test_an_empty_ladder_plans_nothing():
+    plan = plan_ladder([2.35e6], [], FEES, bankroll=D(1000), kelly_fraction=D(1), limits=WIDE)
+    assert (plan.legs, plan.orders, plan.growth, plan.expected_profit) == ((), (), 0.0, D(0))
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -216,6 +224,7 @@ def test_kelly_fraction_zero_and_no_room_buy_nothing_and_say_why():
         ({"ladder": [leg(2.3e6, [("1.00", 1)], [])]}, "between 0 and 1"),
         ({"held": {("KXTSAW-OTHER", "yes"): Held(D(1), D(1))}}, "not a side of a market"),
         ({"kelly_fraction": D(2)}, "kelly_fraction"),
+        ({"ladder": [leg(2.3e6, [("0.50", 1)], [])] * 2}, "twice"),
     ],
 )
 def test_bad_input_is_a_one_line_ladder_error(kwargs, message):
@@ -486,7 +495,7 @@ def small_ladder(raw) -> list[LadderStrike]:
     ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(forecasts(), st.lists(st.tuples(books, books), min_size=2, max_size=2), st.integers(20, 300))
 def test_the_ascent_finds_the_best_small_ladder(samples, raw, bankroll):
     # Two strikes, at most 6 contracts a side, no shared limit in the way: every combination is tried.
@@ -497,7 +506,7 @@ def test_the_ascent_finds_the_best_small_ladder(samples, raw, bankroll):
     assert found == pytest.approx(best, abs=1e-12)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     forecasts(),
     st.lists(st.tuples(books, books), min_size=2, max_size=2),

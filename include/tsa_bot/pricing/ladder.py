@@ -26,10 +26,14 @@ Choices, and why:
 - **Exact money.** Prices, fees and limits become integer units of $0.0001 for the limit checks; the
   objective is float64.
 - **Optimiser.** No maintained integer optimiser is installed (no scipy), and the problem is small, so an
-  integer ascent: moves of ±2^m contracts on one leg, halving m, then ±1 on one or two legs. Each accepted
-  move raises the objective by more than a tolerance, so the loop ends; the objective is concave, so the
-  result is a local optimum on the integer grid, next to the continuous one. Deterministic: ties go to
-  the first leg (strikes ascending, YES before NO).
+  integer ascent: the best move of ±2^m contracts on one leg or on two legs at once, halving m down to 1.
+  Two-leg moves grow both legs of a range when either alone would hurt a tail, and pass budget from leg
+  to leg under a binding limit; the objective is concave, so its tangent bounds every move and only the
+  pairs that could gain are evaluated. Each accepted move raises the objective by more than a tolerance,
+  so the loop ends, deterministically (ties go to the lowest strike, YES before NO). Without a binding
+  shared limit it matched an exhaustive search on every small ladder tried; under one the problem is a
+  knapsack (limit prices jump between book levels) and the result is a local optimum: no change of one
+  contract on one or two legs does better.
 """
 
 from __future__ import annotations
