@@ -3,6 +3,15 @@
 `retryable` tells the orchestrator whether a retry can help: a timeout can, a changed page layout cannot.
 """
 
+MAX_MESSAGE = 300  # characters of an error shown in one line: an alert or a terminal, never a page
+
+
+def one_line(error: BaseException, limit: int = MAX_MESSAGE) -> str:
+    """The first line of an error's message, cut to ``limit`` characters: what alerts and the CLI show."""
+    lines = str(error).strip().splitlines()
+    text = " ".join(lines[0].split()) if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class TsaBotError(Exception):
     """Base of every error the bot raises on purpose."""
@@ -32,6 +41,14 @@ class WarehouseUnavailable(TsaBotError):
     """The warehouse could not be reached, or the connection dropped mid-transaction."""
 
     retryable = True
+
+
+class WarehouseReadOnly(TsaBotError):
+    """The warehouse role may not write (missing privileges or a read-only role): a retry cannot help."""
+
+
+class WarehouseRejected(TsaBotError):
+    """The warehouse refused a statement or its data (a NUL byte, a broken constraint); nothing written."""
 
 
 class ConfigurationError(TsaBotError):

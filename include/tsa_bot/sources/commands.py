@@ -38,12 +38,15 @@ def parse_tsa_command(args: argparse.Namespace) -> int:
 
 
 def ingest_command(args: argparse.Namespace) -> int:
+    from tsa_bot.config import check_http_url
     from tsa_bot.ingest import fetch_tsa, load_tsa
     from tsa_bot.warehouse.engine import describe, get_engine, resolve_url
     from tsa_bot.warehouse.tsa_daily import warehouse_status
 
     if args.offline and args.base_url:
         raise ConfigurationError("--offline and --base-url contradict each other; pick one")
+    if args.base_url is not None:
+        check_http_url(args.base_url, "--base-url")
     url = resolve_url(args.warehouse_url)
     fetched = fetch_tsa(
         offline=args.offline, full_history=args.full_history, base_url=args.base_url, warehouse_url=url

@@ -1,0 +1,149 @@
+"""Bad input on the command line gives one line and exit code 2, never a traceback (issue 13's attacks).
+
+In-process (``tsa_bot.cli.main``) for speed; test_cli.py runs the command as a real process.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tsa_bot.cli import main
+from tsa_bot.config import get_settings
+
+SHARED_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "tsa_daily_2019_2025.csv"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """No inherited bot settings; a private state folder, so nothing can reach the checkout's .state."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("TSA_", "TSABOT_", "KALSHI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TSABOT_STATE_DIR", str(tmp_path / "state"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    get_settings.cache_clear()
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("tsabot: error: "), err
+    for needle in needles:
+        assert needle in err, err
+
+
+@pytest.mark.parametrize("base_url", ["not-a-url", "file:///etc", "http://", "ftp://example.com"])
+def test_ingest_refuses_a_base_url_that_is_not_http(capsys, monkeypatch, warehouse_url, base_url):
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    code, out, err = run(capsys, "ingest", "--base-url", base_url)
+    assert_one_line_error(code, err, "--base-url", "http")
+    assert out == ""
+
+
+def test_a_bad_tsa_base_url_setting_is_one_line(capsys, monkeypatch, warehouse_url):
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("TSABOT_TSA_BASE_URL", "file:///etc")
+    code, _, err = run(capsys, "ingest")
+    assert_one_line_error(code, err, "TSABOT_TSA_BASE_URL")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TSABOT_HTTP_ATTEMPTS", "abc"),
+        ("TSABOT_HTTP_ATTEMPTS", "0"),
+        ("TSABOT_HTTP_TIMEOUT_S", "-1"),
+        ("TSABOT_HTTP_MAX_PAGE_BYTES", "lots"),
+        ("TSABOT_OFFLINE", "perhaps"),
+    ],
+)
+def test_an_unreadable_setting_names_the_variable(capsys, monkeypatch, warehouse_url, name, value):
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv(name, value)
+    code, _, err = run(capsys, "ingest", "--offline")
+    assert_one_line_error(code, err, name)
+
+
+@pytest.mark.parametrize(
+    "url", ["::garbage::", "postgresql://u:s3cret@host:notaport/db", "postgresql://u:s3cret@[::1/db"]
+)
+def test_an_unparseable_warehouse_url_is_one_line_without_the_password(capsys, monkeypatch, url):
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", url)
+    code, out, err = run(capsys, "warehouse", "status")
+    assert_one_line_error(code, err, "TSA_WAREHOUSE_URL")
+    assert "s3cret" not in out + err
+
+
+def test_an_unparseable_warehouse_url_option_is_one_line(capsys):
+    code, _, err = run(capsys, "ingest", "--offline", "--warehouse-url", "postgresql://u@h:port/db")
+    assert_one_line_error(code, err, "--warehouse-url")
+
+
+@pytest.mark.parametrize("how", ["TSA_WAREHOUSE_URL", "TSABOT_WAREHOUSE_URL", "--warehouse-url"])
+def test_an_empty_warehouse_url_is_an_error_not_the_embedded_warehouse(capsys, monkeypatch, tmp_path, how):
+    from tsa_bot.warehouse.engine import stop_embedded
+
+    args = ["warehouse", "status"]
+    if how.startswith("--"):
+        args += [how, ""]
+    else:
+        monkeypatch.setenv(how, "")
+    try:
+        code, _, err = run(capsys, *args)
+    finally:
+        stop_embedded(tmp_path / "state")  # today's code silently started one here
+    assert_one_line_error(code, err, how, "empty")
+    assert not (tmp_path / "state" / "pgdata").exists()
+
+
+@pytest.mark.timeout(60)
+def test_backtest_refuses_a_directory_as_json_before_computing(capsys, tmp_path):
+    if not SHARED_CSV.exists():
+        pytest.skip("../shared/data is not beside the project")
+    began = time.monotonic()
+    code, out, err = run(
+        capsys,
+        "backtest", "--data", str(SHARED_CSV), "--start", "2025-01-06", "--end", "2025-01-06",
+        "--json", str(tmp_path), "--workers", "1",
+    )  # fmt: skip
+    assert_one_line_error(code, err, "--json", "is a directory")
+    assert time.monotonic() - began < 10 and out == ""
+
+
+@pytest.mark.timeout(60)
+def test_backtest_refuses_a_plot_in_a_missing_folder_before_computing(capsys, tmp_path):
+    if not SHARED_CSV.exists():
+        pytest.skip("../shared/data is not beside the project")
+    began = time.monotonic()
+    code, out, err = run(
+        capsys,
+        "backtest", "--data", str(SHARED_CSV), "--start", "2025-01-06", "--end", "2025-01-06",
+        "--json", str(tmp_path / "out.json"), "--plot", str(tmp_path / "missing" / "chart.png"),
+        "--workers", "1",
+    )  # fmt: skip
+    assert_one_line_error(code, err, "--plot", "does not exist")
+    assert time.monotonic() - began < 10 and out == ""
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("count", ["1.006", "1.5", "0", "-3", "1e9", "NaN", "Infinity", "1000001"])
+def test_kalshi_place_refuses_a_count_that_is_not_a_whole_number_in_range(capsys, count):
+    code, out, err = run(capsys, "kalshi", "place", "KXTSAW-26FEB15-A2.30", "buy", "yes", count, "0.02")
+    assert_one_line_error(code, err, "count")
+    assert "whole number" in err, err
+    assert out == ""
