@@ -9,42 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tsa_bot.cli import main
-from tsa_bot.config import get_settings
+from cli_testkit import assert_one_line_error, clean_env, run  # noqa: F401 - clean_env is a fixture
 
 SHARED_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "tsa_daily_2019_2025.csv"
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """No inherited bot settings; a private state folder, so nothing can reach the checkout's .state."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("TSA_", "TSABOT_", "KALSHI_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("TSABOT_STATE_DIR", str(tmp_path / "state"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    get_settings.cache_clear()
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, *needles: str) -> None:
-    assert code == 2, err
-    assert err.count("\n") == 1 and err.startswith("tsabot: error: "), err
-    for needle in needles:
-        assert needle in err, err
 
 
 @pytest.mark.parametrize("base_url", ["not-a-url", "file:///etc", "http://", "ftp://example.com"])
