@@ -48,7 +48,8 @@ def test_a_connection_cut_during_migrate_is_one_retryable_line_and_the_rerun_com
 
     event.listen(engine, "before_cursor_execute", kill_backend_in_the_third_migration)
     try:
-        with pytest.raises(errors.WarehouseUnavailable, match=f"applying migration {third.path.name}") as info:
+        expected = f"applying migration {third.path.name}"
+        with pytest.raises(errors.WarehouseUnavailable, match=expected) as info:
             migrate(engine)
     finally:
         event.remove(engine, "before_cursor_execute", kill_backend_in_the_third_migration)
@@ -98,7 +99,7 @@ def test_warehouse_status_works_for_a_read_only_role(capsys, read_only_url):
 def test_ingest_with_a_read_only_role_fails_with_one_line_and_writes_nothing(
     capsys, read_only_url, warehouse_engine
 ):
-    code, out, err = run(capsys, "ingest", "--offline", "--warehouse-url", read_only_url)
+    code, _, err = run(capsys, "ingest", "--offline", "--warehouse-url", read_only_url)
     assert_one_line_error(code, err, "warehouse role may not", "storing raw pages")
     with warehouse_engine.connect() as conn:
         assert conn.execute(sa.text("select count(*) from tsa_raw_pages")).scalar_one() == 0
