@@ -38,5 +38,3 @@ def assert_one_line_error(code: int, err: str, *needles: str) -> None:
     assert err.count("\n") == 1 and err.startswith("tsabot: error: "), err
     for needle in needles:
         assert needle in err, err
-
-
