@@ -2,7 +2,9 @@
 
 A load is one transaction: stage the batch with COPY, record revisions against the latest values, upsert
 ``tsa_daily`` (first value and first-seen time never change), and write the ingest run's counts. If
-anything fails, nothing of the batch is visible.
+anything fails, nothing of the batch is visible. Loads take a transaction-scoped advisory lock, so two at
+once run one after the other: the second compares against what the first committed, and a revision is
+recorded once (without it, two concurrent loads of one revised batch each recorded every revision).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import sqlalchemy as sa
 from tsa_bot.sources.tsa_page import DailyCount
 from tsa_bot.sources.tsa_site import FetchedPage
 from tsa_bot.warehouse.engine import warehouse_errors
+
+
+_LOAD_LOCK_KEY = 7_310_043  # any constant, other than the migrations' lock; shared by every loader
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ def load_batch(
 ) -> LoadSummary:
     """Upsert a validated batch in one transaction and record the ingest run."""
     with warehouse_errors("loading the batch (rolled back; nothing was written)"), engine.begin() as conn:
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _LOAD_LOCK_KEY})
         run_id = conn.execute(
             sa.text(
                 "insert into ingest_runs (run_key, started_at, pages, raw_page_ids) values (:k, :t, :p, :ids)"
