@@ -20,7 +20,6 @@ from tsa_bot.sources.tsa_page import DailyCount
 from tsa_bot.sources.tsa_site import FetchedPage
 from tsa_bot.warehouse.engine import warehouse_errors
 
-
 _LOAD_LOCK_KEY = 7_310_043  # any constant, other than the migrations' lock; shared by every loader
 
 
