@@ -114,3 +114,53 @@ def test_kalshi_place_refuses_a_count_that_is_not_a_whole_number_in_range(capsys
     assert_one_line_error(code, err, "count")
     assert "whole number" in err, err
     assert out == ""
+
+
+def _page_file(tmp_path: Path, html: str) -> str:
+    path = tmp_path / "page.html"
+    path.write_text(html)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("23,000,000", "values outside 50,000-4,000,000"),
+        ("2330", "values outside"),
+        (None, "dates after today"),
+    ],
+)
+def test_parse_tsa_validates_as_load_does_and_raw_opts_out(capsys, tmp_path, value, needle):
+    from datetime import date, timedelta
+
+    from tsa_bot.sources.offline import render_page
+    from tsa_bot.sources.tsa_page import DailyCount
+
+    start = date.today() - timedelta(days=10) if value is None else date(2025, 3, 3)
+    rows = [DailyCount(start + timedelta(days=k), 2_300_000 + 1_000 * k) for k in range(30)]
+    if value is not None:
+        rows[5] = DailyCount(rows[5].day, int(value.replace(",", "")))
+    page = _page_file(tmp_path, render_page(rows))
+
+    code, out, err = run(capsys, "parse-tsa", page)
+    assert_one_line_error(code, err, needle)
+    assert out == ""
+
+    code, out, err = run(capsys, "parse-tsa", "--raw", page)
+    assert (code, err) == (0, "")
+    assert out.splitlines() == ["date,passengers"] + [f"{r.day.isoformat()},{r.passengers}" for r in rows]
+
+
+def test_parse_tsa_refuses_a_page_with_a_decoy_table(capsys, tmp_path):
+    from tsa_bot.sources.offline import OFFLINE_SITE_DIR
+
+    real = (OFFLINE_SITE_DIR / "passenger-volumes.html").read_text()
+    decoy = (
+        "<table><tr><th>Date</th><th>Numbers</th></tr>"
+        "<tr><td>1/1/2099</td><td>23,000,000</td></tr><tr><td>1/2/2099</td><td>2330</td></tr></table>"
+    )
+    code, out, err = run(
+        capsys, "parse-tsa", _page_file(tmp_path, real.replace("<table", decoy + "<table", 1))
+    )
+    assert_one_line_error(code, err, "2 tables")
+    assert out == ""
