@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     http_backoff_s: float = Field(1.0, ge=0)
     # A TSA page is about 100 kB; anything past this is refused while it streams, before it fills memory.
     http_max_page_bytes: int = Field(5_000_000, gt=0)
+    # Every DAG task's execution_timeout: far above a normal run (the slowest task, the first forecast,
+    # takes about 30 s; a full-history ingest at worst 8 pages x attempts x the deadline), far below a day.
+    task_timeout_s: float = Field(1800.0, gt=0)
     # TSA answers 403 to clients that do not look like a browser.
     user_agent: str = (
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
