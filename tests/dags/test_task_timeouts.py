@@ -1,4 +1,4 @@
-"""Every task of every DAG has an execution_timeout: a hung fetch or a stuck fit cannot hold a slot forever."""
+"""Every task of every DAG has an execution_timeout: a hung fetch or a stuck fit cannot hold a slot."""
 
 from __future__ import annotations
 
