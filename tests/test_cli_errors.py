@@ -37,6 +37,8 @@ def test_a_bad_tsa_base_url_setting_is_one_line(capsys, monkeypatch, warehouse_u
         ("TSABOT_HTTP_TIMEOUT_S", "-1"),
         ("TSABOT_HTTP_MAX_PAGE_BYTES", "lots"),
         ("TSABOT_OFFLINE", "perhaps"),
+        ("TSABOT_STATE_DIR", "/etc/hostname"),
+        ("TSABOT_STATE_DIR", "/etc/hostname/state"),
     ],
 )
 def test_an_unreadable_setting_names_the_variable(capsys, monkeypatch, warehouse_url, name, value):

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
     )
 
+    @field_validator("state_dir")
+    @classmethod
+    def _a_folder(cls, value: Path) -> Path:
+        existing = next((p for p in (value, *value.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise ValueError(f"{existing} is a file, not a folder")
+        return value
+
     @field_validator("tsa_base_url")
     @classmethod
     def _http_base_url(cls, value: str) -> str:
