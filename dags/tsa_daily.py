@@ -49,6 +49,7 @@ LATE_PUBLICATION_RETRIES = {
         "retry_exponential_backoff": True,
         "max_retry_delay": 20 * RETRY_DELAY,
         "on_failure_callback": [on_task_failure],
+        "execution_timeout": timedelta(seconds=get_settings().task_timeout_s),
     },
     params={
         "offline": Param(False, type="boolean", description="Scrape the shipped TSA page set, not tsa.gov."),

@@ -93,6 +93,28 @@ def test_broken_pages_fail_with_a_message_naming_the_problem(page, message):
         parse_page(page)
 
 
+# A second table a page might carry (a promo, a forecast widget): a date column and a count column too.
+DECOY = """<table><thead><tr><th>Date</th><th>Passengers screened</th></tr></thead><tbody>
+<tr><td>1/1/2099</td><td>23,000,000</td></tr><tr><td>1/2/2099</td><td>2330</td></tr></tbody></table>"""
+
+
+@pytest.mark.parametrize("decoy_first", [True, False])
+def test_a_page_where_two_tables_qualify_is_refused(decoy_first):
+    page = render_page(ROWS)
+    page = (
+        page.replace("<table", DECOY + "<table", 1)
+        if decoy_first
+        else page.replace("</main>", DECOY + "</main>")
+    )
+    with pytest.raises(PageLayoutError, match="2 tables have a Date column and a count column"):
+        parse_page(page, source="page.html")
+
+
+def test_a_table_without_the_headers_beside_the_passenger_table_is_ignored():
+    other = "<table><tr><th>Airport</th><th>Wait</th></tr><tr><td>JFK</td><td>12 min</td></tr></table>"
+    assert parse_page(render_page(ROWS).replace("</main>", other + "</main>")) == ROWS
+
+
 daily_rows = st.lists(
     st.builds(
         DailyCount,

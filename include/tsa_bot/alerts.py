@@ -3,7 +3,8 @@
 Each channel is configured by an Airflow connection and either can be left out:
 - ``tsa_alerts_smtp``: an SMTP connection; its extra ``alert_to`` lists the recipients (comma-separated);
 - ``tsa_alerts_slack``: a Slack incoming-webhook connection (the webhook URL in the password field).
-A channel that fails is logged and does not stop the other.
+A channel that fails is logged and does not stop the other. An alert carries the error's one line, never
+the content of a page.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import html
 import logging
 from collections.abc import Mapping
 from typing import Any
+
+from tsa_bot.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,8 @@ def send_alert(subject: str, text: str, context: Mapping[str, Any]) -> list[str]
 def failure_text(context: Mapping[str, Any]) -> tuple[str, str]:
     ti = context["ti"]
     error = context.get("exception")
-    reason = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+    # One line, cut short: an exception's message can carry a whole page (a failed INSERT's parameters).
+    reason = f"{type(error).__name__}: {one_line(error)}" if error is not None else "unknown error"
     subject = f"[tsa-kalshi-bot] {ti.dag_id}.{ti.task_id} failed"
     text = (
         f"{ti.dag_id}.{ti.task_id} failed on try {ti.try_number} of run {ti.run_id}.\n"

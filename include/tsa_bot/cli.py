@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from tsa_bot.errors import TsaBotError
+from tsa_bot.errors import TsaBotError, one_line
 
 # Each module here exposes register(subparsers); a missing module just means that area is not built yet.
 COMMAND_MODULES = (
@@ -40,23 +40,34 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    """Run one command. Exit codes: 0 done, 2 a one-line error (bad input or an unreachable service),
+    1 a bug (one line too; ``-v`` shows its traceback), 130 interrupted."""
+    verbose = False
     try:
+        args = build_parser().parse_args(argv)
+        verbose = args.verbose
+        logging.basicConfig(
+            level=logging.INFO if verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
         return int(args.handler(args) or 0)
     except TsaBotError as exc:
-        print(f"tsabot: error: {exc}", file=sys.stderr)
+        print(f"tsabot: error: {one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into head and the like
         sys.stderr.close()
         return 0
+    except Exception as exc:  # a bug: still no traceback unless asked for
+        if verbose:
+            logging.getLogger("tsa_bot").exception("internal error")
+        print(
+            f"tsabot: internal error: {type(exc).__name__}: {one_line(exc)} (a bug; -v shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

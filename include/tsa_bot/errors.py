@@ -1,7 +1,18 @@
 """Typed errors with one-line, actionable messages.
 
-`retryable` tells the orchestrator whether a retry can help: a timeout can, a changed page layout cannot.
+`retryable` tells the orchestrator whether a retry can help: a timeout can, a changed page layout cannot
+(:func:`is_retryable` answers it for any exception). Messages are one line; :func:`one_line` makes any
+exception's message fit where a message is shown (an alert, the terminal), never a page's content.
 """
+
+MAX_MESSAGE = 300  # characters of an error shown in one line: an alert or a terminal, never a page
+
+
+def one_line(error: BaseException, limit: int = MAX_MESSAGE) -> str:
+    """The first line of an error's message, cut to ``limit`` characters: what alerts and the CLI show."""
+    lines = str(error).strip().splitlines()
+    text = " ".join(lines[0].split()) if lines else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class TsaBotError(Exception):
@@ -34,5 +45,42 @@ class WarehouseUnavailable(TsaBotError):
     retryable = True
 
 
+class WarehouseReadOnly(TsaBotError):
+    """The warehouse role may not write (missing privileges or a read-only role): a retry cannot help."""
+
+
+class WarehouseRejected(TsaBotError):
+    """The warehouse refused a statement or its data (a NUL byte, a broken constraint); nothing written."""
+
+
 class ConfigurationError(TsaBotError):
     """A setting is missing or contradictory."""
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether another attempt can succeed: a timeout, a refused or dropped connection, a busy server.
+
+    The bot's own errors say so themselves; of anything else only transport and connection failures
+    count (a bug, bad data or a refused statement fails the same way every time).
+    """
+    if isinstance(error, TsaBotError):
+        return error.retryable
+    if isinstance(error, TimeoutError | ConnectionError):
+        return True
+    import httpx
+    import psycopg
+    import sqlalchemy as sa
+
+    if isinstance(error, httpx.UnsupportedProtocol):
+        return False
+    if isinstance(error, httpx.HTTPStatusError):
+        return error.response.status_code >= 500 or error.response.status_code == 429
+    return isinstance(
+        error,
+        httpx.TransportError
+        | psycopg.OperationalError
+        | sa.exc.OperationalError
+        | sa.exc.InterfaceError
+        | sa.exc.DisconnectionError
+        | sa.exc.TimeoutError,
+    )

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from tsa_bot.config import get_settings
+from tsa_bot.config import check_http_url, get_settings
 from tsa_bot.errors import PageLayoutError
 from tsa_bot.sources.offline import offline_site
 from tsa_bot.sources.tsa_page import DailyCount, parse_page
@@ -48,8 +48,10 @@ def _tsa_base_url(offline: bool, base_url: str | None) -> Iterator[str]:
     if offline or get_settings().offline:
         with offline_site() as site:
             yield site.base_url
+    elif base_url is not None:
+        yield check_http_url(base_url, "the TSA base URL")
     else:
-        yield base_url or get_settings().tsa_base_url
+        yield get_settings().tsa_base_url
 
 
 def fetch_tsa(

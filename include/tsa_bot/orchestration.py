@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from tsa_bot.errors import TsaBotError
+from tsa_bot.errors import is_retryable, one_line
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -85,17 +85,21 @@ def kalshi_private_key() -> bytes | None:
 
 
 def fail_fast(func: Callable[P, R]) -> Callable[P, R]:
-    """Let Airflow retry only what a retry can fix: a changed page or bad data fails the task at once."""
+    """Let Airflow retry only what a retry can fix (timeouts, lost connections, 5xx, 429).
+
+    Anything else, typed or not (a changed page, bad data, a refused statement, a bug), fails the task at
+    once with its one-line message; the log keeps the whole chain. Airflow's own exceptions pass as they are.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except TsaBotError as exc:
-            if exc.retryable:
+        except Exception as exc:
+            if is_retryable(exc) or type(exc).__module__.split(".")[0] == "airflow":
                 raise
             from airflow.sdk.exceptions import AirflowFailException
 
-            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+            raise AirflowFailException(f"{type(exc).__name__}: {one_line(exc)}") from exc
 
     return wrapper

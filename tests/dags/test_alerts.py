@@ -108,3 +108,26 @@ def test_without_alert_connections_a_failure_still_fails_cleanly(tsa_daily_dag, 
         tsa_env(site.base_url)
         run = dag.test(logical_date=None)
     assert run.state == DagRunState.FAILED
+
+
+def test_a_page_with_a_nul_byte_fails_once_and_the_alert_has_one_line_not_the_page(
+    tsa_daily_dag, tsa_env, monkeypatch, webhook_receiver
+):
+    webhook_url, posts = webhook_receiver
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TSA_ALERTS_SLACK", json.dumps({"conn_type": "slackwebhook", "password": webhook_url})
+    )
+    pages = site_pages()
+    current = "/travel/passenger-volumes"
+    pages[current] = pages[current].replace("</h1>", "</h1>\x00", 1)
+    with serve_pages(pages) as site:
+        tsa_env(site.base_url)
+        run = tsa_daily_dag.test(logical_date=None)
+
+    assert run.state == DagRunState.FAILED
+    ingest = next(ti for ti in run.get_task_instances() if ti.task_id == "ingest")
+    assert ingest.try_number == 1  # not retried: the same page fails the same way
+    assert len(posts) == 1
+    text = posts[0]["text"]
+    assert "NUL byte" in text and "<td" not in text and "views-field" not in text
+    assert len(text.splitlines()) == 3 and len(text) < 800

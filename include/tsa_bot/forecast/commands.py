@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,18 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValidationError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _output_file(text: str, option: str) -> Path:
+    """Where ``option`` writes, checked before minutes of computing rather than after."""
+    path = Path(text)
+    if path.is_dir():
+        raise ValidationError(f"{option} {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise ValidationError(f"directory for {option} does not exist: {path.parent}")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValidationError(f"{option} {path} cannot be written (permissions)")
+    return path
 
 
 def register(subparsers: Any) -> None:
@@ -55,9 +68,8 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         raise ValidationError(f"--workers must be at least 1, got {args.workers}")
     if args.calibration_weeks < 8:
         raise ValidationError(f"--calibration-weeks must be at least 8, got {args.calibration_weeks}")
-    out = Path(args.json)
-    if not out.parent.is_dir():
-        raise ValidationError(f"directory for --json does not exist: {out.parent}")
+    out = _output_file(args.json, "--json")
+    plot = _output_file(args.plot, "--plot") if args.plot else None
     series = load_csv(args.data)
     began = time.monotonic()
     result = run_backtest(
@@ -72,11 +84,11 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(document, indent=1) + "\n")
     print(format_table(result))
     print(f"{len(result.weeks)} weeks in {time.monotonic() - began:.0f}s; JSON written to {out}")
-    if args.plot:
+    if plot:
         from tsa_bot.forecast.plot import plot_backtest
 
-        plot_backtest(result, args.plot)
-        print(f"chart written to {args.plot}")
+        plot_backtest(result, plot)
+        print(f"chart written to {plot}")
     return 0
 
 

@@ -158,6 +158,22 @@ def _decimal(text: str, name: str) -> Decimal:
     return value
 
 
+MAX_CLI_CONTRACTS = 1_000_000
+
+
+def _contracts(text: str) -> Decimal:
+    """A count of whole contracts: ``1.006`` would otherwise go out silently rounded to 1.01."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite() or value != value.to_integral_value() or not 1 <= value <= MAX_CLI_CONTRACTS:
+        raise ConfigurationError(
+            f"count must be a whole number of contracts, 1 to {MAX_CLI_CONTRACTS:,}; got '{text}'"
+        )
+    return Decimal(int(value))
+
+
 def _p(value: Decimal | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -222,7 +238,7 @@ def _orders(args: argparse.Namespace) -> int:
 def _place(args: argparse.Namespace) -> int:
     from tsa_bot.kalshi.models import OrderRequest
 
-    count = _decimal(args.count, "count")
+    count = _contracts(args.count)
     price = _decimal(args.price, "price")
     if price >= 1:
         raise ConfigurationError(f"price is in dollars and must be below 1, got {args.price}")

@@ -11,8 +11,15 @@ from tsa_bot.errors import ConfigurationError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parse = subparsers.add_parser("parse-tsa", help="print date,passengers CSV from a saved TSA page")
+    parse = subparsers.add_parser(
+        "parse-tsa", help="print date,passengers CSV from a saved TSA page, checked as a load checks it"
+    )
     parse.add_argument("file", type=Path, help="a saved tsa.gov passenger-volumes page (current or year)")
+    parse.add_argument(
+        "--raw",
+        action="store_true",
+        help="print the rows as the page has them, without the checks a load makes (dates, ranges, jumps)",
+    )
     parse.set_defaults(handler=parse_tsa_command)
 
     ingest = subparsers.add_parser("ingest", help="scrape TSA and load the numbers into the warehouse")
@@ -24,12 +31,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parse_tsa_command(args: argparse.Namespace) -> int:
+    from tsa_bot.ingest import today_in_new_york
     from tsa_bot.sources.tsa_page import parse_page
-    from tsa_bot.sources.validate import deduplicate
+    from tsa_bot.sources.validate import validate_batch
 
     if not args.file.is_file():
         raise ConfigurationError(f"no such file: {args.file}")
-    rows = deduplicate(parse_page(args.file.read_text(errors="replace"), source=str(args.file)))
+    try:
+        html = args.file.read_text(errors="replace")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {args.file}: {exc.strerror}") from None
+    rows = parse_page(html, source=str(args.file))
+    if not args.raw:  # what `load` would store, or the one line saying why it would not
+        rows = validate_batch(rows, today_in_new_york())
     out = sys.stdout
     out.write("date,passengers\n")
     for row in rows:
@@ -38,12 +52,15 @@ def parse_tsa_command(args: argparse.Namespace) -> int:
 
 
 def ingest_command(args: argparse.Namespace) -> int:
+    from tsa_bot.config import check_http_url
     from tsa_bot.ingest import fetch_tsa, load_tsa
     from tsa_bot.warehouse.engine import describe, get_engine, resolve_url
     from tsa_bot.warehouse.tsa_daily import warehouse_status
 
     if args.offline and args.base_url:
         raise ConfigurationError("--offline and --base-url contradict each other; pick one")
+    if args.base_url is not None:
+        check_http_url(args.base_url, "--base-url")
     url = resolve_url(args.warehouse_url)
     fetched = fetch_tsa(
         offline=args.offline, full_history=args.full_history, base_url=args.base_url, warehouse_url=url

@@ -3,7 +3,7 @@
 Columns are found by their header, never by position: the current layout is ``Date | Numbers``; older
 captures had ``Total Traveler Throughput`` plus a "1 Year Ago - Same Weekday" column, and the 2021 layout
 had one column per year. Any cell the parser cannot read exactly fails the whole page, naming the row:
-a wrong number is worse than no number.
+a wrong number is worse than no number. So does a page where more than one table qualifies.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def parse_page(html: str, source: str = "page") -> list[DailyCount]:
         title = _text(soup.title) if soup.title else "no title"
         raise PageLayoutError(f"{source}: no table on the page (title: {title!r}); is it an error page?")
     seen_headers = []
+    qualifying: list[tuple[Tag, int, int]] = []
     for table in tables:
         headers = _header_cells(table)
         if not headers:
@@ -103,12 +104,20 @@ def parse_page(html: str, source: str = "page") -> list[DailyCount]:
         if date_col is None:
             continue
         count_col = _count_column(headers, date_col)
-        if count_col is None:
-            continue
-        return _parse_rows(table, date_col, count_col, source)
-    raise PageLayoutError(
-        f"{source}: no table with a Date column and a Numbers/Throughput column; headers seen: {seen_headers}"
-    )
+        if count_col is not None:
+            qualifying.append((table, date_col, count_col))
+    if not qualifying:
+        raise PageLayoutError(
+            f"{source}: no table with a Date column and a Numbers/Throughput column; "
+            f"headers seen: {seen_headers}"
+        )
+    if len(qualifying) > 1:
+        # Reading the first would trust the page's order; a decoy placed first would win.
+        raise PageLayoutError(
+            f"{source}: {len(qualifying)} tables have a Date column and a count column, so which one holds "
+            "TSA's numbers is a guess; refusing the page"
+        )
+    return _parse_rows(*qualifying[0], source)
 
 
 def _parse_rows(table: Tag, date_col: int, count_col: int, source: str) -> list[DailyCount]:

@@ -1,12 +1,17 @@
 """Which Postgres the warehouse lives in, and a SQLAlchemy engine for it.
 
 Resolution order, the same for the CLI and for Airflow tasks:
-1. an explicit URL passed by the caller;
-2. ``TSA_WAREHOUSE_URL`` in the environment;
+1. an explicit URL passed by the caller (``--warehouse-url``);
+2. ``TSA_WAREHOUSE_URL`` (or ``TSABOT_WAREHOUSE_URL``) in the environment;
 3. the Airflow connection ``tsa_warehouse`` (via PostgresHook), when Airflow is installed and it is defined;
 4. an embedded PostgreSQL started through ``pgserver`` under ``<state_dir>/pgdata``, which persists.
 
-The SQL is identical in every case: the embedded server is a real PostgreSQL.
+The SQL is identical in every case: the embedded server is a real PostgreSQL. A URL that is given but
+empty is an error, not a silent fall-through to the embedded server (an unset variable is the way to ask
+for that).
+
+:func:`warehouse_errors` turns every database failure into a typed one-line error: a dropped connection
+(retryable), missing rights or a read-only role, or a statement the server refused.
 """
 
 from __future__ import annotations
@@ -15,23 +20,45 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tsa_bot.config import get_settings
-from tsa_bot.errors import ConfigurationError, WarehouseUnavailable
+from tsa_bot.errors import (
+    ConfigurationError,
+    WarehouseReadOnly,
+    WarehouseRejected,
+    WarehouseUnavailable,
+    one_line,
+)
 
 log = logging.getLogger(__name__)
 
 AIRFLOW_CONN_ID = "tsa_warehouse"
 
 
-def normalise_url(url: str) -> str:
+URL_SHAPE = "postgresql://user:password@host:port/database"
+
+
+def _parse(url: str, source: str) -> sa.URL:
+    try:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018 - a port that is not a number fails here, not later
+    except (sa.exc.ArgumentError, ValueError):
+        # Never echo the URL itself: it may hold a password.
+        raise ConfigurationError(f"{source} is not a URL that can be read; expected {URL_SHAPE}") from None
+    return parsed
+
+
+def normalise_url(url: str, source: str = "the warehouse URL") -> str:
     """Use psycopg 3 for every postgres URL, whatever driver the user wrote."""
-    parsed = make_url(url)
+    parsed = _parse(url, source)
     if parsed.get_backend_name() != "postgresql":
         raise ConfigurationError(f"warehouse must be PostgreSQL, got '{parsed.get_backend_name()}'")
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -39,7 +66,7 @@ def normalise_url(url: str) -> str:
 
 def describe(url: str) -> str:
     """A loggable description of a URL: never the password."""
-    return make_url(url).render_as_string(hide_password=True)
+    return _parse(url, "the warehouse URL").render_as_string(hide_password=True)
 
 
 def _airflow_connection_url() -> str | None:
@@ -89,16 +116,25 @@ def embedded_url(state_dir: Path | None = None) -> str:
     return server.get_uri()
 
 
-def resolve_url(url: str | None = None) -> str:
-    """The warehouse URL by the resolution order in this module's docstring."""
-    candidate = (
-        url
-        or os.environ.get("TSA_WAREHOUSE_URL")
-        or get_settings().warehouse_url
-        or _airflow_connection_url()
-        or embedded_url()
-    )
-    return normalise_url(candidate)
+def resolve_url(url: str | None = None, source: str = "--warehouse-url") -> str:
+    """The warehouse URL by the resolution order in this module's docstring.
+
+    ``source`` names where an explicit ``url`` came from, for the error if it is empty or unreadable.
+    """
+    names = ("TSA_WAREHOUSE_URL", "TSABOT_WAREHOUSE_URL")
+    given = [(source, url)] + [(name, os.environ.get(name)) for name in names]
+    for name, value in given:
+        if value is None:
+            continue
+        if not value.strip():
+            raise ConfigurationError(
+                f"{name} is set but empty; unset it to use the embedded warehouse, or give {URL_SHAPE}"
+            )
+        return normalise_url(value, name)
+    candidate = get_settings().warehouse_url or _airflow_connection_url()
+    if candidate:
+        return normalise_url(candidate, f"the Airflow connection {AIRFLOW_CONN_ID}")
+    return normalise_url(embedded_url(), "the embedded warehouse")
 
 
 @lru_cache(maxsize=8)
@@ -109,20 +145,40 @@ def _engine_for(url: str) -> sa.Engine:
 def get_engine(url: str | None = None) -> sa.Engine:
     """A pooled engine for the resolved warehouse; fails with one line if it cannot connect."""
     resolved = resolve_url(url)
-    engine = _engine_for(resolved)
     try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-    except sa.exc.OperationalError as exc:
-        raise WarehouseUnavailable(
-            f"cannot connect to the warehouse at {describe(resolved)}: {_first_line(exc.orig or exc)}"
-        ) from exc
+        engine = _engine_for(resolved)
+    except sa.exc.ArgumentError as exc:  # e.g. an unknown option in the URL's query
+        reason = one_line(exc)
+        raise ConfigurationError(f"the warehouse URL has a setting SQLAlchemy refuses: {reason}") from None
+    with warehouse_errors(f"connecting to {describe(resolved)}"), engine.connect() as conn:
+        conn.execute(sa.text("select 1"))
     return engine
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+# SQLSTATEs meaning the role may not do what it tried: missing privileges, or a read-only transaction.
+_NO_RIGHTS = (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)
+
+
+@contextmanager
+def warehouse_errors(doing: str) -> Iterator[None]:
+    """Turn a database failure into a typed one-line error; the transaction is already rolled back.
+
+    Only a failed or dropped connection is retryable. The message is the server's first line, never the
+    statement or its parameters (which may hold a whole page).
+    """
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        reason = one_line(exc.orig or exc)
+        raise WarehouseUnavailable(f"warehouse connection failed while {doing}: {reason}") from exc
+    except sa.exc.DBAPIError as exc:
+        reason = one_line(exc.orig or exc)
+        if isinstance(exc.orig, _NO_RIGHTS):
+            raise WarehouseReadOnly(
+                f"the warehouse role may not do this while {doing}: {reason}; "
+                "grant it write access, or use a role that has it"
+            ) from exc
+        raise WarehouseRejected(f"the warehouse refused {doing}: {reason}") from exc
 
 
 def stop_embedded(state_dir: Path | None = None) -> bool:

@@ -1,7 +1,8 @@
 """Versioned schema migrations: ``migrations/NNNN_name.sql`` files, applied once each, in order.
 
 Each file runs in its own transaction together with its row in ``schema_migrations``, so a failed
-migration leaves no half-applied schema. An advisory lock keeps concurrent tasks from racing.
+migration leaves no half-applied schema. An advisory lock keeps concurrent tasks from racing. A warehouse
+that is up to date is only read, so a read-only role can still use it; a failure is a typed one-line error.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from tsa_bot.warehouse.engine import warehouse_errors
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
@@ -37,10 +40,23 @@ def available_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return found
 
 
+def pending_migrations(engine: sa.Engine, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """The migrations not yet applied, found by reading only."""
+    available = available_migrations(directory)
+    with warehouse_errors("reading the schema version"), engine.connect() as conn:
+        if conn.execute(sa.text("select to_regclass('schema_migrations')")).scalar() is None:
+            return available
+        done = set(conn.execute(sa.text("select version from schema_migrations")).scalars())
+    return [m for m in available if m.version not in done]
+
+
 def migrate(engine: sa.Engine, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply the migrations not yet applied; return the versions applied now."""
+    pending = pending_migrations(engine, directory)
+    if not pending:
+        return []
     applied_now: list[int] = []
-    with engine.begin() as conn:
+    with warehouse_errors("creating schema_migrations"), engine.begin() as conn:
         conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         conn.execute(
             sa.text(
@@ -49,8 +65,9 @@ def migrate(engine: sa.Engine, directory: Path = MIGRATIONS_DIR) -> list[int]:
                 " applied_at timestamptz not null default now())"
             )
         )
-    for migration in available_migrations(directory):
-        with engine.begin() as conn:
+    for migration in pending:
+        doing = f"applying migration {migration.path.name} (rolled back; none of it was applied)"
+        with warehouse_errors(doing), engine.begin() as conn:
             conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
             done = conn.execute(
                 sa.text("select 1 from schema_migrations where version = :v"), {"v": migration.version}

@@ -2,22 +2,25 @@
 
 A load is one transaction: stage the batch with COPY, record revisions against the latest values, upsert
 ``tsa_daily`` (first value and first-seen time never change), and write the ingest run's counts. If
-anything fails, nothing of the batch is visible.
+anything fails, nothing of the batch is visible. Loads take a transaction-scoped advisory lock, so two at
+once run one after the other: the second compares against what the first committed, and a revision is
+recorded once (without it, two concurrent loads of one revised batch each recorded every revision).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from tsa_bot.errors import WarehouseUnavailable
 from tsa_bot.sources.tsa_page import DailyCount
 from tsa_bot.sources.tsa_site import FetchedPage
+from tsa_bot.warehouse.engine import warehouse_errors
+
+_LOAD_LOCK_KEY = 7_310_043  # any constant, other than the migrations' lock; shared by every loader
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class LoadSummary:
 
 def store_raw_pages(engine: sa.Engine, pages: Sequence[FetchedPage]) -> list[int]:
     """Keep every fetched page as it arrived, so a parse can be replayed; returns their ids."""
-    with _warehouse_errors("storing raw pages"), engine.begin() as conn:
+    with warehouse_errors("storing raw pages"), engine.begin() as conn:
         return [
             conn.execute(
                 sa.text(
@@ -61,7 +64,7 @@ def store_raw_pages(engine: sa.Engine, pages: Sequence[FetchedPage]) -> list[int
 
 
 def read_raw_pages(engine: sa.Engine, page_ids: Sequence[int]) -> list[tuple[int, FetchedPage]]:
-    with _warehouse_errors("reading raw pages"), engine.connect() as conn:
+    with warehouse_errors("reading raw pages"), engine.connect() as conn:
         rows = conn.execute(
             sa.text("select id, url, fetched_at, html from tsa_raw_pages where id = any(:ids) order by id"),
             {"ids": list(page_ids)},
@@ -74,7 +77,7 @@ def read_raw_pages(engine: sa.Engine, page_ids: Sequence[int]) -> list[tuple[int
 
 def finished_run(engine: sa.Engine, run_key: str, page_ids: Sequence[int]) -> LoadSummary | None:
     """The summary of an already-finished load of the same run and raw pages (a retry after success)."""
-    with _warehouse_errors("reading ingest runs"), engine.connect() as conn:
+    with warehouse_errors("reading ingest runs"), engine.connect() as conn:
         row = conn.execute(
             sa.text("select * from ingest_runs where run_key = :k and finished_at is not null"),
             {"k": run_key},
@@ -95,7 +98,8 @@ def load_batch(
     raw_page_ids: Sequence[int] = (),
 ) -> LoadSummary:
     """Upsert a validated batch in one transaction and record the ingest run."""
-    with _warehouse_errors("loading the batch (rolled back; nothing was written)"), engine.begin() as conn:
+    with warehouse_errors("loading the batch (rolled back; nothing was written)"), engine.begin() as conn:
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"), {"k": _LOAD_LOCK_KEY})
         run_id = conn.execute(
             sa.text(
                 "insert into ingest_runs (run_key, started_at, pages, raw_page_ids) values (:k, :t, :p, :ids)"
@@ -184,7 +188,7 @@ class WarehouseStatus:
 
 
 def warehouse_status(engine: sa.Engine) -> WarehouseStatus:
-    with _warehouse_errors("reading the warehouse status"), engine.connect() as conn:
+    with warehouse_errors("reading the warehouse status"), engine.connect() as conn:
         row = conn.execute(
             sa.text(
                 "select count(*) as days, min(day) as first, max(day) as newest,"
@@ -195,23 +199,11 @@ def warehouse_status(engine: sa.Engine) -> WarehouseStatus:
 
 
 def days_per_year(engine: sa.Engine) -> dict[int, int]:
-    with _warehouse_errors("reading the warehouse coverage"), engine.connect() as conn:
+    with warehouse_errors("reading the warehouse coverage"), engine.connect() as conn:
         rows = conn.execute(
             sa.text("select extract(year from day)::int as y, count(*) as n from tsa_daily group by 1")
         ).all()
     return {r.y: r.n for r in rows}
-
-
-@contextmanager
-def _warehouse_errors(doing: str) -> Iterator[None]:
-    """Turn a dropped or refused connection into WarehouseUnavailable; the transaction is already undone."""
-    try:
-        yield
-    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-        lines = str(exc.orig or exc).strip().splitlines()
-        raise WarehouseUnavailable(
-            f"warehouse connection failed while {doing}: {lines[0] if lines else exc}"
-        ) from exc
 
 
 def first_published_as_of(engine: sa.Engine, as_of: datetime) -> list[DailyCount]:
@@ -223,7 +215,7 @@ def first_published_as_of(engine: sa.Engine, as_of: datetime) -> list[DailyCount
     """
     from tsa_bot.publication import publication_time
 
-    with _warehouse_errors("reading the daily series"), engine.connect() as conn:
+    with warehouse_errors("reading the daily series"), engine.connect() as conn:
         rows = conn.execute(
             sa.text("select day, first_value, first_seen from tsa_daily where day < :d order by day"),
             {"d": as_of.date() + timedelta(days=1)},
