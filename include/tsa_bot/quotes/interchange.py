@@ -160,7 +160,7 @@ def _time(text: str) -> datetime:
     except ValueError:
         raise _RowError("end_ts", f"'{text}' is not an ISO 8601 time") from None
     if value.tzinfo is None:
-        raise _RowError("end_ts", f"'{text}' has no UTC offset (write e.g. {text}+00:00)")
+        raise _RowError("end_ts", f"'{text}' has no UTC offset (such as +00:00)")
     return value.astimezone(UTC)
 
 

@@ -122,27 +122,29 @@ _CANDLE_VALUES = (
     [f"yes_bid_{k}" for k in _OHLC]
     + [f"yes_ask_{k}" for k in _OHLC]
     + [f"price_{k}" for k in _OHLC]
-    + ["price_mean", "price_previous", "volume", "open_interest", "source"]
+    + ["price_mean", "price_previous", "volume", "open_interest"]
 )
 
 
 def _candle_upsert(columns: Sequence[str]) -> sa.TextClause:
+    """Insert a candle, or update ``columns`` (and ``source``) where one of them differs."""
     cols = ", ".join(columns)
+    new = ", ".join("excluded." + c for c in columns)
     return sa.text(
-        f"insert into quote_candles (ticker, period_minutes, end_ts, {cols})"
-        f" values (:ticker, :period, :end_ts, {', '.join(':' + c for c in columns)})"
-        f" on conflict (ticker, period_minutes, end_ts) do update set ({cols}) ="
-        f" ({', '.join('excluded.' + c for c in columns)})"
-        f" where ({', '.join('quote_candles.' + c for c in columns)}) is distinct from"
-        f" ({', '.join('excluded.' + c for c in columns)})"
+        f"insert into quote_candles (ticker, period_minutes, end_ts, {cols}, source)"
+        f" values (:ticker, :period, :end_ts, {', '.join(':' + c for c in columns)}, :source)"
+        " on conflict (ticker, period_minutes, end_ts) do update"
+        f" set ({cols}, source) = ({new}, excluded.source)"
+        f" where ({', '.join('quote_candles.' + c for c in columns)}) is distinct from ({new})"
         " returning (xmax = 0)"
     )
 
 
 _CANDLE = _candle_upsert(_CANDLE_VALUES)
-# What the interchange format carries: an import leaves a downloaded candle's other fields alone.
+# What the interchange format carries: an import leaves a downloaded candle's other fields alone, and a
+# candle it does not change keeps its source.
 _IMPORTED_CANDLE = _candle_upsert(
-    ["yes_bid_close", "yes_ask_close", "price_close", "volume", "open_interest", "source"]
+    ["yes_bid_close", "yes_ask_close", "price_close", "volume", "open_interest"]
 )
 
 
