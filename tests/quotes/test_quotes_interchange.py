@@ -102,6 +102,18 @@ def test_decimal_forms(value, price, count):
             "q.csv line 3, last_price: 'NaN' is not a number",
         ),
         (
+            "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-10T15:00:00Z,0.1234567,0.49,,1,1,",
+            "q.csv line 3, yes_bid: 0.1234567 has more than 6 decimals",
+        ),
+        (
+            "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-10T15:00:00Z,0.47,0.49,,1.005,1,",
+            "q.csv line 3, volume: 1.005 has more than 2 decimals",
+        ),
+        (
+            "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-10T15:00:00Z,0.47,0.49,,1,1E+20,",
+            "q.csv line 3, open_interest: 1E+20 is too large",
+        ),
+        (
             "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-10T15:00:00Z,0.47,0.49,,-1,1,",
             "q.csv line 3, volume: -1 is negative",
         ),

@@ -92,13 +92,21 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from tsa_bot.quotes.interchange import read_quotes_file
+    import sqlalchemy as sa
+
+    from tsa_bot.quotes.interchange import QuoteFormatError, read_quotes_file
     from tsa_bot.quotes.store import import_quotes
 
     rows = read_quotes_file(args.import_csv)  # every row checked before the warehouse is touched
     engine = _engine(args.warehouse_url)
-    with engine.begin() as conn:
-        written = import_quotes(conn, rows, args.period, args.import_csv.name)
+    try:
+        with engine.begin() as conn:
+            written = import_quotes(conn, rows, args.period, args.import_csv.name)
+    except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        raise QuoteFormatError(
+            f"{args.import_csv.name}: the warehouse refused it, nothing imported: {first}"
+        ) from None
     unchanged = len(rows) - written.new - written.changed
     return _emit(
         args,

@@ -35,6 +35,9 @@ HEADER = (
 )
 RESULTS = ("yes", "no", "")
 ONE = Decimal(1)
+# What the warehouse keeps (numeric(12, 6) prices, numeric(16, 2) counts): more would be rounded silently.
+PRICE_PLACES, COUNT_PLACES = 6, 2
+MAX_COUNT = Decimal(10) ** 14
 
 
 class QuoteFormatError(TsaBotError):
@@ -139,6 +142,11 @@ def _decimal(text: str, field: str, *, price: bool) -> Decimal | None:
         raise _RowError(field, f"{text} is not a price in dollars between 0 and 1")
     if not price and value < 0:
         raise _RowError(field, f"{text} is negative")
+    if not price and value >= MAX_COUNT:
+        raise _RowError(field, f"{text} is too large")
+    places = PRICE_PLACES if price else COUNT_PLACES
+    if -value.normalize().as_tuple().exponent > places:  # type: ignore[operator]
+        raise _RowError(field, f"{text} has more than {places} decimals")
     return value
 
 
@@ -149,7 +157,7 @@ def _strike(text: str) -> int | None:
         value = Decimal(text)
     except InvalidOperation:
         raise _RowError("floor_strike", f"'{text}' is not a number") from None
-    if not value.is_finite() or value != value.to_integral_value() or value <= 0:
+    if not value.is_finite() or value != value.to_integral_value() or not 0 < value < 2**63:
         raise _RowError("floor_strike", f"'{text}' is not a positive whole number of passengers")
     return int(value)
 

@@ -209,35 +209,28 @@ def import_quotes(
     have one; otherwise ``QuoteFormatError`` names the file's first row of that market (and the caller's
     transaction rolls back, so a refused import changes nothing).
     """
-    firsts = list(iter_markets(rows))
     line_of: dict[str, int] = {}
-    for n, row in enumerate(rows, start=2):  # read_quotes refuses blank lines: row n is line n + 1
+    for n, row in enumerate(rows, start=2):  # read_quotes refuses blank lines: row i is on line i + 2
         line_of.setdefault(row.ticker, n)
-    known = {
-        r.ticker: r
-        for r in conn.execute(
-            sa.text(
-                "select ticker, event_ticker, floor_strike, result from quote_markets where ticker = any(:t)"
-            ),
-            {"t": [r.ticker for r in firsts]},
-        )
-    }
-    for row in firsts:
-        stored = known.get(row.ticker)
-        if stored is None:
-            continue
-        clashes = [
-            ("event_ticker", row.event_ticker, stored.event_ticker, True),
-            ("floor_strike", row.floor_strike, stored.floor_strike, row.floor_strike is not None),
-            ("result", row.result, stored.result, bool(row.result and stored.result)),
-        ]
-        for field, mine, theirs, compare in clashes:
-            if compare and mine != theirs:
-                raise QuoteFormatError(
-                    f"{name} line {line_of[row.ticker]}, {field}: {row.ticker} has '{mine}' here but "
-                    f"'{theirs}' in the warehouse"
-                )
-    for row in firsts:
+    # Market by market, checking each against the warehouse before writing it: a clash on a later
+    # market rolls back what the earlier ones wrote.
+    for row in iter_markets(rows):
+        stored = conn.execute(
+            sa.text("select event_ticker, floor_strike, result from quote_markets where ticker = :t"),
+            {"t": row.ticker},
+        ).first()
+        if stored is not None:
+            clashes = [
+                ("event_ticker", row.event_ticker, stored.event_ticker, True),
+                ("floor_strike", row.floor_strike, stored.floor_strike, row.floor_strike is not None),
+                ("result", row.result, stored.result, bool(row.result and stored.result)),
+            ]
+            for field, mine, theirs, compare in clashes:
+                if compare and mine != theirs:
+                    raise QuoteFormatError(
+                        f"{name} line {line_of[row.ticker]}, {field}: {row.ticker} has '{mine}' here but "
+                        f"'{theirs}' in the warehouse"
+                    )
         conn.execute(
             sa.text(
                 "insert into quote_events (event_ticker, series_ticker) values (:e, :s)"
