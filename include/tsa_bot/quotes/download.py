@@ -102,9 +102,11 @@ def sync_markets(
     lo = store.day_start(start)
     hi = store.day_start(end + timedelta(days=1)) if end else None
     cutoff = client.historical_cutoff().market_settled_ts
-    live = client.markets_closing(
-        series_ticker=series, min_close_ts=_unix(lo), max_close_ts=_unix(hi) if hi else None
+    listed = client.markets_closing(
+        series_ticker=series, min_close_ts=_unix(lo) - 1, max_close_ts=_unix(hi) if hi else None
     )
+    # The bounds again, exactly: Kalshi's are "after" and "before", the range's start is inclusive.
+    live = [m for m in listed if _closes_in(m, lo, hi)]
     live_tickers = {m.ticker for m in live}
     archived: list[Market] = []
     if lo < cutoff:
@@ -115,7 +117,7 @@ def sync_markets(
         ]
     wanted = {m.event_ticker for m in live + archived}
     events = [
-        e for e in client.events(series_ticker=series, min_close_ts=_unix(lo)) if e.event_ticker in wanted
+        e for e in client.events(series_ticker=series, min_close_ts=_unix(lo) - 1) if e.event_ticker in wanted
     ]
     for missing in sorted(wanted - {e.event_ticker for e in events}):
         events.append(client.event(missing))
