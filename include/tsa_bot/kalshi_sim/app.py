@@ -7,6 +7,7 @@ token. Routes only translate between HTTP and the exchange; the rules live in ``
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
@@ -26,6 +27,7 @@ from tsa_bot.kalshi.auth import KEY_HEADER
 from tsa_bot.kalshi.models import price_str
 from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
 from tsa_bot.kalshi_sim.exchange import API_PREFIX, ZERO, Account, Exchange, SimMarket
+from tsa_bot.kalshi_sim.faults import parse_fault
 
 ADMIN_PREFIX = "/sim/"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -285,6 +287,19 @@ def _register(exchange: Exchange, body: Any) -> tuple[int, Any]:
     return 201, {"key_id": body["key_id"]}
 
 
+def _add_faults(exchange: Exchange, body: Any) -> tuple[int, Any]:
+    texts = body["faults"] if isinstance(body.get("faults"), list) else [body["fault"]]
+    faults = [parse_fault(str(text)) for text in texts]  # all or none
+    for fault in faults:
+        exchange.faults.add(fault)
+    return 201, {"faults": len(exchange.faults.faults)}
+
+
+def _clear_faults(exchange: Exchange, body: Any) -> tuple[int, Any]:
+    exchange.faults.clear()
+    return 200, {"faults": 0}
+
+
 async def health(request: Request) -> Response:
     return answer(200, {"ok": True})
 
@@ -309,6 +324,8 @@ ADMIN_ROUTES = [
     Route("/sim/health", health, methods=["GET"]),
     Route("/sim/settle", _admin(_settle), methods=["POST"]),
     Route("/sim/keys", _admin(_register), methods=["POST"]),
+    Route("/sim/faults", _admin(_add_faults), methods=["POST"]),
+    Route("/sim/faults", _admin(_clear_faults), methods=["DELETE"]),
 ]
 
 
@@ -354,7 +371,9 @@ class Gate:
             return
         if path.startswith(API_PREFIX + "/") and path.endswith("/"):
             scope = {**scope, "path": path.rstrip("/")}
-        fault = exchange.take_fault(method, path)
+        delay, fault = exchange.faults.take(method, path[len(API_PREFIX) :]) if _is_api(path) else (0, None)
+        if delay:
+            await asyncio.sleep(delay)
         identity = _header(scope, KEY_HEADER) or (scope.get("client") or ("local",))[0]
         if fault == "429" or not exchange.rate_ok(identity, "read" if method == "GET" else "write"):
             await answer(429, {"error": "too many requests"})(scope, receive, send)
@@ -384,14 +403,16 @@ class Gate:
         if scope["path"] == "/sim/health":
             return None
         if self.admin_token is None:
-            return answer(
-                403,
-                std_error(403, "admin_disabled", "admin endpoints are off: start with an admin token").body,
-            )
+            message = "admin endpoints are off: start the simulator with TSABOT_SIM_ADMIN_TOKEN set"
+            return answer(403, std_error(403, "admin_disabled", message).body)
         given = _header(scope, "authorization") or ""
         if not hmac.compare_digest(given.encode(), f"Bearer {self.admin_token}".encode()):
             return answer(401, std_error(401, "unauthorized", "admin token missing or wrong").body)
         return None
+
+
+def _is_api(path: str) -> bool:
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
 def _header(scope: Scope, name: str) -> str | None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from tsa_bot.errors import ConfigurationError
+from tsa_bot.kalshi_sim.faults import Fault, FaultSyntaxError, parse_fault
+
+ADMIN_TOKEN_ENV = "TSABOT_SIM_ADMIN_TOKEN"
 
 
 def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
@@ -47,6 +51,30 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
         help="PEM public key of the --key-id in the same position (repeatable)",
     )
     p.add_argument("--balance", default="1000", help="starting balance of each registered key, dollars")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        type=_fault,
+        metavar="KIND[:OPTIONS]",
+        help=(
+            "misbehave on purpose (repeatable). KIND: latency, 429, 500 (before doing anything), "
+            "500_after or drop_after (after doing the request: the answer is an error, or lost); "
+            "OPTIONS, comma-separated: method=GET|POST|DELETE, path=/prefix under /trade-api/v2, "
+            "times=N (the next N matching requests; default: for good), rate=P (each with probability P), "
+            "ms=N (latency only). E.g. 'latency:ms=150', "
+            "'drop_after:method=POST,path=/portfolio/events/orders,times=1', "
+            "'500:method=GET,path=/portfolio/orders,rate=0.5', '429:rate=0.1'"
+        ),
+    )
+    p.add_argument(
+        "--admin-token",
+        default=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        help=(
+            f"the bearer token the /sim/ admin endpoints require (default ${ADMIN_TOKEN_ENV}, preferred: "
+            "a command line is visible to other users); without one, admin endpoints are off"
+        ),
+    )
     p.set_defaults(handler=serve)
 
 
@@ -55,6 +83,13 @@ def _iso_date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): '{text}'") from None
+
+
+def _fault(text: str) -> Fault:
+    try:
+        return parse_fault(text)
+    except FaultSyntaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _balance(text: str) -> Decimal:
@@ -94,6 +129,8 @@ def serve(args: argparse.Namespace) -> int:
     exchange = Exchange(seeds[0], read_rate=args.read_rate, write_rate=args.write_rate)
     for seed in seeds[1:]:
         exchange.seed_event(seed)
+    for fault in args.fault:
+        exchange.faults.add(fault)
     for key_id, pem in keys:
         try:
             exchange.register_key(key_id, pem, balance)
@@ -108,7 +145,7 @@ def serve(args: argparse.Namespace) -> int:
     print(f"Kalshi simulator on {base}/trade-api/v2 (event {events}); admin under {base}/sim/. Ctrl-C stops.")
     sys.stdout.flush()
     try:
-        make_server(exchange).run(sockets=[sock])
+        make_server(exchange, args.admin_token).run(sockets=[sock])
     finally:
         sock.close()
     return 0

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tsa_bot.kalshi.models import PriceRange, count_str, on_tick_grid, price_str
 from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
+from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker, sunday_of
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
@@ -155,16 +156,6 @@ class TokenBucket:
         return False
 
 
-@dataclass
-class Fault:
-    """A scripted failure: ``action`` is 429, 500 (before processing), 500_after, drop_after."""
-
-    method: str
-    path_prefix: str
-    action: str
-    times: int
-
-
 class Exchange:
     """The exchange's state and rules, independent of HTTP. Every method holds the one lock."""
 
@@ -186,7 +177,7 @@ class Exchange:
         self.series: dict[str, dict[str, Any]] = {}
         self.exchange_active = True
         self.trading_active = True
-        self.faults: list[Fault] = []
+        self.faults = FaultBook()
         # (method, path) of every request served, in order: what tests assert was (not) sent.
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=100_000)
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
@@ -259,20 +250,7 @@ class Exchange:
         """Script the next ``times`` matching requests to fail with ``action``."""
         if action not in ("429", "500", "500_after", "drop_after"):
             raise ValueError(f"unknown fault {action}")
-        with self.lock:
-            self.faults.append(Fault(method.upper(), path_prefix, action, times))
-
-    def take_fault(self, method: str, path: str) -> str | None:
-        with self.lock:
-            for fault in self.faults:
-                if (
-                    fault.method == method
-                    and path.startswith(API_PREFIX + fault.path_prefix)
-                    and fault.times > 0
-                ):
-                    fault.times -= 1
-                    return fault.action
-            return None
+        self.faults.add(Fault(method.upper(), path_prefix, action, times))
 
     def rate_ok(self, identity: str, kind: str) -> bool:
         with self.lock:
