@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -13,6 +15,7 @@ from tsa_bot.errors import ConfigurationError
 from tsa_bot.kalshi_sim.faults import Fault, FaultSyntaxError, parse_fault
 
 ADMIN_TOKEN_ENV = "TSABOT_SIM_ADMIN_TOKEN"
+EVENT_TICKER = re.compile(r"KXTSAW-\d{2}[A-Z]{3}\d{2}")
 
 
 def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
@@ -98,8 +101,45 @@ def _balance(text: str) -> Decimal:
     except InvalidOperation:
         raise ConfigurationError(f"--balance must be a number, got '{text}'") from None
     if not value.is_finite() or value <= 0:
-        raise ConfigurationError(f"--balance must be positive, got '{text}'")
+        raise ConfigurationError(f"--balance must be positive dollars, got '{text}'")
     return value
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Refuse what the exchange could not serve, in one line, before listening anywhere."""
+    if not 0 <= args.port <= 65535:
+        raise ConfigurationError(f"--port must be 0 to 65535 (0: any free port), got {args.port}")
+    if args.event is not None:
+        _check_event(args.event)
+    for name, rate in (("--read-rate", args.read_rate), ("--write-rate", args.write_rate)):
+        if not (math.isfinite(rate) and rate > 0):
+            raise ConfigurationError(f"{name} must be a positive number of requests per second, got {rate}")
+    if args.seed_week is not None and not 2000 <= args.seed_week.year <= 2098:
+        raise ConfigurationError(f"--seed-week must be in 2000 to 2098, got {args.seed_week}")
+    if args.seed_center <= 0:
+        raise ConfigurationError(
+            f"--seed-center must be a positive number of passengers, got {args.seed_center}"
+        )
+    if len(args.key_id) != len(args.public_key):
+        raise ConfigurationError("each --key-id needs its --public-key (give them in pairs)")
+
+
+def _check_event(ticker: str) -> None:
+    from tsa_bot.kalshi_sim.seed import sunday_of
+
+    try:
+        if not EVENT_TICKER.fullmatch(ticker):
+            raise ValueError(ticker)
+        sunday = sunday_of(ticker)
+    except (KeyError, ValueError):
+        raise ConfigurationError(
+            "--event must be a KXTSAW event ticker naming a week's Sunday, e.g. KXTSAW-26FEB15, "
+            f"got '{ticker}'"
+        ) from None
+    if sunday.weekday() != 6:
+        raise ConfigurationError(
+            f"--event {ticker} names a {sunday:%A}; a KXTSAW event is named for its week's Sunday"
+        )
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -108,12 +148,7 @@ def serve(args: argparse.Namespace) -> int:
     from tsa_bot.kalshi_sim.seed import EventSeed
     from tsa_bot.kalshi_sim.server import bind, make_server
 
-    if len(args.key_id) != len(args.public_key):
-        raise ConfigurationError("each --key-id needs its --public-key (give them in pairs)")
-    if args.seed_center <= 0:
-        raise ConfigurationError(
-            f"--seed-center must be a positive number of passengers, got {args.seed_center}"
-        )
+    _check(args)
     balance = _balance(args.balance)
     keys = []
     for key_id, path in zip(args.key_id, args.public_key, strict=True):
