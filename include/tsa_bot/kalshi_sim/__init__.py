@@ -6,6 +6,8 @@ forever (409), the tick grid, balance checks, token-bucket rate limits (429) and
 
 - ``seed.py``: what is listed (``EventSeed``; ``EventSeed.for_week``, ``tsabot simulator --seed-week DATE``);
 - ``exchange.py``: the state and rules, without HTTP;
+- ``crowd.py``, ``history.py``, ``candles.py``: past weeks (``HistorySeed``) priced by a crowd that sees
+  the truth through noise, and their candlesticks;
 - ``app.py``: the HTTP layer, a Starlette route table;
 - ``server.py``: serving it (``running_simulator`` for tests, ``tsabot simulator`` for people);
 - ``commands.py``: the ``tsabot simulator`` command.
@@ -16,8 +18,10 @@ Admin endpoints live under ``/sim/`` (outside ``/trade-api/v2``) and need the ad
 served is logged in ``Exchange.requests`` as ``(method, path)``.
 """
 
+from tsa_bot.kalshi_sim.crowd import CrowdParams, WeekCrowd
 from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
 from tsa_bot.kalshi_sim.exchange import API_PREFIX, HOUSE, Account, Exchange, SimMarket, SimOrder
+from tsa_bot.kalshi_sim.history import HistorySeed
 from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker, sunday_of
 from tsa_bot.kalshi_sim.server import RunningSimulator, make_server, running_simulator
 
@@ -26,11 +30,14 @@ __all__ = [
     "HOUSE",
     "Account",
     "ApiError",
+    "CrowdParams",
     "EventSeed",
     "Exchange",
+    "HistorySeed",
     "RunningSimulator",
     "SimMarket",
     "SimOrder",
+    "WeekCrowd",
     "decode_error",
     "make_server",
     "market_ticker",

@@ -25,8 +25,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tsa_bot.kalshi.auth import KEY_HEADER
 from tsa_bot.kalshi.models import price_str
+from tsa_bot.kalshi_sim.candles import PERIODS
 from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
-from tsa_bot.kalshi_sim.exchange import API_PREFIX, ZERO, Account, Exchange, SimMarket
+from tsa_bot.kalshi_sim.exchange import API_PREFIX, ZERO, Account, Exchange, SimMarket, iso_time
 from tsa_bot.kalshi_sim.faults import parse_fault
 
 ADMIN_PREFIX = "/sim/"
@@ -67,14 +68,16 @@ def _account(request: Request) -> Account:
     return _exchange(request).authenticate(request.headers, request.method, _signed_path(request))
 
 
-def page(items: list[Any], params: Mapping[str, str], key: str) -> dict[str, Any]:
+def page(
+    items: list[Any], params: Mapping[str, str], key: str, *, default: int = 100, maximum: int = 1000
+) -> dict[str, Any]:
     """One page of ``items`` under ``key``, with Kalshi's opaque cursor (empty on the last page)."""
     try:
-        limit = int(params.get("limit") or 100)
+        limit = int(params.get("limit") or default)
     except ValueError:
         raise validation_error("limit must be an integer") from None
-    if not 1 <= limit <= 1000:
-        raise validation_error("limit must be between 1 and 1000")
+    if not 1 <= limit <= maximum:
+        raise validation_error(f"limit must be between 1 and {maximum}")
     cursor = params.get("cursor") or ""
     try:
         start = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
@@ -108,37 +111,135 @@ async def get_event(request: Request) -> Response:
     exchange = _exchange(request)
     ticker = request.path_params["event_ticker"]
     with exchange.lock:
-        event = exchange.events.get(ticker)
-        if event is None:
+        if ticker not in exchange.events:
             raise std_error(404, "not_found", "event not found", ticker)
-        markets = [exchange.market_json(exchange.markets[t]) for t in event["tickers"]]
-    public = {k: v for k, v in event.items() if k != "tickers"}
+        public = exchange.event_json(ticker, nested=False)
+        markets = exchange.event_markets(ticker)
     if _params(request).get("with_nested_markets") == "true":
-        return answer(200, {"event": {**public, "markets": markets}})
+        public["markets"] = markets
     return answer(200, {"event": public, "markets": markets})
+
+
+EVENT_STATUSES = ("unopened", "open", "closed", "settled")
+
+
+def _event_status(statuses: set[str]) -> str:
+    if statuses <= {"finalized", "determined"}:
+        return "settled"
+    if "active" in statuses:
+        return "open"
+    if statuses <= {"initialized"}:
+        return "unopened"
+    return "closed"
+
+
+async def get_events(request: Request) -> Response:
+    exchange = _exchange(request)
+    params = _params(request)
+    status = params.get("status")
+    if status and status not in EVENT_STATUSES:
+        raise validation_error("status must be one of " + " ".join(EVENT_STATUSES))
+    min_close = _timestamp(params, "min_close_ts")
+    nested = params.get("with_nested_markets") == "true"
+    rows = []
+    with exchange.lock:
+        for ticker, event in exchange.events.items():
+            if params.get("series_ticker") and event["series_ticker"] != params["series_ticker"]:
+                continue
+            if min_close is not None and not event["_close_ts"] > min_close:
+                continue
+            statuses = {exchange.markets[t].status for t in event["tickers"]}
+            if status and _event_status(statuses) != status:
+                continue
+            rows.append(exchange.event_json(ticker, nested=nested))
+    return answer(200, page(rows, params, "events", default=200, maximum=200))
+
+
+def _timestamp(params: Mapping[str, str], name: str) -> int | None:
+    if not params.get(name):
+        return None
+    try:
+        return int(params[name])
+    except ValueError:
+        raise validation_error(f"{name} must be a Unix timestamp in seconds") from None
+
+
+MARKET_STATUSES = ("unopened", "open", "paused", "closed", "settled")
+_BY_STATUS = {
+    "unopened": ("initialized",),
+    "open": ("active",),
+    "closed": ("closed",),
+    "settled": ("determined", "finalized"),
+}
+
+
+def _market_rows(exchange: Exchange, params: Mapping[str, str], *, historical: bool) -> list[dict[str, Any]]:
+    """The markets ``GET /markets`` (or ``/historical/markets``) lists for ``params``, in listing order."""
+    if params.get("event_ticker") and params.get("series_ticker"):
+        raise validation_error("pass either event_ticker or series_ticker, not both")
+    status = None if historical else params.get("status")
+    if status and status not in MARKET_STATUSES:
+        raise validation_error("status must be one of " + " ".join(MARKET_STATUSES))
+    close = [_timestamp(params, n) for n in ("min_close_ts", "max_close_ts")]
+    settled = [_timestamp(params, n) for n in ("min_settled_ts", "max_settled_ts")]
+    if historical:
+        close = settled = [None, None]
+    if close != [None, None] and status not in (None, "closed"):
+        raise validation_error("min_close_ts and max_close_ts go only with status closed or no status")
+    if settled != [None, None] and status not in (None, "settled"):
+        raise validation_error("min_settled_ts and max_settled_ts go only with status settled or no status")
+    if close != [None, None] and settled != [None, None]:
+        raise validation_error("close and settled timestamp filters cannot be combined")
+    tickers = {t for t in params.get("tickers", "").split(",") if t}
+    cutoff = exchange.historical_cutoff()
+    rows = []
+    for market in exchange.markets.values():
+        if exchange.archived(market, cutoff) != historical:
+            continue
+        event = exchange.events[market.event_ticker]
+        if tickers and market.ticker not in tickers:
+            continue
+        if params.get("event_ticker") and market.event_ticker != params["event_ticker"]:
+            continue
+        if params.get("series_ticker") and event["series_ticker"] != params["series_ticker"]:
+            continue
+        if status and market.status not in _BY_STATUS.get(status, (status,)):
+            continue
+        if not _within(market.close_time, *close) or not _within(market.settled_ts, *settled):
+            continue
+        rows.append(exchange.market_json(market))
+    return rows
+
+
+def _within(value: float | None, low: int | None, high: int | None) -> bool:
+    if low is None and high is None:
+        return True
+    return value is not None and (low is None or value > low) and (high is None or value < high)
 
 
 async def get_markets(request: Request) -> Response:
     exchange = _exchange(request)
     params = _params(request)
-    if params.get("event_ticker") and params.get("series_ticker"):
-        raise validation_error("pass either event_ticker or series_ticker, not both")
-    status = params.get("status")
-    if status and status not in ("unopened", "open", "paused", "closed", "settled"):
-        raise validation_error("status must be one of unopened open paused closed settled")
-    by_filter = {"open": ("active",), "closed": ("closed",), "settled": ("determined", "finalized")}
-    rows = []
     with exchange.lock:
-        for market in exchange.markets.values():
-            event = exchange.events[market.event_ticker]
-            if params.get("event_ticker") and market.event_ticker != params["event_ticker"]:
-                continue
-            if params.get("series_ticker") and event["series_ticker"] != params["series_ticker"]:
-                continue
-            if status and market.status not in by_filter.get(status, (status,)):
-                continue
-            rows.append(exchange.market_json(market))
+        rows = _market_rows(exchange, params, historical=False)
     return answer(200, page(rows, params, "markets"))
+
+
+async def get_historical_markets(request: Request) -> Response:
+    exchange = _exchange(request)
+    params = _params(request)
+    with exchange.lock:
+        rows = _market_rows(exchange, params, historical=True)
+    return answer(200, page(rows, params, "markets"))
+
+
+async def historical_cutoff(request: Request) -> Response:
+    exchange = _exchange(request)
+    with exchange.lock:
+        cutoff = iso_time(exchange.historical_cutoff())
+    return answer(
+        200, {"market_settled_ts": cutoff, "trades_created_ts": cutoff, "orders_updated_ts": cutoff}
+    )
 
 
 def _market(request: Request) -> SimMarket:
@@ -163,6 +264,66 @@ async def get_orderbook(request: Request) -> Response:
         if depth is not None and not depth.isdigit():
             raise validation_error("depth must be a non-negative integer")
         return answer(200, exchange.orderbook_json(market, int(depth) if depth else None))
+
+
+def _candle_params(params: Mapping[str, str]) -> tuple[int, int, int]:
+    values = []
+    for name in ("start_ts", "end_ts", "period_interval"):
+        if not params.get(name):
+            raise validation_error(
+                f"Key: 'GetMarketCandlesticksRequest.{name}' Error:Field validation for '{name}' failed"
+            )
+        values.append(_timestamp(params, name))
+    start, end, period = values
+    if period not in PERIODS:
+        raise validation_error("period_interval must be one of 1 60 1440")
+    if start > end:
+        raise validation_error("start_ts must not be after end_ts")
+    return start, end, period
+
+
+async def market_candlesticks(request: Request) -> Response:
+    exchange = _exchange(request)
+    start, end, period = _candle_params(_params(request))
+    with exchange.lock:
+        market = _market(request)
+        series = exchange.events[market.event_ticker]["series_ticker"]
+        if request.path_params["series_ticker"] != series:
+            raise std_error(404, "not_found", "market not found in series", market.ticker)
+        if exchange.archived(market, exchange.historical_cutoff()):
+            raise std_error(
+                404,
+                "not_found",
+                "market archived: use /historical/markets/{ticker}/candlesticks",
+                market.ticker,
+            )
+        rows = exchange.candlesticks(market, start, end, period, historical=False)
+    return answer(200, {"ticker": market.ticker, "candlesticks": rows})
+
+
+def _archived_market(request: Request) -> SimMarket:
+    exchange = _exchange(request)
+    market = exchange.markets.get(request.path_params["ticker"])
+    if market is None or not exchange.archived(market, exchange.historical_cutoff()):
+        raise std_error(
+            404, "not_found", "market not found in the historical data", request.path_params["ticker"]
+        )
+    return market
+
+
+async def historical_market(request: Request) -> Response:
+    exchange = _exchange(request)
+    with exchange.lock:
+        return answer(200, {"market": exchange.market_json(_archived_market(request))})
+
+
+async def historical_candlesticks(request: Request) -> Response:
+    exchange = _exchange(request)
+    start, end, period = _candle_params(_params(request))
+    with exchange.lock:
+        market = _archived_market(request)
+        rows = exchange.candlesticks(market, start, end, period, historical=True)
+    return answer(200, {"ticker": market.ticker, "candlesticks": rows})
 
 
 # ---- portfolio ------------------------------------------------------------------------------------------
@@ -307,10 +468,16 @@ async def health(request: Request) -> Response:
 API_ROUTES = [
     Route("/exchange/status", exchange_status, methods=["GET"]),
     Route("/series/{series_ticker}", get_series, methods=["GET"]),
+    Route("/events", get_events, methods=["GET"]),
     Route("/events/{event_ticker}", get_event, methods=["GET"]),
     Route("/markets", get_markets, methods=["GET"]),
     Route("/markets/{ticker}", get_market, methods=["GET"]),
     Route("/markets/{ticker}/orderbook", get_orderbook, methods=["GET"]),
+    Route("/series/{series_ticker}/markets/{ticker}/candlesticks", market_candlesticks, methods=["GET"]),
+    Route("/historical/cutoff", historical_cutoff, methods=["GET"]),
+    Route("/historical/markets", get_historical_markets, methods=["GET"]),
+    Route("/historical/markets/{ticker}", historical_market, methods=["GET"]),
+    Route("/historical/markets/{ticker}/candlesticks", historical_candlesticks, methods=["GET"]),
     Route("/portfolio/orders", old_create_order, methods=["POST"]),
     Route("/portfolio/events/orders", create_order, methods=["POST"]),
     Route("/portfolio/events/orders/{order_id}", cancel_order, methods=["DELETE"]),

@@ -7,7 +7,7 @@ import math
 import os
 import re
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -36,6 +36,30 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
         default=2_300_000,
         metavar="PASSENGERS",
         help="the weekly mean priced at 0.50 in --seed-week's event (default 2300000)",
+    )
+    p.add_argument(
+        "--history-start",
+        type=_iso_date,
+        metavar="DATE",
+        help="host the past weekly events whose Monday is from DATE (with --history-end), settled, "
+        "with a crowd's quote history served as candlesticks",
+    )
+    p.add_argument("--history-end", type=_iso_date, metavar="DATE", help="... to DATE (inclusive)")
+    p.add_argument(
+        "--history-data",
+        type=Path,
+        metavar="CSV",
+        help="date,passengers truth for the hosted weeks (default: the TSA pages shipped with tsabot)",
+    )
+    p.add_argument(
+        "--history-seed", type=int, default=0, metavar="N", help="the crowd's random seed (default 0)"
+    )
+    p.add_argument(
+        "--historical-cutoff",
+        type=_iso_date,
+        metavar="DATE",
+        help="markets settled before this UTC date are served under /historical only "
+        "(default: 90 days before the latest settlement)",
     )
     p.add_argument("--read-rate", type=float, default=20.0, help="reads per second per key")
     p.add_argument("--write-rate", type=float, default=10.0, help="writes per second per key")
@@ -142,6 +166,24 @@ def _check_event(ticker: str) -> None:
         )
 
 
+def _history(args: argparse.Namespace):
+    """The ``HistorySeed`` the --history-* arguments describe, or None."""
+    from tsa_bot.kalshi_sim.history import HistorySeed, truth_from_csv
+
+    if (args.history_start is None) != (args.history_end is None):
+        raise ConfigurationError("--history-start and --history-end go together")
+    if args.history_start is None:
+        if args.history_data or args.history_seed:
+            raise ConfigurationError("--history-data and --history-seed need --history-start/--history-end")
+        return None
+    if args.history_start > args.history_end:
+        raise ConfigurationError("--history-start is after --history-end")
+    if not args.history_start.year >= 2000 and args.history_end.year <= 2098:
+        raise ConfigurationError("--history-start/--history-end must be in 2000 to 2098")
+    truth = truth_from_csv(args.history_data) if args.history_data else None
+    return HistorySeed(args.history_start, args.history_end, truth=truth, seed=args.history_seed)
+
+
 def serve(args: argparse.Namespace) -> int:
     """Build the exchange the arguments describe and serve it until Ctrl-C."""
     from tsa_bot.kalshi_sim.exchange import Exchange
@@ -156,12 +198,25 @@ def serve(args: argparse.Namespace) -> int:
             keys.append((key_id, path.read_bytes()))
         except OSError as exc:
             raise ConfigurationError(f"cannot read {path}: {exc.strerror}") from None
+    history = _history(args)
     seeds = []
-    if args.event or not args.seed_week:
+    if args.event or not (args.seed_week or history):
         seeds.append(EventSeed(event_ticker=args.event or EventSeed.event_ticker))
     if args.seed_week:
         seeds.append(EventSeed.for_week(args.seed_week, args.seed_center))
-    exchange = Exchange(seeds[0], read_rate=args.read_rate, write_rate=args.write_rate)
+    cutoff = None
+    if args.historical_cutoff:
+        cutoff = datetime.combine(args.historical_cutoff, time(0), UTC).timestamp()
+    try:
+        exchange = Exchange(
+            seeds[0] if seeds else None,
+            read_rate=args.read_rate,
+            write_rate=args.write_rate,
+            history=history,
+            cutoff=cutoff,
+        )
+    except ValueError as exc:  # a hosted week without data
+        raise ConfigurationError(f"{exc}; the data ends earlier (see --history-data)") from None
     for seed in seeds[1:]:
         exchange.seed_event(seed)
     for fault in args.fault:
@@ -176,7 +231,10 @@ def serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ConfigurationError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     base = f"http://{args.host}:{sock.getsockname()[1]}"
-    events = ", ".join(s.event_ticker for s in seeds)
+    tickers = list(exchange.events)
+    events = (
+        ", ".join(tickers) if len(tickers) <= 3 else f"{tickers[0]} ... {tickers[-1]}, {len(tickers)} events"
+    )
     print(f"Kalshi simulator on {base}/trade-api/v2 (event {events}); admin under {base}/sim/. Ctrl-C stops.")
     sys.stdout.flush()
     try:

@@ -21,13 +21,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from tsa_bot.kalshi.client import event_ticker_for_week
 from tsa_bot.kalshi.models import PriceRange, count_str, on_tick_grid, price_str
+from tsa_bot.kalshi_sim.candles import MAX_CANDLES, PERIODS, candle_ends, candles
+from tsa_bot.kalshi_sim.crowd import MarketTape, WeekCrowd, settlement_time
 from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
 from tsa_bot.kalshi_sim.faults import Fault, FaultBook
+from tsa_bot.kalshi_sim.history import HistorySeed
 from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker, sunday_of
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
@@ -41,7 +46,7 @@ ONE = Decimal(1)
 __all__ = ["ApiError", "EventSeed", "Exchange"]
 
 
-def _iso(ts: float) -> str:
+def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -79,7 +84,7 @@ class SimOrder:
             "remaining_count_fp": count_str(self.remaining),
             "taker_fees_dollars": price_str(self.taker_fees),
             "maker_fees_dollars": price_str(self.maker_fees),
-            "created_time": _iso(self.created),
+            "created_time": iso_time(self.created),
         }
 
 
@@ -129,6 +134,9 @@ class SimMarket:
     volume: Decimal = ZERO
     result: str = ""
     expiration_value: str = ""
+    settled_ts: float | None = None
+    created: float = 0.0
+    tape: MarketTape | None = None  # the crowd's quotes and trades, for candlesticks
 
     def best(self, side: str) -> SimOrder | None:
         book = self.bids if side == "bid" else self.asks
@@ -166,8 +174,13 @@ class Exchange:
         read_rate: float = 20.0,
         write_rate: float = 10.0,
         clock: Callable[[], float] = time.time,
+        history: HistorySeed | None = None,
+        cutoff: float | None = None,
     ):
+        """``seed`` lists one event (by default KXTSAW-26FEB15, unless only ``history`` is given);
+        ``history`` hosts a run of past weeks; ``cutoff`` fixes the historical cutoff (Unix seconds)."""
         self.lock = threading.RLock()
+        self.cutoff = cutoff  # the historical cutoff; None: see historical_cutoff
         self.clock = clock
         self.read_rate = read_rate
         self.write_rate = write_rate
@@ -182,7 +195,10 @@ class Exchange:
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=100_000)
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
         self._seq = itertools.count(1)
-        self.seed_event(seed or EventSeed())
+        if seed is not None or history is None:
+            self.seed_event(seed or EventSeed())
+        if history is not None:
+            self.host_history(history)
 
     # -- setup --
 
@@ -210,14 +226,22 @@ class Exchange:
                 "event_ticker": seed.event_ticker,
                 "series_ticker": seed.series_ticker,
                 "title": f"TSA check-ins, week ending {sunday:%b %d, %Y}",
-                "strike_date": _iso(close_ts),
+                "sub_title": f"Week ending {sunday:%b %d, %Y}",
+                "collateral_return_type": "",
+                "mutually_exclusive": False,
+                "available_on_brokers": False,
+                "product_metadata": {},
+                "strike_date": iso_time(close_ts),
                 "tickers": [],
+                "_close_ts": close_ts,
+                "_crowd": None,
             }
             for strike in seed.strikes:
                 ticker = market_ticker(seed.event_ticker, strike)
                 market = SimMarket(
                     ticker, seed.event_ticker, strike, seed.status, seed.price_ranges, open_ts, close_ts
                 )
+                market.created = min(open_ts, self.clock())
                 self.markets[ticker] = market
                 self.events[seed.event_ticker]["tickers"].append(ticker)
                 self._seed_liquidity(market, seed)
@@ -294,7 +318,19 @@ class Exchange:
             (max(a.positions.get(m.ticker, SimPosition()).position, ZERO) for a in self.accounts.values()),
             ZERO,
         )
+        volume, last_price = m.volume, m.last_price
+        if m.tape is not None and len(m.tape.trade_ts):
+            volume += Decimal(int(m.tape.trade_size.sum()))
+            open_interest += Decimal(int(m.tape.open_interest[-1]))
+            if last_price is None:
+                last_price = Decimal(int(m.tape.trade_price[-1])) / 100
         strike_m = Decimal(m.floor_strike) / 1_000_000
+        settled = {}
+        if m.settled_ts is not None:
+            settled = {
+                "settlement_ts": iso_time(m.settled_ts),
+                "settlement_value_dollars": "1.0000" if m.result == "yes" else "0.0000",
+            }
         return {
             "ticker": m.ticker,
             "event_ticker": m.event_ticker,
@@ -302,30 +338,142 @@ class Exchange:
             "title": f"TSA check-ins above {strike_m:.2f}M this week?",
             "yes_sub_title": f"Above {strike_m:.2f}M",
             "no_sub_title": f"{strike_m:.2f}M or below",
+            "created_time": iso_time(m.created),
+            "updated_time": iso_time(m.settled_ts or m.created),
             "status": m.status,
-            "open_time": _iso(m.open_time),
-            "close_time": _iso(m.close_time),
+            "open_time": iso_time(m.open_time),
+            "close_time": iso_time(m.close_time),
+            "latest_expiration_time": iso_time(m.close_time + 8 * 86400),
+            "settlement_timer_seconds": 0,
+            "notional_value_dollars": "1.0000",
             "yes_bid_dollars": price_str(bid.price) if bid else "0.0000",
             "yes_ask_dollars": price_str(ask.price) if ask else "1.0000",
             "no_bid_dollars": price_str(ONE - ask.price) if ask else "0.0000",
             "no_ask_dollars": price_str(ONE - bid.price) if bid else "1.0000",
-            "last_price_dollars": price_str(m.last_price) if m.last_price is not None else "0.0000",
-            "volume_fp": count_str(m.volume),
+            "yes_bid_size_fp": count_str(sum((o.remaining for o in m.bids if o.price == bid.price), ZERO))
+            if bid
+            else "0.00",
+            "yes_ask_size_fp": count_str(sum((o.remaining for o in m.asks if o.price == ask.price), ZERO))
+            if ask
+            else "0.00",
+            "last_price_dollars": price_str(last_price) if last_price is not None else "0.0000",
+            "previous_yes_bid_dollars": "0.0000",
+            "previous_yes_ask_dollars": "0.0000",
+            "previous_price_dollars": "0.0000",
+            "volume_fp": count_str(volume),
+            "volume_24h_fp": "0.00",
+            "liquidity_dollars": "0.0000",
             "open_interest_fp": count_str(open_interest),
             "strike_type": "greater",
             "floor_strike": m.floor_strike,
             "result": m.result,
+            "can_close_early": False,
+            "fractional_trading_enabled": False,
             "expiration_value": m.expiration_value,
+            **settled,
             "rules_primary": (
                 f"If the average of daily TSA checkpoint numbers for the week is above {m.floor_strike:,}, "
                 "the market resolves to Yes."
             ),
             "rules_secondary": "Numbers as first published on tsa.gov/travel/passenger-volumes.",
+            "price_level_structure": "linear_cent",
             "price_ranges": [
                 {"start": price_str(r.start), "end": price_str(r.end), "step": price_str(r.step)}
                 for r in m.price_ranges
             ],
         }
+
+    def event_json(self, ticker: str, *, nested: bool) -> dict[str, Any]:
+        """An event as ``GET /events`` shows it; ``nested`` adds its markets not yet archived."""
+        event = self.events[ticker]
+        public = {k: v for k, v in event.items() if k != "tickers" and not k.startswith("_")}
+        if nested:
+            public["markets"] = self.event_markets(ticker)
+        return public
+
+    def event_markets(self, ticker: str) -> list[dict[str, Any]]:
+        """The event's markets, less those settled before the historical cutoff (as Kalshi does)."""
+        cutoff = self.historical_cutoff()
+        markets = (self.markets[t] for t in self.events[ticker]["tickers"])
+        return [self.market_json(m) for m in markets if not self.archived(m, cutoff)]
+
+    # -- history --
+
+    def host_history(self, history: HistorySeed) -> list[str]:
+        """List the past weeks ``history`` names with the crowd's ladders, quotes and trades.
+
+        A week is settled (with its result) once its settlement time has passed on the exchange's clock,
+        closed between its close and that, trading with the crowd's book while open, unopened before.
+        Returns the event tickers.
+        """
+        truth = history.daily()
+        tickers = []
+        now = self.clock()
+        for monday in history.mondays():
+            event_ticker = event_ticker_for_week(monday)
+            try:
+                crowd = WeekCrowd(monday, truth, seed=history.seed, key=event_ticker, params=history.params)
+            except KeyError as exc:
+                raise ValueError(f"cannot host {event_ticker}: {exc.args[0]}") from None
+            strikes = crowd.strikes(history.strikes, history.step)
+            tapes = crowd.tapes(strikes)
+            settle_ts = settlement_time(monday)
+            status = (
+                "finalized"
+                if now >= settle_ts
+                else "closed"
+                if now >= crowd.close_ts
+                else "active"
+                if now >= crowd.open_ts
+                else "initialized"
+            )
+            hour = max(int(np.searchsorted(crowd.hours, now, side="right")) - 1, 0)
+            mids = {k: Decimal(int(t.bid[hour] + t.ask[hour]) // 2) / 100 for k, t in tapes.items()}
+            levels = 2 if status == "active" else 0
+            self.seed_event(
+                EventSeed(event_ticker=event_ticker, strikes=strikes, mids=mids, levels=levels, status=status)
+            )
+            with self.lock:
+                self.events[event_ticker]["_crowd"] = crowd
+                for strike in strikes:
+                    market = self.markets[market_ticker(event_ticker, strike)]
+                    market.tape = tapes[strike]
+                    if status == "finalized":
+                        market.result = "yes" if crowd.value > strike else "no"
+                        market.expiration_value = str(crowd.value.quantize(Decimal("0.01")))
+                        market.settled_ts = settle_ts
+            tickers.append(event_ticker)
+        return tickers
+
+    def historical_cutoff(self) -> float:
+        """Markets settled before this are archived: only ``/historical/...`` serves them.
+
+        ``cutoff`` if set; otherwise 90 days before the latest settlement the exchange knows (or now).
+        """
+        if self.cutoff is not None:
+            return self.cutoff
+        settled = [m.settled_ts for m in self.markets.values() if m.settled_ts is not None]
+        newest = min(self.clock(), max(settled)) if settled else self.clock()
+        return newest - 90 * 86400
+
+    @staticmethod
+    def archived(market: SimMarket, cutoff: float) -> bool:
+        return market.settled_ts is not None and market.settled_ts < cutoff
+
+    def candlesticks(
+        self, market: SimMarket, start_ts: int, end_ts: int, period_interval: int, *, historical: bool
+    ) -> list[dict[str, Any]]:
+        """The market's candles ending in ``[start_ts, end_ts]`` that have ended by now."""
+        crowd = self.events[market.event_ticker]["_crowd"]
+        if market.tape is None or crowd is None:
+            return []
+        period_s = PERIODS[period_interval]
+        ends = candle_ends(start_ts, end_ts, period_s, market.open_time, market.close_time, self.clock())
+        if len(ends) > MAX_CANDLES:
+            raise validation_error(
+                f"{len(ends)} candlesticks requested; at most {MAX_CANDLES}: narrow start_ts..end_ts"
+            )
+        return candles(market.tape, crowd.hours, ends, period_s, historical=historical)
 
     def orderbook_json(self, m: SimMarket, depth: int | None) -> dict[str, Any]:
         def levels(orders: list[SimOrder], flip: bool) -> list[list[str]]:
@@ -505,7 +653,7 @@ class Exchange:
             "no_price_dollars": price_str(ONE - price),
             "is_taker": is_taker,
             "fee_cost": price_str(fee),
-            "created_time": _iso(self.clock()),
+            "created_time": iso_time(self.clock()),
         }
         account.fills.append(fill)
         return fill
@@ -548,6 +696,7 @@ class Exchange:
                 market.result = "yes" if value > market.floor_strike else "no"
                 market.status = "finalized"
                 market.expiration_value = str(value)
+                market.settled_ts = self.clock()
                 for account in self.accounts.values():
                     pos = account.positions.pop(ticker, None)
                     if pos is None:
@@ -565,7 +714,7 @@ class Exchange:
                         "no_count_fp": count_str(no),
                         "revenue": int(revenue * 100),
                         "fee_cost": price_str(pos.fees),
-                        "settled_time": _iso(self.clock()),
+                        "settled_time": iso_time(self.clock()),
                     }
                     account.settlements.append(record)
                     out.append({**record, "account": account.key_id})

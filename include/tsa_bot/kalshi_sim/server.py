@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tsa_bot.kalshi_sim.app import ResponseDropped, build_app
 from tsa_bot.kalshi_sim.exchange import API_PREFIX, Exchange
+from tsa_bot.kalshi_sim.history import HistorySeed
 from tsa_bot.kalshi_sim.seed import EventSeed
 
 
@@ -132,13 +133,17 @@ def running_simulator(
     write_rate: float = 10.0,
     clock: Callable[[], float] = time.time,
     admin_token: str | None = None,
+    history: HistorySeed | None = None,
+    cutoff: float | None = None,
 ) -> Iterator[RunningSimulator]:
     """Serve a fresh exchange on 127.0.0.1 on a free port, in a thread, for the ``with`` block.
 
     The admin endpoints take ``admin_token`` (a fresh random one by default; ``RunningSimulator.admin``
-    sends it).
+    sends it). ``history`` hosts past weeks with their candlesticks (see ``Exchange``).
     """
-    exchange = Exchange(seed, read_rate=read_rate, write_rate=write_rate, clock=clock)
+    exchange = Exchange(
+        seed, read_rate=read_rate, write_rate=write_rate, clock=clock, history=history, cutoff=cutoff
+    )
     token = admin_token or secrets.token_urlsafe(24)
     sock = bind("127.0.0.1", 0)
     server = make_server(exchange, token)
