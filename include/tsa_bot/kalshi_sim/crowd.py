@@ -145,44 +145,42 @@ class WeekCrowd:
         return tuple(low + i * step for i in range(count) if low + i * step > 0)
 
     def tapes(self, strikes: tuple[int, ...]) -> dict[int, MarketTape]:
-        """Each strike's quotes and trades; drawn once, in strike order, from the week's generator."""
+        """Each strike's quotes and trades.
+
+        Every kind of draw has its own generator, consumed in time order, so a trade's time, side and size
+        depend only on how many trades came before it, never on a later quote.
+        """
         p = self.params
+        low, high = p.depth
         out = {}
         for strike in strikes:
-            rng = _rng(self.seed, f"{self.key}/{strike}")
+            counts_rng, sizes_rng, seconds_rng, sides_rng, lots_rng, opens_rng = (
+                np.random.default_rng(s)
+                for s in np.random.SeedSequence(
+                    [self.seed, zlib.crc32(f"{self.key}/{strike}".encode())]
+                ).spawn(6)
+            )
             fair = np.round(self.probability(strike) * 100)
             bid = np.clip(fair - p.half_spread_cents, 1, 98).astype(int)
             ask = np.clip(fair + p.half_spread_cents, bid + 1, 99).astype(int)
-            low, high = p.depth
-            bid_size = rng.integers(low, high + 1, len(bid))
-            ask_size = rng.integers(low, high + 1, len(ask))
+            depth = sizes_rng.integers(low, high + 1, (len(bid), 2))
             activity = p.trades_per_hour * (0.1 + 3.6 * (fair / 100) * (1 - fair / 100))
-            counts = rng.poisson(activity)
-            ts, price, size = [], [], []
-            for i, n in enumerate(counts):
-                seconds = np.sort(rng.integers(1, HOUR + 1, n))
-                buys = rng.random(n) < 0.5
-                for s, buy in zip(seconds, buys, strict=True):
-                    ts.append(int(self.hours[i]) + int(s))
-                    price.append(int(ask[i] if buy else bid[i]))
-                    size.append(int(rng.integers(1, 21)))
-            sizes = np.array(size, dtype=int)
-            opens = rng.random(len(sizes)) < 0.6
-            running = 0
+            counts = counts_rng.poisson(activity)
+            hour = np.repeat(np.arange(len(counts)), counts)
+            ts = self.hours[hour].astype(np.int64) + seconds_rng.integers(1, HOUR + 1, len(hour))
+            order = np.argsort(ts, kind="stable")  # within each hour; hours are already in order
+            hour, ts = hour[order], ts[order]
+            price = np.where(sides_rng.random(len(hour)) < 0.5, ask[hour], bid[hour])
+            sizes = lots_rng.integers(1, 21, len(hour))
             interest = np.empty(len(sizes), dtype=int)
-            for i, (n, opened) in enumerate(zip(sizes, opens, strict=True)):
+            running = 0
+            for i, (n, opened) in enumerate(
+                zip(sizes.tolist(), (opens_rng.random(len(sizes)) < 0.6).tolist(), strict=True)
+            ):
                 running = running + n if opened or running < n else running - n
                 interest[i] = running
-            keep = np.array(ts, dtype=np.int64) < self.close_ts
+            keep = ts < self.close_ts
             out[strike] = MarketTape(
-                strike,
-                bid,
-                ask,
-                bid_size,
-                ask_size,
-                np.array(ts, dtype=np.int64)[keep],
-                np.array(price, dtype=int)[keep],
-                sizes[keep],
-                interest[keep],
+                strike, bid, ask, depth[:, 0], depth[:, 1], ts[keep], price[keep], sizes[keep], interest[keep]
             )
         return out
