@@ -311,10 +311,47 @@ def test_the_command_hosts_a_range_of_weeks(tmp_path):
         (["--history-start", "2025-01-06"], "--history-start and --history-end go together"),
         (["--history-start", "2025-03-01", "--history-end", "2025-01-01"], "--history-start is after"),
         (["--history-start", "2025-12-01", "--history-end", "2026-02-01"], "no TSA number for 2026-01-01"),
-        (["--history-seed", "3"], "need --history-start"),
+        (
+            [
+                "--history-start",
+                "2025-01-06",
+                "--history-end",
+                "2025-02-01",
+                "--history-data",
+                "/nonexistent.csv",
+            ],
+            "cannot read /nonexistent.csv",
+        ),
+        (["--seed-week", "2031-06-02"], "the crowd cannot price the week of 2031-06-02"),
     ],
 )
 def test_bad_history_arguments_are_one_line(capsys, argv, says):
     assert main(["simulator", "--port", "0", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and says in err
+
+
+def test_a_seeded_week_is_priced_by_the_crowd_not_a_fixed_curve():
+    """Past the data's end (the offline demo's week) the crowd forecasts from the same days a year earlier;
+    its ladder sits around that forecast, and the strike nearest it is a real question (not 0.03 or 0.97)."""
+    from tsa_bot.kalshi_sim import EventSeed
+    from tsa_bot.kalshi_sim.history import week_view
+
+    truth = shipped_truth()
+    now = datetime(2026, 1, 5, 12, tzinfo=UTC).timestamp()
+    seed = EventSeed.from_crowd(date(2025, 12, 29), now)
+    assert seed.event_ticker == "KXTSAW-26JAN04" and len(seed.strikes) == 21
+    view = week_view(date(2025, 12, 29), truth)
+    forecast = sum(view.values()) / 7
+    assert [view[date(2025, 12, 29) + timedelta(days=i)] for i in range(3)] == [
+        truth[date(2025, 12, 29) + timedelta(days=i)] for i in range(3)
+    ]
+    assert abs(seed.center - forecast) / forecast < 0.03
+    nearest = min(seed.strikes, key=lambda k: abs(k - forecast))
+    assert Decimal("0.1") < seed.mids[nearest] < Decimal("0.9")
+    assert seed == EventSeed.from_crowd(date(2025, 12, 29), now)  # deterministic
+    assert seed.mids != EventSeed.from_crowd(date(2025, 12, 29), now, seed=1).mids
+    with running_simulator(seed) as sim:
+        book = httpx.get(f"{sim.base_url}/markets/{seed.event_ticker}-A{nearest / 1e6:.2f}/orderbook").json()
+        best_bid = max(Decimal(p) for p, _ in book["orderbook_fp"]["yes_dollars"])
+        assert best_bid == seed.mids[nearest] - Decimal("0.02")

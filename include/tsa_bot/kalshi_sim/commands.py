@@ -28,14 +28,14 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
         "--seed-week",
         type=_iso_date,
         metavar="DATE",
-        help="list the event of the week containing DATE: 21 strikes, 50,000 apart, around --seed-center",
+        help="list the event of the week containing DATE: 21 strikes, 50,000 apart, priced by the crowd "
+        "(its forecast of the week as of now; see --crowd-seed, --history-data), or around --seed-center",
     )
     p.add_argument(
         "--seed-center",
         type=int,
-        default=2_300_000,
         metavar="PASSENGERS",
-        help="the weekly mean priced at 0.50 in --seed-week's event (default 2300000)",
+        help="instead of the crowd, a fixed logistic curve with this weekly mean priced at 0.50",
     )
     p.add_argument(
         "--history-start",
@@ -49,10 +49,15 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
         "--history-data",
         type=Path,
         metavar="CSV",
-        help="date,passengers truth for the hosted weeks (default: the TSA pages shipped with tsabot)",
+        help="date,passengers truth the crowd sees (default: the TSA pages shipped with tsabot)",
     )
     p.add_argument(
-        "--history-seed", type=int, default=0, metavar="N", help="the crowd's random seed (default 0)"
+        "--crowd-seed",
+        "--history-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the crowd's random seed (default 0): the same seed draws the same quotes",
     )
     p.add_argument(
         "--historical-cutoff",
@@ -140,7 +145,7 @@ def _check(args: argparse.Namespace) -> None:
             raise ConfigurationError(f"{name} must be a positive number of requests per second, got {rate}")
     if args.seed_week is not None and not 2000 <= args.seed_week.year <= 2098:
         raise ConfigurationError(f"--seed-week must be in 2000 to 2098, got {args.seed_week}")
-    if args.seed_center <= 0:
+    if args.seed_center is not None and args.seed_center <= 0:
         raise ConfigurationError(
             f"--seed-center must be a positive number of passengers, got {args.seed_center}"
         )
@@ -173,15 +178,29 @@ def _history(args: argparse.Namespace):
     if (args.history_start is None) != (args.history_end is None):
         raise ConfigurationError("--history-start and --history-end go together")
     if args.history_start is None:
-        if args.history_data or args.history_seed:
-            raise ConfigurationError("--history-data and --history-seed need --history-start/--history-end")
         return None
     if args.history_start > args.history_end:
         raise ConfigurationError("--history-start is after --history-end")
-    if not args.history_start.year >= 2000 and args.history_end.year <= 2098:
+    if args.history_start.year < 2000 or args.history_end.year > 2098:
         raise ConfigurationError("--history-start/--history-end must be in 2000 to 2098")
     truth = truth_from_csv(args.history_data) if args.history_data else None
-    return HistorySeed(args.history_start, args.history_end, truth=truth, seed=args.history_seed)
+    return HistorySeed(args.history_start, args.history_end, truth=truth, seed=args.crowd_seed)
+
+
+def _crowd_week(args: argparse.Namespace):
+    """--seed-week's event, priced by the crowd where it stands now."""
+    import time as clock
+
+    from tsa_bot.kalshi_sim.history import truth_from_csv
+    from tsa_bot.kalshi_sim.seed import EventSeed
+
+    truth = truth_from_csv(args.history_data) if args.history_data else None
+    try:
+        return EventSeed.from_crowd(args.seed_week, clock.time(), truth, seed=args.crowd_seed)
+    except (KeyError, ValueError) as exc:
+        raise ConfigurationError(
+            f"the crowd cannot price the week of {args.seed_week}: {exc}; give --seed-center instead"
+        ) from None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -202,8 +221,10 @@ def serve(args: argparse.Namespace) -> int:
     seeds = []
     if args.event or not (args.seed_week or history):
         seeds.append(EventSeed(event_ticker=args.event or EventSeed.event_ticker))
-    if args.seed_week:
+    if args.seed_week and args.seed_center is not None:
         seeds.append(EventSeed.for_week(args.seed_week, args.seed_center))
+    elif args.seed_week:
+        seeds.append(_crowd_week(args))
     cutoff = None
     if args.historical_cutoff:
         cutoff = datetime.combine(args.historical_cutoff, time(0), UTC).timestamp()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -94,7 +94,10 @@ class WeekCrowd:
         seed: int = 0,
         key: str = "",
         params: CrowdParams | None = None,
+        observed: Collection[date] | None = None,
     ):
+        """``truth`` must cover the week; days not in ``observed`` (default: all) are never published, so
+        the crowd keeps guessing them (a forecast standing in for the truth past the data's end)."""
         self.monday = monday
         self.params = p = params or CrowdParams()
         self.key = key or monday.isoformat()
@@ -113,6 +116,7 @@ class WeekCrowd:
         self.open_ts, self.close_ts = week_open(monday), week_close(monday)
         self.hours = np.arange(self.open_ts, self.close_ts, HOUR)
         published = np.array([publication_time(d).timestamp() for d in days])
+        published = np.where([observed is None or d in observed for d in days], published, np.inf)
         known = self.hours[:, None] >= published[None, :]  # hour x day
 
         rng = _rng(seed, self.key)

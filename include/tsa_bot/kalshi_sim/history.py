@@ -53,6 +53,25 @@ def shipped_truth() -> Mapping[date, int]:
     return days
 
 
+def week_view(monday: date, truth: Mapping[date, int]) -> dict[date, int]:
+    """The week's seven days as the crowd takes them: the numbers where the data has them, and past the
+    data the same weekday a year earlier times the ratio of the last 28 days of data to their year-earlier
+    days."""
+    days = [monday + timedelta(days=i) for i in range(7)]
+    view = {d: truth[d] for d in days if d in truth}
+    if len(view) == 7:
+        return view
+    newest = max((d for d in truth if d < monday + timedelta(days=7)), default=None)
+    recent = [newest - timedelta(days=i) for i in range(28)] if newest else []
+    try:
+        ratio = sum(truth[d] for d in recent) / sum(truth[d - timedelta(days=364)] for d in recent)
+        for d in days:
+            view.setdefault(d, round(truth[d - timedelta(days=364)] * ratio))
+    except (KeyError, ZeroDivisionError, TypeError):
+        raise ValueError(f"no TSA numbers to forecast the week of {monday} from") from None
+    return view
+
+
 def truth_from_csv(path: Path) -> dict[date, int]:
     """``date,passengers`` rows, or a one-line ``ConfigurationError`` naming the bad row."""
     try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+
+import numpy as np
 
 from tsa_bot.kalshi.client import MONTHS, event_ticker_for_week
 from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange
@@ -45,6 +47,31 @@ class EventSeed:
         low = middle - (count // 2) * step
         strikes = tuple(low + i * step for i in range(count) if low + i * step > 0)
         return cls(event_ticker=event_ticker_for_week(day), strikes=strikes, center=center, **kwargs)
+
+    @classmethod
+    def from_crowd(
+        cls, day: date, now: float, truth: Mapping[date, int] | None = None, *, seed: int = 0, **kwargs: Any
+    ) -> EventSeed:
+        """The event of the week containing ``day``, its ladder and book where the crowd stands at ``now``.
+
+        The crowd forecasts the week from ``truth`` (default: the shipped TSA pages; past their end, from
+        the same days a year earlier), so a demo faces a market that is about as good as a forecaster.
+        """
+        from tsa_bot.kalshi_sim.crowd import WeekCrowd
+        from tsa_bot.kalshi_sim.history import shipped_truth, week_view
+
+        monday = day - timedelta(days=day.weekday())
+        ticker = event_ticker_for_week(day)
+        truth = truth or shipped_truth()
+        crowd = WeekCrowd(monday, week_view(monday, truth), seed=seed, key=ticker, observed=truth.keys())
+        strikes = crowd.strikes()
+        hour = min(max(int(np.searchsorted(crowd.hours, now, side="right")) - 1, 0), len(crowd.hours) - 1)
+        tapes = crowd.tapes(strikes)
+        mids = {k: Decimal(int(t.bid[hour] + t.ask[hour]) // 2) / 100 for k, t in tapes.items()}
+        kwargs.setdefault("levels", 2)
+        kwargs.setdefault("depth", Decimal(25))
+        center = round(float(crowd.mean[hour]))
+        return cls(event_ticker=ticker, strikes=strikes, mids=mids, center=center, **kwargs)
 
     def mid(self, strike: int) -> Decimal:
         if self.mids is not None and strike in self.mids:
