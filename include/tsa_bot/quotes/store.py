@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 import sqlalchemy as sa
 
@@ -126,13 +127,19 @@ _CANDLE_VALUES = (
 )
 
 
+_IMPORTED_VALUES = ["yes_bid_close", "yes_ask_close", "price_close", "volume", "open_interest"]
+
+
 def _candle_upsert(columns: Sequence[str]) -> sa.TextClause:
-    """Insert a candle, or update ``columns`` (and ``source``) where one of them differs."""
+    """Upsert one market's candles in one statement (arrays, one element per candle): insert, or update
+    ``columns`` (and ``source``) where one of them differs."""
     cols = ", ".join(columns)
     new = ", ".join("excluded." + c for c in columns)
+    arrays = ", ".join(f"cast(:{c} as numeric[])" for c in columns)
     return sa.text(
         f"insert into quote_candles (ticker, period_minutes, end_ts, {cols}, source)"
-        f" values (:ticker, :period, :end_ts, {', '.join(':' + c for c in columns)}, :source)"
+        f" select :ticker, :period, v.end_ts, {', '.join('v.' + c for c in columns)}, :source"
+        f" from unnest(cast(:end_ts as timestamptz[]), {arrays}) as v(end_ts, {cols})"
         " on conflict (ticker, period_minutes, end_ts) do update"
         f" set ({cols}, source) = ({new}, excluded.source)"
         f" where ({', '.join('quote_candles.' + c for c in columns)}) is distinct from ({new})"
@@ -143,14 +150,31 @@ def _candle_upsert(columns: Sequence[str]) -> sa.TextClause:
 _CANDLE = _candle_upsert(_CANDLE_VALUES)
 # What the interchange format carries: an import leaves a downloaded candle's other fields alone, and a
 # candle it does not change keeps its source.
-_IMPORTED_CANDLE = _candle_upsert(
-    ["yes_bid_close", "yes_ask_close", "price_close", "volume", "open_interest"]
-)
+_IMPORTED_CANDLE = _candle_upsert(_IMPORTED_VALUES)
+
+
+def _upsert_candles(
+    conn: sa.Connection,
+    statement: sa.TextClause,
+    ticker: str,
+    period: int,
+    source: str,
+    by_end: dict[datetime, dict[str, Decimal | None]],
+    columns: Sequence[str],
+) -> Written:
+    if not by_end:
+        return Written()
+    ends = sorted(by_end)
+    arrays = {c: [by_end[end][c] for end in ends] for c in columns}
+    params = {"ticker": ticker, "period": period, "source": source, "end_ts": ends, **arrays}
+    return _count([conn.execute(statement, params)])
 
 
 def save_candles(conn: sa.Connection, ticker: str, period: int, candles: Iterable[Candlestick]) -> Written:
-    def values(c: Candlestick) -> dict:
-        row = {"ticker": ticker, "period": period, "end_ts": c.end_period_ts, "source": "kalshi"}
+    """Kalshi's candles of one market: new ones inserted, changed ones updated, the rest left alone."""
+
+    def values(c: Candlestick) -> dict[str, Decimal | None]:
+        row: dict[str, Decimal | None] = {}
         for name, ohlc in (("yes_bid", c.yes_bid), ("yes_ask", c.yes_ask), ("price", c.price)):
             row.update({f"{name}_{k}": getattr(ohlc, k) for k in _OHLC})
         row.update(
@@ -161,7 +185,8 @@ def save_candles(conn: sa.Connection, ticker: str, period: int, candles: Iterabl
         )
         return row
 
-    return _count(conn.execute(_CANDLE, values(c)) for c in candles)
+    by_end = {c.end_period_ts: values(c) for c in candles}
+    return _upsert_candles(conn, _CANDLE, ticker, period, "kalshi", by_end, _CANDLE_VALUES)
 
 
 # ---- download progress ---------------------------------------------------------------------------------
@@ -251,23 +276,19 @@ def import_quotes(
             ),
             {"t": row.ticker, "e": row.event_ticker, "k": row.floor_strike, "r": row.result},
         )
-    return _count(
-        conn.execute(
-            _IMPORTED_CANDLE,
-            {
-                "ticker": r.ticker,
-                "period": period,
-                "end_ts": r.end_ts,
-                "yes_bid_close": r.yes_bid,
-                "yes_ask_close": r.yes_ask,
-                "price_close": r.last_price,
-                "volume": r.volume,
-                "open_interest": r.open_interest,
-                "source": "import",
-            },
-        )
-        for r in rows
-    )
+    by_ticker: dict[str, dict[datetime, dict[str, Decimal | None]]] = {}
+    for r in rows:
+        by_ticker.setdefault(r.ticker, {})[r.end_ts] = {
+            "yes_bid_close": r.yes_bid,
+            "yes_ask_close": r.yes_ask,
+            "price_close": r.last_price,
+            "volume": r.volume,
+            "open_interest": r.open_interest,
+        }
+    written = Written()
+    for ticker, by_end in by_ticker.items():
+        written += _upsert_candles(conn, _IMPORTED_CANDLE, ticker, period, "import", by_end, _IMPORTED_VALUES)
+    return written
 
 
 def day_start(day: date) -> datetime:
