@@ -59,6 +59,13 @@ def _unix(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
+def _last_candle_end(close: datetime, period: int) -> datetime:
+    """The end of the candle holding the close: candles end on multiples of the period in Unix time, so
+    the last one may end after the market closed (a daily candle at 00:00Z after a 03:59Z close)."""
+    seconds = period * 60
+    return datetime.fromtimestamp(-(-_unix(close) // seconds) * seconds, UTC)
+
+
 def _closes_in(market: Market, lo: datetime, hi: datetime | None) -> bool:
     close = market.close_time
     return close is not None and close >= lo and (hi is None or close < hi)
@@ -199,7 +206,8 @@ def sync_candles(
         window_start = (
             (done and done.fetched_through) or target.open_time or target.close_time - DEFAULT_LIFETIME
         )
-        window_end = min(target.close_time, until)
+        last_end = _last_candle_end(target.close_time, period)
+        window_end = min(last_end, until)
         if window_end < window_start:
             continue  # not open yet at ``until``
         window = {"start_ts": _unix(window_start), "end_ts": _unix(window_end), "period_interval": period}
@@ -212,7 +220,7 @@ def sync_candles(
         last = max((c.end_period_ts for c in fetched), default=None)
         with engine.begin() as conn:
             written += store.save_candles(conn, target.ticker, period, fetched)
-            store.record_progress(conn, target.ticker, period, last, complete=window_end >= target.close_time)
+            store.record_progress(conn, target.ticker, period, last, complete=window_end >= last_end)
     summary = CandleSync(
         period=period,
         until=until.isoformat(),
