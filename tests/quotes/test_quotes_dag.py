@@ -86,3 +86,12 @@ def test_the_dag_keeps_the_history_current_day_by_day(dag, wednesday_sim, wareho
     assert {row[0].rsplit("-", 1)[0] for row in added} == {OPEN}
     assert len(added) == 21 * 12  # 05:00 ... 16:00 UTC
     assert max(row[2] for row in added) == datetime(2025, 10, 15, 16, tzinfo=UTC)
+
+
+def test_every_task_retries_and_has_a_timeout(dag):
+    assert set(dag.tags) >= {"kalshi", "quotes"} and dag.doc_md
+    assert str(dag.timetable.timezone) == "America/New_York"
+    for task in dag.tasks:
+        assert task.retries >= 2 and task.retry_exponential_backoff, task.task_id
+        assert task.execution_timeout is not None and task.execution_timeout.total_seconds() <= 3600
+        assert task.doc_md or task.doc, task.task_id
