@@ -163,16 +163,17 @@ def test_an_interrupted_download_resumes_where_it_stopped(sim, warehouse_engine)
 
 
 def test_the_download_is_paced_under_the_read_limit(warehouse_engine, scratch_database):
-    """At the exchange's own rate (20 reads/s), with no retries at all, nothing is refused; unpaced, it is."""
+    """Paced at the exchange's own limit (10 reads/s here), with no retries at all, nothing is refused;
+    unpaced, the same download is."""
     args = {"start": date(2025, 9, 8), "end": date(2025, 9, 30), "period": 1440}
     no_retry = RetryPolicy(attempts=1)
-    with running_simulator(read_rate=20, history=WEEKS) as sim:
-        with history_client(KalshiSettings(api_base=sim.base_url), read_rate=20, retry=no_retry) as client:
+    with running_simulator(read_rate=10, history=WEEKS) as sim:
+        with history_client(KalshiSettings(api_base=sim.base_url), read_rate=10, retry=no_retry) as client:
             summary = download_history(client, warehouse_engine, **args)
         assert summary.candles.requests == 63
     with (
         scratch_database("tsabot_quotes_unpaced") as url,
-        running_simulator(read_rate=20, history=WEEKS) as sim,
+        running_simulator(read_rate=10, history=WEEKS) as sim,
         history_client(KalshiSettings(api_base=sim.base_url), read_rate=10_000, retry=no_retry) as client,
     ):
         engine = sa.create_engine(url)

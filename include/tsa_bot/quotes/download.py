@@ -22,7 +22,7 @@ import httpx
 import sqlalchemy as sa
 
 from tsa_bot.kalshi.client import SERIES, KalshiClient, KalshiSettings, RetryPolicy, is_production_host
-from tsa_bot.kalshi.models import Event, Market
+from tsa_bot.kalshi.models import Market
 from tsa_bot.quotes import store
 from tsa_bot.quotes.pacing import DEFAULT_READS_PER_S, PacedTransport
 
@@ -129,7 +129,7 @@ def sync_markets(
     for missing in sorted(wanted - {e.event_ticker for e in events}):
         events.append(client.event(missing))
     with engine.begin() as conn:
-        written_events = store.upsert_events(conn, (_without_markets(e) for e in events))
+        written_events = store.upsert_events(conn, events)
         written_markets = store.upsert_markets(conn, live, archived=False) + store.upsert_markets(
             conn, archived, archived=True
         )
@@ -148,10 +148,6 @@ def sync_markets(
     )
     log.info("quote history markets: %s", summary)
     return summary
-
-
-def _without_markets(event: Event) -> Event:
-    return Event(event.event_ticker, event.series_ticker, event.title, event.strike_date, ())
 
 
 @dataclass(frozen=True)
