@@ -61,7 +61,7 @@ def main() -> None:
     from airflow.utils import db
 
     from tsa_bot import daily
-    from tsa_bot.kalshi.simulator import EventSeed, running_simulator
+    from tsa_bot.kalshi_sim import EventSeed, running_simulator
     from tsa_bot.warehouse.migrate import migrate
 
     db.initdb()

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.models import OrderRequest
-from tsa_bot.kalshi.simulator import EventSeed, running_simulator
+from tsa_bot.kalshi_sim import EventSeed, running_simulator
 
 TICKER = "KXTSAW-26FEB15-A2.30"
 

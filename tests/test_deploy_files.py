@@ -81,3 +81,31 @@ def test_the_optional_simulator_serves_the_offline_demo_week():
     assert command[:1] == ["simulator"]
     assert command[command.index("--seed-week") + 1] == _offline_week().isoformat()
     assert int(command[command.index("--seed-center") + 1]) == DEMO_MARKET_CENTER
+
+
+def _published_on_all_interfaces(port: str | int | dict) -> bool:
+    """A compose port entry that the host publishes beyond loopback (short or long syntax)."""
+    if isinstance(port, dict):
+        return "published" in port and port.get("host_ip", "0.0.0.0") not in ("127.0.0.1", "::1")
+    text = str(port)
+    return text.count(":") >= 1 and not text.startswith(("127.0.0.1:", "[::1]:"))
+
+
+def test_the_simulator_is_reachable_only_on_the_compose_network_with_an_admin_token():
+    simulator = compose()["services"]["simulator"]
+    assert not [p for p in simulator.get("ports", []) if _published_on_all_interfaces(p)]
+    command = simulator["command"]
+    assert str(command[command.index("--port") + 1]) in [str(p) for p in simulator["expose"]]
+    assert "--admin-token" not in command  # a command line is visible to every user of the host
+    assert simulator["environment"]["TSABOT_SIM_ADMIN_TOKEN"].startswith("${TSABOT_SIM_ADMIN_TOKEN")
+    # The airflow services still get the common environment next to it.
+    assert simulator["environment"]["AIRFLOW_CONN_TSA_WAREHOUSE"].startswith("postgresql://")
+
+
+def test_published_port_detection():
+    assert _published_on_all_interfaces("8765:8765") and _published_on_all_interfaces("0.0.0.0:8765:8765")
+    assert not _published_on_all_interfaces("127.0.0.1:8765:8765") and not _published_on_all_interfaces(
+        "8765"
+    )
+    assert _published_on_all_interfaces({"target": 8765, "published": 8765})
+    assert not _published_on_all_interfaces({"target": 8765, "published": 8765, "host_ip": "127.0.0.1"})

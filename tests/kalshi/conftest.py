@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from kalshi_testkit import FAST_RETRY, KEY_ID
 
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
+from tsa_bot.kalshi_sim import RunningSimulator, running_simulator
 
 
 @pytest.fixture(scope="session")

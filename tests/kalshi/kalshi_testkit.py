@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tsa_bot.kalshi.client import KalshiClient, RetryPolicy
 from tsa_bot.kalshi.models import OrderRequest
-from tsa_bot.kalshi.simulator import EventSeed
+from tsa_bot.kalshi_sim import EventSeed
 from tsa_bot.trading import store
 from tsa_bot.trading.decide import Decision, client_order_id
 

@@ -25,7 +25,7 @@ from tsa_bot.kalshi.errors import (
     parse_error_body,
 )
 from tsa_bot.kalshi.models import OrderRequest
-from tsa_bot.kalshi.simulator import running_simulator
+from tsa_bot.kalshi_sim import running_simulator
 
 EVENT = "KXTSAW-26FEB15"
 T230 = "KXTSAW-26FEB15-A2.30"

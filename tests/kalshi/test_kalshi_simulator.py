@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsa_bot.kalshi.simulator import ApiError, EventSeed, Exchange
+from tsa_bot.kalshi_sim import ApiError, EventSeed, Exchange
 
 D = Decimal
 T = "KXTSAW-26FEB15-A2.30"

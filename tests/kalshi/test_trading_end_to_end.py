@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from kalshi_testkit import EVENT, FAST_RETRY, KEY_ID, SEED, T225, T235, rest_order_of_earlier_run
 
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
+from tsa_bot.kalshi_sim import RunningSimulator, running_simulator
 from tsa_bot.trading import store
 from tsa_bot.trading.config import RiskLimits, TradingConfig, TradingMode
 from tsa_bot.trading.run import run_trading, settle_event

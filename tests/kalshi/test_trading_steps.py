@@ -16,7 +16,7 @@ from kalshi_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235, rest_order_of_
 from kalshi_testkit import SEED as FIVE_STRIKE_SEED
 
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
+from tsa_bot.kalshi_sim import RunningSimulator, running_simulator
 from tsa_bot.trading import steps, store
 from tsa_bot.trading.run import take_snapshot
 

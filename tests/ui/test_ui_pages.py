@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from ui_testkit import CHROMIUM, OUTPUT_DIR, PROJECT_DIR, chromium, running_api_server
 
-from tsa_bot.kalshi.simulator import EventSeed, running_simulator
+from tsa_bot.kalshi_sim import EventSeed, running_simulator
 
 pytestmark = pytest.mark.slow
 

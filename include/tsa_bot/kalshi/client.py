@@ -415,3 +415,85 @@ class KalshiClient:
             return self.cancel_order(order_id)
         except KalshiNotFound:
             return None
+
+    # ---- quote history (events, markets by close time, candlesticks, the historical archive) -----------
+    # Models are imported here, not in the import block above, to keep this addition self-contained.
+
+    def events(
+        self,
+        *,
+        series_ticker: str | None = None,
+        status: str | None = None,
+        min_close_ts: int | None = None,
+        page_size: int = 200,
+    ) -> list[Event]:
+        """``GET /events``: every event matching (archived ones included), following the cursor."""
+        params = {"series_ticker": series_ticker, "status": status, "min_close_ts": min_close_ts}
+        return [
+            Event.from_json(e)
+            for e in self._pages("/events", "events", params, signed=False, limit=page_size)
+        ]
+
+    def markets_closing(
+        self,
+        *,
+        series_ticker: str | None = None,
+        event_ticker: str | None = None,
+        status: str | None = None,
+        min_close_ts: int | None = None,
+        max_close_ts: int | None = None,
+        page_size: int = 1000,
+    ) -> list[Market]:
+        """``GET /markets`` filtered by close time (unix seconds); archived markets are not listed."""
+        params = {
+            "series_ticker": series_ticker,
+            "event_ticker": event_ticker,
+            "status": status,
+            "min_close_ts": min_close_ts,
+            "max_close_ts": max_close_ts,
+        }
+        pages = self._pages("/markets", "markets", params, signed=False, limit=page_size)
+        return [Market.from_json(m) for m in pages]
+
+    def market_candlesticks(
+        self, series_ticker: str, ticker: str, *, start_ts: int, end_ts: int, period_interval: int
+    ) -> list[Any]:
+        """``GET /series/{s}/markets/{t}/candlesticks``: candles ending in [start_ts, end_ts] (unix s)."""
+        from tsa_bot.kalshi.models import Candlestick
+
+        params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
+        data = self._request("GET", f"/series/{series_ticker}/markets/{ticker}/candlesticks", params=params)
+        return [Candlestick.from_json(c) for c in data.get("candlesticks") or []]
+
+    def historical_cutoff(self) -> Any:
+        """``GET /historical/cutoff``: markets settled before its ``market_settled_ts`` are archived."""
+        from tsa_bot.kalshi.models import HistoricalCutoff
+
+        return HistoricalCutoff.from_json(self._request("GET", "/historical/cutoff"))
+
+    def historical_markets(
+        self,
+        *,
+        series_ticker: str | None = None,
+        event_ticker: str | None = None,
+        tickers: list[str] | None = None,
+        page_size: int = 1000,
+    ) -> list[Market]:
+        """``GET /historical/markets``: archived markets (the filters are mutually exclusive)."""
+        params = {
+            "series_ticker": series_ticker,
+            "event_ticker": event_ticker,
+            "tickers": ",".join(tickers) if tickers else None,
+        }
+        pages = self._pages("/historical/markets", "markets", params, signed=False, limit=page_size)
+        return [Market.from_json(m) for m in pages]
+
+    def historical_market_candlesticks(
+        self, ticker: str, *, start_ts: int, end_ts: int, period_interval: int
+    ) -> list[Any]:
+        """``GET /historical/markets/{t}/candlesticks``: an archived market's candles ending in the range."""
+        from tsa_bot.kalshi.models import Candlestick
+
+        params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
+        data = self._request("GET", f"/historical/markets/{ticker}/candlesticks", params=params)
+        return [Candlestick.from_json(c) for c in data.get("candlesticks") or []]

@@ -1,13 +1,4 @@
-"""A local Kalshi exchange that speaks the Trade API v2 as kalshi-api.md describes it.
-
-It is a real exchange in miniature: signed requests checked against registered public keys, a limit
-order book per market matched at price-time priority, Kalshi's fees, ``client_order_id`` uniqueness
-forever (409), the tick grid, balance checks, token-bucket rate limits (429) and settlement.
-
-Admin endpoints live under ``/sim/`` (outside ``/trade-api/v2``): ``POST /sim/keys`` registers a public
-key with a balance, ``POST /sim/settle`` settles an event from the week's value. ``EventSeed.for_week``
-(``tsabot simulator --seed-week DATE --seed-center N``) lists the KXTSAW event of any week. Every request
-served is logged in ``Exchange.requests`` as ``(method, path)``.
+"""The exchange's state and rules, independent of HTTP: accounts, books, matching, fees, settlement.
 
 Simplifications, chosen to err on the strict side:
 - the balance check charges the full collateral of an order (price for a bid, ``1 − price`` for an
@@ -18,121 +9,45 @@ Simplifications, chosen to err on the strict side:
 
 from __future__ import annotations
 
-import base64
 import collections
-import contextlib
 import itertools
-import json
-import logging
-import math
-import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tsa_bot.kalshi.client import MONTHS, event_ticker_for_week
-from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange, count_str, on_tick_grid, price_str
+from tsa_bot.kalshi.client import event_ticker_for_week
+from tsa_bot.kalshi.models import PriceRange, count_str, on_tick_grid, price_str
+from tsa_bot.kalshi_sim.candles import MAX_CANDLES, PERIODS, candle_ends, candles
+from tsa_bot.kalshi_sim.crowd import MarketTape, WeekCrowd, settlement_time
+from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
+from tsa_bot.kalshi_sim.faults import Fault, FaultBook
+from tsa_bot.kalshi_sim.history import HistorySeed
+from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker, sunday_of
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
-
-log = logging.getLogger(__name__)
 
 API_PREFIX = "/trade-api/v2"
 HOUSE = "__house__"
 MAX_SKEW_MS = 5_000
-_MONTHS = {m: i + 1 for i, m in enumerate(MONTHS)}
 _ET = ZoneInfo("America/New_York")
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
-
-# ---- seed ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EventSeed:
-    """The KXTSAW event the simulator lists, with resting house liquidity around a logistic curve."""
-
-    event_ticker: str = "KXTSAW-26FEB15"
-    series_ticker: str = "KXTSAW"
-    strikes: tuple[int, ...] = tuple(range(1_800_000, 2_800_001, 50_000))
-    center: int = 2_300_000  # the strike whose seeded mid is 0.50
-    scale: int = 100_000  # logistic scale of the seeded mids, in passengers
-    mids: Mapping[int, Decimal] | None = None  # explicit mids per strike, overriding center/scale
-    half_spread: Decimal = Decimal("0.02")
-    levels: int = 3
-    depth: Decimal = Decimal("50")  # contracts per level
-    fee_type: str = "quadratic"
-    fee_multiplier: Decimal = Decimal(1)
-    price_ranges: tuple[PriceRange, ...] = DEFAULT_PRICE_RANGES
-    status: str = "active"
-
-    @classmethod
-    def for_week(
-        cls, day: date, center: int = 2_300_000, *, count: int = 21, step: int = 50_000, **kwargs: Any
-    ) -> EventSeed:
-        """The event of the Monday-Sunday week containing ``day`` (its ticker names the Sunday).
-
-        ``count`` strikes ``step`` apart around ``center`` (rounded to the step); mids 0.50 at ``center``.
-        """
-        middle = round(center / step) * step
-        low = middle - (count // 2) * step
-        strikes = tuple(low + i * step for i in range(count) if low + i * step > 0)
-        return cls(event_ticker=event_ticker_for_week(day), strikes=strikes, center=center, **kwargs)
-
-    def mid(self, strike: int) -> Decimal:
-        if self.mids is not None and strike in self.mids:
-            return Decimal(self.mids[strike])
-        p = 1 / (1 + math.exp((strike - self.center) / self.scale))
-        return Decimal(str(round(min(max(p, 0.03), 0.97), 2)))
+__all__ = ["ApiError", "EventSeed", "Exchange"]
 
 
-def market_ticker(event_ticker: str, strike: int) -> str:
-    return f"{event_ticker}-A{Decimal(strike) / 1_000_000:.2f}"
-
-
-def sunday_of(event_ticker: str) -> date:
-    code = event_ticker.rsplit("-", 1)[-1]
-    return date(2000 + int(code[:2]), _MONTHS[code[2:5]], int(code[5:]))
-
-
-def _iso(ts: float) -> str:
+def iso_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-# ---- exchange state --------------------------------------------------------------------------------
-
-
-class ApiError(Exception):
-    """An answer other than 2xx, with the exact body Kalshi would send."""
-
-    def __init__(self, status: int, body: Any):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-def std_error(status: int, code: str, message: str = "", details: str = "") -> ApiError:
-    return ApiError(status, {"error": {"code": code, "message": message or code, "details": details}})
-
-
-def decode_error(details: str) -> ApiError:
-    return ApiError(400, {"code": "bad_request", "message": "bad_request", "details": details})
-
-
-def validation_error(msg: str) -> ApiError:
-    return ApiError(400, {"msg": msg})
 
 
 @dataclass
@@ -169,7 +84,7 @@ class SimOrder:
             "remaining_count_fp": count_str(self.remaining),
             "taker_fees_dollars": price_str(self.taker_fees),
             "maker_fees_dollars": price_str(self.maker_fees),
-            "created_time": _iso(self.created),
+            "created_time": iso_time(self.created),
         }
 
 
@@ -219,6 +134,9 @@ class SimMarket:
     volume: Decimal = ZERO
     result: str = ""
     expiration_value: str = ""
+    settled_ts: float | None = None
+    created: float = 0.0
+    tape: MarketTape | None = None  # the crowd's quotes and trades, for candlesticks
 
     def best(self, side: str) -> SimOrder | None:
         book = self.bids if side == "bid" else self.asks
@@ -246,16 +164,6 @@ class TokenBucket:
         return False
 
 
-@dataclass
-class Fault:
-    """A scripted failure: ``action`` is 429, 500 (before processing), 500_after, drop_after."""
-
-    method: str
-    path_prefix: str
-    action: str
-    times: int
-
-
 class Exchange:
     """The exchange's state and rules, independent of HTTP. Every method holds the one lock."""
 
@@ -266,8 +174,13 @@ class Exchange:
         read_rate: float = 20.0,
         write_rate: float = 10.0,
         clock: Callable[[], float] = time.time,
+        history: HistorySeed | None = None,
+        cutoff: float | None = None,
     ):
+        """``seed`` lists one event (by default KXTSAW-26FEB15, unless only ``history`` is given);
+        ``history`` hosts a run of past weeks; ``cutoff`` fixes the historical cutoff (Unix seconds)."""
         self.lock = threading.RLock()
+        self.cutoff = cutoff  # the historical cutoff; None: see historical_cutoff
         self.clock = clock
         self.read_rate = read_rate
         self.write_rate = write_rate
@@ -277,12 +190,15 @@ class Exchange:
         self.series: dict[str, dict[str, Any]] = {}
         self.exchange_active = True
         self.trading_active = True
-        self.faults: list[Fault] = []
+        self.faults = FaultBook()
         # (method, path) of every request served, in order: what tests assert was (not) sent.
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=100_000)
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
         self._seq = itertools.count(1)
-        self.seed_event(seed or EventSeed())
+        if seed is not None or history is None:
+            self.seed_event(seed or EventSeed())
+        if history is not None:
+            self.host_history(history)
 
     # -- setup --
 
@@ -310,14 +226,22 @@ class Exchange:
                 "event_ticker": seed.event_ticker,
                 "series_ticker": seed.series_ticker,
                 "title": f"TSA check-ins, week ending {sunday:%b %d, %Y}",
-                "strike_date": _iso(close_ts),
+                "sub_title": f"Week ending {sunday:%b %d, %Y}",
+                "collateral_return_type": "",
+                "mutually_exclusive": False,
+                "available_on_brokers": False,
+                "product_metadata": {},
+                "strike_date": iso_time(close_ts),
                 "tickers": [],
+                "_close_ts": close_ts,
+                "_crowd": None,
             }
             for strike in seed.strikes:
                 ticker = market_ticker(seed.event_ticker, strike)
                 market = SimMarket(
                     ticker, seed.event_ticker, strike, seed.status, seed.price_ranges, open_ts, close_ts
                 )
+                market.created = min(open_ts, self.clock())
                 self.markets[ticker] = market
                 self.events[seed.event_ticker]["tickers"].append(ticker)
                 self._seed_liquidity(market, seed)
@@ -333,6 +257,10 @@ class Exchange:
             if Decimal("0.01") <= ask <= Decimal("0.99"):
                 self._rest(self._new_order(HOUSE, "", market.ticker, "ask", ask, seed.depth), market)
 
+    def record(self, method: str, path: str) -> None:
+        with self.lock:
+            self.requests.append((method, path))
+
     def register_key(self, key_id: str, public_key: rsa.RSAPublicKey | bytes, balance: Decimal) -> None:
         if isinstance(public_key, bytes):
             loaded = serialization.load_pem_public_key(public_key)
@@ -346,20 +274,7 @@ class Exchange:
         """Script the next ``times`` matching requests to fail with ``action``."""
         if action not in ("429", "500", "500_after", "drop_after"):
             raise ValueError(f"unknown fault {action}")
-        with self.lock:
-            self.faults.append(Fault(method.upper(), path_prefix, action, times))
-
-    def take_fault(self, method: str, path: str) -> str | None:
-        with self.lock:
-            for fault in self.faults:
-                if (
-                    fault.method == method
-                    and path.startswith(API_PREFIX + fault.path_prefix)
-                    and fault.times > 0
-                ):
-                    fault.times -= 1
-                    return fault.action
-            return None
+        self.faults.add(Fault(method.upper(), path_prefix, action, times))
 
     def rate_ok(self, identity: str, kind: str) -> bool:
         with self.lock:
@@ -403,7 +318,19 @@ class Exchange:
             (max(a.positions.get(m.ticker, SimPosition()).position, ZERO) for a in self.accounts.values()),
             ZERO,
         )
+        volume, last_price = m.volume, m.last_price
+        if m.tape is not None and len(m.tape.trade_ts):
+            volume += Decimal(int(m.tape.trade_size.sum()))
+            open_interest += Decimal(int(m.tape.open_interest[-1]))
+            if last_price is None:
+                last_price = Decimal(int(m.tape.trade_price[-1])) / 100
         strike_m = Decimal(m.floor_strike) / 1_000_000
+        settled = {}
+        if m.settled_ts is not None:
+            settled = {
+                "settlement_ts": iso_time(m.settled_ts),
+                "settlement_value_dollars": "1.0000" if m.result == "yes" else "0.0000",
+            }
         return {
             "ticker": m.ticker,
             "event_ticker": m.event_ticker,
@@ -411,30 +338,142 @@ class Exchange:
             "title": f"TSA check-ins above {strike_m:.2f}M this week?",
             "yes_sub_title": f"Above {strike_m:.2f}M",
             "no_sub_title": f"{strike_m:.2f}M or below",
+            "created_time": iso_time(m.created),
+            "updated_time": iso_time(m.settled_ts or m.created),
             "status": m.status,
-            "open_time": _iso(m.open_time),
-            "close_time": _iso(m.close_time),
+            "open_time": iso_time(m.open_time),
+            "close_time": iso_time(m.close_time),
+            "latest_expiration_time": iso_time(m.close_time + 8 * 86400),
+            "settlement_timer_seconds": 0,
+            "notional_value_dollars": "1.0000",
             "yes_bid_dollars": price_str(bid.price) if bid else "0.0000",
             "yes_ask_dollars": price_str(ask.price) if ask else "1.0000",
             "no_bid_dollars": price_str(ONE - ask.price) if ask else "0.0000",
             "no_ask_dollars": price_str(ONE - bid.price) if bid else "1.0000",
-            "last_price_dollars": price_str(m.last_price) if m.last_price is not None else "0.0000",
-            "volume_fp": count_str(m.volume),
+            "yes_bid_size_fp": count_str(sum((o.remaining for o in m.bids if o.price == bid.price), ZERO))
+            if bid
+            else "0.00",
+            "yes_ask_size_fp": count_str(sum((o.remaining for o in m.asks if o.price == ask.price), ZERO))
+            if ask
+            else "0.00",
+            "last_price_dollars": price_str(last_price) if last_price is not None else "0.0000",
+            "previous_yes_bid_dollars": "0.0000",
+            "previous_yes_ask_dollars": "0.0000",
+            "previous_price_dollars": "0.0000",
+            "volume_fp": count_str(volume),
+            "volume_24h_fp": "0.00",
+            "liquidity_dollars": "0.0000",
             "open_interest_fp": count_str(open_interest),
             "strike_type": "greater",
             "floor_strike": m.floor_strike,
             "result": m.result,
+            "can_close_early": False,
+            "fractional_trading_enabled": False,
             "expiration_value": m.expiration_value,
+            **settled,
             "rules_primary": (
                 f"If the average of daily TSA checkpoint numbers for the week is above {m.floor_strike:,}, "
                 "the market resolves to Yes."
             ),
             "rules_secondary": "Numbers as first published on tsa.gov/travel/passenger-volumes.",
+            "price_level_structure": "linear_cent",
             "price_ranges": [
                 {"start": price_str(r.start), "end": price_str(r.end), "step": price_str(r.step)}
                 for r in m.price_ranges
             ],
         }
+
+    def event_json(self, ticker: str, *, nested: bool) -> dict[str, Any]:
+        """An event as ``GET /events`` shows it; ``nested`` adds its markets not yet archived."""
+        event = self.events[ticker]
+        public = {k: v for k, v in event.items() if k != "tickers" and not k.startswith("_")}
+        if nested:
+            public["markets"] = self.event_markets(ticker)
+        return public
+
+    def event_markets(self, ticker: str) -> list[dict[str, Any]]:
+        """The event's markets, less those settled before the historical cutoff (as Kalshi does)."""
+        cutoff = self.historical_cutoff()
+        markets = (self.markets[t] for t in self.events[ticker]["tickers"])
+        return [self.market_json(m) for m in markets if not self.archived(m, cutoff)]
+
+    # -- history --
+
+    def host_history(self, history: HistorySeed) -> list[str]:
+        """List the past weeks ``history`` names with the crowd's ladders, quotes and trades.
+
+        A week is settled (with its result) once its settlement time has passed on the exchange's clock,
+        closed between its close and that, trading with the crowd's book while open, unopened before.
+        Returns the event tickers.
+        """
+        truth = history.daily()
+        tickers = []
+        now = self.clock()
+        for monday in history.mondays():
+            event_ticker = event_ticker_for_week(monday)
+            try:
+                crowd = WeekCrowd(monday, truth, seed=history.seed, key=event_ticker, params=history.params)
+            except KeyError as exc:
+                raise ValueError(f"cannot host {event_ticker}: {exc.args[0]}") from None
+            strikes = crowd.strikes(history.strikes, history.step)
+            tapes = crowd.tapes(strikes)
+            settle_ts = settlement_time(monday)
+            status = (
+                "finalized"
+                if now >= settle_ts
+                else "closed"
+                if now >= crowd.close_ts
+                else "active"
+                if now >= crowd.open_ts
+                else "initialized"
+            )
+            hour = max(int(np.searchsorted(crowd.hours, now, side="right")) - 1, 0)
+            mids = {k: Decimal(int(t.bid[hour] + t.ask[hour]) // 2) / 100 for k, t in tapes.items()}
+            levels = 2 if status == "active" else 0
+            self.seed_event(
+                EventSeed(event_ticker=event_ticker, strikes=strikes, mids=mids, levels=levels, status=status)
+            )
+            with self.lock:
+                self.events[event_ticker]["_crowd"] = crowd
+                for strike in strikes:
+                    market = self.markets[market_ticker(event_ticker, strike)]
+                    market.tape = tapes[strike]
+                    if status == "finalized":
+                        market.result = "yes" if crowd.value > strike else "no"
+                        market.expiration_value = str(crowd.value.quantize(Decimal("0.01")))
+                        market.settled_ts = settle_ts
+            tickers.append(event_ticker)
+        return tickers
+
+    def historical_cutoff(self) -> float:
+        """Markets settled before this are archived: only ``/historical/...`` serves them.
+
+        ``cutoff`` if set; otherwise 90 days before the latest settlement the exchange knows (or now).
+        """
+        if self.cutoff is not None:
+            return self.cutoff
+        settled = [m.settled_ts for m in self.markets.values() if m.settled_ts is not None]
+        newest = min(self.clock(), max(settled)) if settled else self.clock()
+        return newest - 90 * 86400
+
+    @staticmethod
+    def archived(market: SimMarket, cutoff: float) -> bool:
+        return market.settled_ts is not None and market.settled_ts < cutoff
+
+    def candlesticks(
+        self, market: SimMarket, start_ts: int, end_ts: int, period_interval: int, *, historical: bool
+    ) -> list[dict[str, Any]]:
+        """The market's candles ending in ``[start_ts, end_ts]`` that have ended by now."""
+        crowd = self.events[market.event_ticker]["_crowd"]
+        if market.tape is None or crowd is None:
+            return []
+        period_s = PERIODS[period_interval]
+        ends = candle_ends(start_ts, end_ts, period_s, market.open_time, market.close_time, self.clock())
+        if len(ends) > MAX_CANDLES:
+            raise validation_error(
+                f"{len(ends)} candlesticks requested; at most {MAX_CANDLES}: narrow start_ts..end_ts"
+            )
+        return candles(market.tape, crowd.hours, ends, period_s, historical=historical)
 
     def orderbook_json(self, m: SimMarket, depth: int | None) -> dict[str, Any]:
         def levels(orders: list[SimOrder], flip: bool) -> list[list[str]]:
@@ -614,7 +653,7 @@ class Exchange:
             "no_price_dollars": price_str(ONE - price),
             "is_taker": is_taker,
             "fee_cost": price_str(fee),
-            "created_time": _iso(self.clock()),
+            "created_time": iso_time(self.clock()),
         }
         account.fills.append(fill)
         return fill
@@ -657,6 +696,7 @@ class Exchange:
                 market.result = "yes" if value > market.floor_strike else "no"
                 market.status = "finalized"
                 market.expiration_value = str(value)
+                market.settled_ts = self.clock()
                 for account in self.accounts.values():
                     pos = account.positions.pop(ticker, None)
                     if pos is None:
@@ -674,7 +714,7 @@ class Exchange:
                         "no_count_fp": count_str(no),
                         "revenue": int(revenue * 100),
                         "fee_cost": price_str(pos.fees),
-                        "settled_time": _iso(self.clock()),
+                        "settled_time": iso_time(self.clock()),
                     }
                     account.settlements.append(record)
                     out.append({**record, "account": account.key_id})
@@ -719,321 +759,3 @@ def _validate_order(body: Any) -> dict[str, Any]:
         "time_in_force": tif,
         "post_only": bool(body.get("post_only", False)),
     }
-
-
-# ---- pagination --------------------------------------------------------------------------------------
-
-
-def _page(items: list[Any], params: Mapping[str, str], key: str) -> dict[str, Any]:
-    try:
-        limit = int(params.get("limit") or 100)
-    except ValueError:
-        raise validation_error("limit must be an integer") from None
-    if not 1 <= limit <= 1000:
-        raise validation_error("limit must be between 1 and 1000")
-    cursor = params.get("cursor") or ""
-    try:
-        start = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
-    except ValueError:
-        raise validation_error("invalid cursor") from None
-    chunk = items[start : start + limit]
-    end = start + len(chunk)
-    next_cursor = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else ""
-    return {key: chunk, "cursor": next_cursor}
-
-
-# ---- HTTP ------------------------------------------------------------------------------------------
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body are separate writes: with Nagle on, each answer waits ~40 ms for a delayed ACK.
-    disable_nagle_algorithm = True
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("sim: " + format, *args)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
-
-    def _handle(self, method: str) -> None:
-        exchange = self.server.exchange
-        split = urlsplit(self.path)
-        path = split.path
-        params = {k: v[-1] for k, v in parse_qs(split.query).items()}
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with exchange.lock:
-            exchange.requests.append((method, path))
-        if path.startswith("/sim/"):
-            self._answer(*self._admin(method, path, raw))
-            return
-        fault = exchange.take_fault(method, path)
-        try:
-            identity = self.headers.get(KEY_HEADER) or self.client_address[0]
-            kind = "read" if method == "GET" else "write"
-            if fault == "429" or not exchange.rate_ok(identity, kind):
-                raise ApiError(429, {"error": "too many requests"})
-            if fault == "500":
-                raise std_error(500, "internal_server_error", "internal server error")
-            status, body = self._route(method, path, params, raw)
-        except ApiError as err:
-            status, body = err.status, err.body
-        if fault == "drop_after":
-            # The exchange has committed whatever it did; the client never hears about it.
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        if fault == "500_after":
-            status, body = (
-                500,
-                {"error": {"code": "internal_server_error", "message": "internal", "details": ""}},
-            )
-        self._answer(status, body)
-
-    def _answer(self, status: int, body: Any) -> None:
-        data = json.dumps(body, default=str).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _json_body(self, raw: bytes) -> Any:
-        try:
-            return json.loads(raw or b"null")
-        except ValueError as exc:
-            raise decode_error(f"invalid character in request body: {exc}") from None
-
-    def _admin(self, method: str, path: str, raw: bytes) -> tuple[int, Any]:
-        exchange = self.server.exchange
-        try:
-            body = self._json_body(raw) or {}
-            if method == "POST" and path == "/sim/settle":
-                settled = exchange.settle(body["event_ticker"], Decimal(str(body["value"])))
-                return 200, {"settled": settled}
-            if method == "POST" and path == "/sim/keys":
-                exchange.register_key(
-                    body["key_id"],
-                    body["public_key_pem"].encode(),
-                    Decimal(str(body.get("balance_dollars", "1000"))),
-                )
-                return 201, {"key_id": body["key_id"]}
-            if method == "GET" and path == "/sim/health":
-                return 200, {"ok": True}
-        except ApiError as err:
-            return err.status, err.body
-        except (KeyError, ValueError, InvalidOperation) as exc:
-            return 400, {"msg": f"bad admin request: {exc}"}
-        return 404, {"error": {"code": "not_found", "message": "not found", "details": path}}
-
-    def _route(self, method: str, path: str, params: dict[str, str], raw: bytes) -> tuple[int, Any]:
-        exchange = self.server.exchange
-        if not path.startswith(API_PREFIX + "/"):
-            raise std_error(404, "not_found", "not found", path)
-        route = path[len(API_PREFIX) :].rstrip("/")
-        parts = route.strip("/").split("/")
-        if method == "POST" and route == "/portfolio/orders":
-            raise std_error(410, "deprecated_v1_order_endpoint", "use POST /portfolio/events/orders")
-        if parts[0] == "portfolio":
-            account = exchange.authenticate(self.headers, method, path)
-            return self._portfolio(method, parts[1:], params, raw, account)
-        if method != "GET":
-            raise std_error(404, "not_found", "not found", path)
-        with exchange.lock:
-            if route == "/exchange/status":
-                return 200, {
-                    "exchange_active": exchange.exchange_active,
-                    "trading_active": exchange.trading_active,
-                }
-            if len(parts) == 2 and parts[0] == "series":
-                series = exchange.series.get(parts[1])
-                if series is None:
-                    raise std_error(404, "not_found", "series not found", parts[1])
-                return 200, {"series": {k: v for k, v in series.items() if not k.startswith("_")}}
-            if len(parts) == 2 and parts[0] == "events":
-                event = exchange.events.get(parts[1])
-                if event is None:
-                    raise std_error(404, "not_found", "event not found", parts[1])
-                markets = [exchange.market_json(exchange.markets[t]) for t in event["tickers"]]
-                public = {k: v for k, v in event.items() if k != "tickers"}
-                if params.get("with_nested_markets") == "true":
-                    return 200, {"event": {**public, "markets": markets}}
-                return 200, {"event": public, "markets": markets}
-            if route == "/markets":
-                return 200, self._markets(params)
-            if len(parts) in (2, 3) and parts[0] == "markets":
-                market = exchange.markets.get(parts[1])
-                if market is None:
-                    raise std_error(404, "not_found", "market not found", parts[1])
-                if len(parts) == 2:
-                    return 200, {"market": exchange.market_json(market)}
-                if parts[2] == "orderbook":
-                    depth = params.get("depth")
-                    if depth is not None and not depth.isdigit():
-                        raise validation_error("depth must be a non-negative integer")
-                    return 200, exchange.orderbook_json(market, int(depth) if depth else None)
-        raise std_error(404, "not_found", "not found", path)
-
-    def _markets(self, params: dict[str, str]) -> dict[str, Any]:
-        exchange = self.server.exchange
-        if params.get("event_ticker") and params.get("series_ticker"):
-            raise validation_error("pass either event_ticker or series_ticker, not both")
-        status = params.get("status")
-        if status and status not in ("unopened", "open", "paused", "closed", "settled"):
-            raise validation_error("status must be one of unopened open paused closed settled")
-        by_filter = {"open": ("active",), "closed": ("closed",), "settled": ("determined", "finalized")}
-        rows = []
-        for market in exchange.markets.values():
-            event = exchange.events[market.event_ticker]
-            if params.get("event_ticker") and market.event_ticker != params["event_ticker"]:
-                continue
-            if params.get("series_ticker") and event["series_ticker"] != params["series_ticker"]:
-                continue
-            if status and market.status not in by_filter.get(status, (status,)):
-                continue
-            rows.append(exchange.market_json(market))
-        return _page(rows, params, "markets")
-
-    def _portfolio(
-        self, method: str, parts: list[str], params: dict[str, str], raw: bytes, account: Account
-    ) -> tuple[int, Any]:
-        exchange = self.server.exchange
-        if method == "POST" and parts == ["events", "orders"]:
-            return 201, exchange.create_order(account, self._json_body(raw))
-        if method == "DELETE" and len(parts) == 3 and parts[:2] == ["events", "orders"]:
-            return 200, exchange.cancel_order(account, parts[2])
-        if method != "GET" or len(parts) != 1:
-            raise std_error(404, "not_found", "not found", "/".join(parts))
-        with exchange.lock:
-            what = parts[0]
-            if what == "balance":
-                available = account.cash - account.reserved
-                value = sum((p.cost for p in account.positions.values()), ZERO)
-                return 200, {
-                    "balance": int((available * 100).to_integral_value(ROUND_HALF_UP)),
-                    "balance_dollars": price_str(available),
-                    "portfolio_value": int((value * 100).to_integral_value(ROUND_HALF_UP)),
-                    "updated_ts": int(exchange.clock()),
-                }
-            if what == "positions":
-                settled = params.get("settlement_status", "unsettled")
-                sources = {
-                    "unsettled": account.positions,
-                    "settled": account.settled,
-                    "all": {**account.settled, **account.positions},
-                }.get(settled)
-                if sources is None:
-                    raise validation_error("settlement_status must be one of all settled unsettled")
-                rows = [
-                    p.to_json(t)
-                    for t, p in sorted(sources.items())
-                    if not params.get("ticker") or t == params["ticker"]
-                    if not params.get("event_ticker") or t.startswith(params["event_ticker"] + "-")
-                ]
-                page = _page(rows, params, "market_positions")
-                return 200, {**page, "event_positions": []}
-            if what == "orders":
-                rows = [
-                    o.to_json()
-                    for o in reversed(account.orders)
-                    if not params.get("ticker") or o.ticker == params["ticker"]
-                    if not params.get("event_ticker") or o.ticker.startswith(params["event_ticker"] + "-")
-                    if not params.get("status") or o.status == params["status"]
-                ]
-                return 200, _page(rows, params, "orders")
-            if what == "fills":
-                rows = [
-                    {k: v for k, v in f.items() if not k.startswith("_")}
-                    for f in reversed(account.fills)
-                    if not params.get("ticker") or f["ticker"] == params["ticker"]
-                    if not params.get("order_id") or f["order_id"] == params["order_id"]
-                ]
-                return 200, _page(rows, params, "fills")
-            if what == "settlements":
-                rows = [
-                    s
-                    for s in reversed(account.settlements)
-                    if not params.get("event_ticker") or s["event_ticker"] == params["event_ticker"]
-                ]
-                return 200, _page(rows, params, "settlements")
-        raise std_error(404, "not_found", "not found", "/".join(parts))
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], exchange: Exchange):
-        super().__init__(address, _Handler)
-        self.exchange = exchange
-
-
-@dataclass
-class RunningSimulator:
-    exchange: Exchange
-    host: str
-    port: int
-
-    @property
-    def root_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return self.root_url + API_PREFIX
-
-    def register_key(
-        self, key_id: str, public_key: rsa.RSAPublicKey | bytes, balance: Decimal | int | str = 1000
-    ) -> None:
-        self.exchange.register_key(key_id, public_key, Decimal(balance))
-
-    def settle(self, event_ticker: str, value: int | Decimal) -> list[dict[str, Any]]:
-        return self.exchange.settle(event_ticker, value)
-
-    def inject(self, method: str, path_prefix: str, action: str, times: int = 1) -> None:
-        self.exchange.inject(method, path_prefix, action, times)
-
-    def seed_week(self, day: date, center: int = 2_300_000, **kwargs: Any) -> str:
-        """List the KXTSAW event of the week containing ``day``; returns its ticker."""
-        seed = EventSeed.for_week(day, center, **kwargs)
-        self.exchange.seed_event(seed)
-        return seed.event_ticker
-
-    @property
-    def requests(self) -> list[tuple[str, str]]:
-        """Every request served so far, ``(method, path)``, admin ones included."""
-        with self.exchange.lock:
-            return list(self.exchange.requests)
-
-
-def make_server(exchange: Exchange, host: str = "127.0.0.1", port: int = 0) -> _Server:
-    return _Server((host, port), exchange)
-
-
-@contextlib.contextmanager
-def running_simulator(
-    seed: EventSeed | None = None,
-    *,
-    read_rate: float = 20.0,
-    write_rate: float = 10.0,
-    clock: Callable[[], float] = time.time,
-) -> Iterator[RunningSimulator]:
-    """Serve a fresh exchange on 127.0.0.1 on a free port, in a thread, for the ``with`` block."""
-    exchange = Exchange(seed, read_rate=read_rate, write_rate=write_rate, clock=clock)
-    server = make_server(exchange)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="kalshi-sim", daemon=True)
-    thread.start()
-    try:
-        yield RunningSimulator(exchange, "127.0.0.1", server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -1,0 +1,97 @@
+"""The ``tsa_market_history`` DAG, run with dag.test() against the simulator's crowd market mid-week."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pendulum
+import pytest
+import sqlalchemy as sa
+from airflow.utils.state import DagRunState
+
+from tsa_bot.kalshi_sim import HistorySeed, running_simulator
+
+pytestmark = pytest.mark.slow
+
+OPEN = "KXTSAW-25OCT19"  # the week of Monday 2025-10-13, trading on the simulator's Wednesday
+NOW = datetime(2025, 10, 15, 16, 0, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def dag(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
+    assert bag.import_errors == {}
+    return bag.get_dag("tsa_market_history")
+
+
+@pytest.fixture
+def wednesday_sim(tsa_env, monkeypatch):
+    started = time.time()
+    clock = lambda: NOW.timestamp() + (time.time() - started)
+    weeks = HistorySeed(date(2025, 9, 22), date(2025, 10, 13))
+    with running_simulator(read_rate=100_000, history=weeks, clock=clock) as sim:
+        monkeypatch.setenv("KALSHI_API_BASE", sim.base_url)
+        yield sim
+
+
+def _candles(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text("select * from quote_candles order by 1, 2, 3"))]
+
+
+def _run(dag, day: int):
+    run = dag.test(logical_date=pendulum.datetime(2025, 10, day, 6, 15, tz="America/New_York"))
+    assert run.state == DagRunState.SUCCESS, {ti.task_id: ti.state for ti in run.get_task_instances()}
+
+
+def test_the_dag_keeps_the_history_current_day_by_day(dag, wednesday_sim, warehouse_engine):
+    _run(dag, 15)  # stores Tuesday the 14th's candles
+    with warehouse_engine.connect() as conn:
+        markets = conn.execute(
+            sa.text(
+                "select event_ticker, count(*), min(status), max(result) from quote_markets"
+                " group by event_ticker order by min(close_time)"
+            )
+        ).all()
+        newest = dict(
+            conn.execute(
+                sa.text(
+                    "select m.event_ticker, max(c.end_ts) from quote_candles c"
+                    " join quote_markets m using (ticker) where c.period_minutes = 60 group by m.event_ticker"
+                )
+            ).all()
+        )
+        open_done = conn.execute(
+            sa.text("select bool_or(complete) from quote_downloads where ticker like :e"), {"e": OPEN + "-%"}
+        ).scalar_one()
+    # Open and recently settled weeks: the one that closed on Sunday the 5th, last week's, and this week's.
+    assert [tuple(m) for m in markets] == [
+        ("KXTSAW-25OCT05", 21, "finalized", "yes"),
+        ("KXTSAW-25OCT12", 21, "finalized", "yes"),
+        (OPEN, 21, "active", ""),
+    ]
+    midnight = datetime(2025, 10, 15, 4, tzinfo=UTC)  # Wednesday 00:00 in New York
+    assert newest[OPEN] == midnight and open_done is False
+    first = _candles(warehouse_engine)
+
+    _run(dag, 15)  # the same day again: nothing new
+    assert _candles(warehouse_engine) == first
+
+    _run(dag, 16)  # the next day: the open week's candles since midnight, up to the exchange's now
+    added = sorted(set(_candles(warehouse_engine)) - set(first))
+    assert {row[0].rsplit("-", 1)[0] for row in added} == {OPEN}
+    assert len(added) == 21 * 12  # 05:00 ... 16:00 UTC
+    assert max(row[2] for row in added) == datetime(2025, 10, 15, 16, tzinfo=UTC)
+
+
+def test_every_task_retries_and_has_a_timeout(dag):
+    assert set(dag.tags) >= {"kalshi", "quotes"} and dag.doc_md
+    assert str(dag.timetable.timezone) == "America/New_York"
+    for task in dag.tasks:
+        assert task.retries >= 2 and task.retry_exponential_backoff, task.task_id
+        assert task.execution_timeout is not None and task.execution_timeout.total_seconds() <= 3600
+        assert task.doc_md or task.doc, task.task_id
