@@ -101,7 +101,7 @@ def test_faults_installed_over_the_admin_api_play_then_clear(client, sim):
 
 
 def test_latency_delays_every_matching_answer(sim):
-    sim.exchange.faults.add(parse_fault("latency:ms=150,path=/markets"))
+    sim.exchange.faults.add(parse_fault("latency:ms=600,path=/markets"))
     with httpx.Client() as http:
         started = time.perf_counter()
         assert http.get(f"{sim.base_url}/markets/{T}").status_code == 200
@@ -109,7 +109,7 @@ def test_latency_delays_every_matching_answer(sim):
         started = time.perf_counter()
         http.get(f"{sim.base_url}/exchange/status")
         fast = time.perf_counter() - started
-    assert slow >= 0.15 and fast < 0.1
+    assert slow >= 0.6 and fast < 0.45  # generous: the machine's cores are shared
 
 
 def test_a_rate_fails_about_that_share_of_requests_reproducibly(sim):
