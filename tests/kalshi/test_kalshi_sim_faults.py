@@ -188,3 +188,38 @@ def test_a_bad_fault_on_the_command_line_is_one_line_and_exit_2(capsys):
         main(["simulator", "--fault", "500:rate=2"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "rate must be a probability" in err and "Traceback" not in err
+
+
+def test_a_slowed_exchange_still_serves_requests_side_by_side(sim, monkeypatch):
+    """Tests slow every request down by wrapping ``Exchange.take_fault`` with a blocking sleep; the gate
+    calls it off the event loop, so two clients still wait side by side, not one after the other."""
+    import threading
+
+    from tsa_bot.kalshi_sim import Exchange
+
+    real = Exchange.take_fault
+
+    def slow(self, method, path):
+        time.sleep(0.4)
+        return real(self, method, path)
+
+    monkeypatch.setattr(Exchange, "take_fault", slow)
+    clients = [httpx.Client(timeout=10) for _ in range(4)]  # made beforehand: making one takes a while
+    ready = threading.Barrier(5)
+    codes: list[int] = []
+
+    def get(client: httpx.Client) -> None:
+        ready.wait()
+        codes.append(client.get(f"{sim.base_url}/exchange/status").status_code)
+
+    threads = [threading.Thread(target=get, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    ready.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    for c in clients:
+        c.close()
+    assert codes == [200] * 4 and elapsed < 1.2  # one after the other: 1.6 s
