@@ -1,4 +1,4 @@
-"""``tsabot kalshi ...`` (drive the client) and ``tsabot simulator --port P`` (serve the local exchange).
+"""``tsabot kalshi ...``: drive the client (the simulator's command lives in ``tsa_bot.kalshi_sim``).
 
 Configured by ``KALSHI_API_BASE``, ``KALSHI_KEY_ID`` and ``KALSHI_PRIVATE_KEY_PATH``; production also
 needs ``KALSHI_ALLOW_PRODUCTION=1``.
@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tsa_bot.errors import ConfigurationError
-from tsa_bot.kalshi_sim.commands import add_simulator_arguments
 
 # intent -> (V2 side, price on the YES book); see kalshi-api.md
 _V2 = {
@@ -59,10 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["good_till_canceled", "immediate_or_cancel", "fill_or_kill"],
     )
     add("cancel", "cancel an order", _cancel).add_argument("order_id")
-    add_simulator_arguments(sub.add_parser("simulator", help="serve the local exchange simulator"))
-    add_simulator_arguments(
-        subparsers.add_parser("simulator", help="serve the local Kalshi exchange simulator")
-    )
 
 
 # ---- helpers ------------------------------------------------------------------------------------------
