@@ -2,9 +2,11 @@
 
 Each order goes through the real client: RSA-PSS signing, JSON, HTTP keep-alive, the exchange's
 signature check, matching (an immediate-or-cancel bid that takes one contract from the house offer),
-fees and the answer. Bounded by ``--orders`` and ``--max-seconds``.
+fees and the answer. Bounded by ``--orders`` and ``--max-seconds``. ``--history`` instead times hosting a
+year of past weeks and downloading every market's hourly candlesticks.
 
     .venv/bin/python benchmarks/simulator_bench.py --orders 400 --threads 4
+    .venv/bin/python benchmarks/simulator_bench.py --history
 """
 
 from __future__ import annotations
@@ -15,13 +17,15 @@ import statistics
 import threading
 import time
 import uuid
+from datetime import date
 from decimal import Decimal
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.models import OrderRequest
-from tsa_bot.kalshi_sim import EventSeed, running_simulator
+from tsa_bot.kalshi_sim import EventSeed, HistorySeed, running_simulator
+from tsa_bot.kalshi_sim.history import shipped_truth
 
 TICKER = "KXTSAW-26FEB15-A2.30"
 
@@ -39,12 +43,53 @@ def _place_many(client: KalshiClient, count: int, deadline: float, latencies: li
         assert placed.fill_count == 1
 
 
+def _history() -> dict:
+    """Host 2025's weeks, then fetch each market's hourly candles (markets, then archived markets)."""
+    import httpx
+
+    started = time.perf_counter()
+    shipped_truth()
+    parsed_s = time.perf_counter() - started
+    started = time.perf_counter()
+    year = HistorySeed(date(2025, 1, 6), date(2025, 12, 28))
+    with running_simulator(history=year, read_rate=1e9) as sim, httpx.Client(base_url=sim.base_url) as http:
+        hosted_s = time.perf_counter() - started
+        started = time.perf_counter()
+        markets = []
+        for path in ("/markets", "/historical/markets"):
+            cursor = None
+            while cursor != "":
+                body = http.get(path, params={"limit": 1000, "cursor": cursor or ""}).json()
+                markets += [(path, m["ticker"]) for m in body["markets"]]
+                cursor = body["cursor"]
+        candles = 0
+        params = {"start_ts": 0, "end_ts": 2_000_000_000, "period_interval": 60}
+        for path, ticker in markets:
+            url = f"/series/KXTSAW/markets/{ticker}/candlesticks"
+            if path.startswith("/historical"):
+                url = f"/historical/markets/{ticker}/candlesticks"
+            candles += len(http.get(url, params=params).json()["candlesticks"])
+        fetched_s = time.perf_counter() - started
+    return {
+        "truth_parse_s": round(parsed_s, 2),
+        "host_year_s": round(hosted_s, 2),
+        "markets": len(markets),
+        "hourly_candles": candles,
+        "download_s": round(fetched_s, 2),
+        "requests_per_s": round((len(markets) + 2) / fetched_s, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=400, help="orders per phase")
     parser.add_argument("--threads", type=int, default=4, help="client threads in the throughput phase")
     parser.add_argument("--max-seconds", type=float, default=20.0, help="time bound per phase")
+    parser.add_argument("--history", action="store_true", help="time a year of candlesticks instead")
     args = parser.parse_args()
+    if args.history:
+        print(json.dumps(_history(), indent=2))
+        return
 
     keys = [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(args.threads)]
     seed = EventSeed(depth=Decimal(1_000_000))

@@ -101,7 +101,7 @@ def test_faults_installed_over_the_admin_api_play_then_clear(client, sim):
 
 
 def test_latency_delays_every_matching_answer(sim):
-    sim.exchange.faults.add(parse_fault("latency:ms=150,path=/markets"))
+    sim.exchange.faults.add(parse_fault("latency:ms=600,path=/markets"))
     with httpx.Client() as http:
         started = time.perf_counter()
         assert http.get(f"{sim.base_url}/markets/{T}").status_code == 200
@@ -109,7 +109,7 @@ def test_latency_delays_every_matching_answer(sim):
         started = time.perf_counter()
         http.get(f"{sim.base_url}/exchange/status")
         fast = time.perf_counter() - started
-    assert slow >= 0.15 and fast < 0.1
+    assert slow >= 0.6 and fast < 0.45  # generous: the machine's cores are shared
 
 
 def test_a_rate_fails_about_that_share_of_requests_reproducibly(sim):
@@ -188,3 +188,38 @@ def test_a_bad_fault_on_the_command_line_is_one_line_and_exit_2(capsys):
         main(["simulator", "--fault", "500:rate=2"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "rate must be a probability" in err and "Traceback" not in err
+
+
+def test_a_slowed_exchange_still_serves_requests_side_by_side(sim, monkeypatch):
+    """Tests slow every request down by wrapping ``Exchange.take_fault`` with a blocking sleep; the gate
+    calls it off the event loop, so two clients still wait side by side, not one after the other."""
+    import threading
+
+    from tsa_bot.kalshi_sim import Exchange
+
+    real = Exchange.take_fault
+
+    def slow(self, method, path):
+        time.sleep(0.4)
+        return real(self, method, path)
+
+    monkeypatch.setattr(Exchange, "take_fault", slow)
+    clients = [httpx.Client(timeout=10) for _ in range(4)]  # made beforehand: making one takes a while
+    ready = threading.Barrier(5)
+    codes: list[int] = []
+
+    def get(client: httpx.Client) -> None:
+        ready.wait()
+        codes.append(client.get(f"{sim.base_url}/exchange/status").status_code)
+
+    threads = [threading.Thread(target=get, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    ready.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    for c in clients:
+        c.close()
+    assert codes == [200] * 4 and elapsed < 1.2  # one after the other: 1.6 s

@@ -1,4 +1,4 @@
-"""``tsabot kalshi ...`` (drive the client) and ``tsabot simulator --port P`` (serve the local exchange).
+"""``tsabot kalshi ...``: drive the client (the simulator's command lives in ``tsa_bot.kalshi_sim``).
 
 Configured by ``KALSHI_API_BASE``, ``KALSHI_KEY_ID`` and ``KALSHI_PRIVATE_KEY_PATH``; production also
 needs ``KALSHI_ALLOW_PRODUCTION=1``.
@@ -15,7 +15,6 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tsa_bot.errors import ConfigurationError
-from tsa_bot.kalshi_sim.commands import add_simulator_arguments
 
 # intent -> (V2 side, price on the YES book); see kalshi-api.md
 _V2 = {
@@ -62,10 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from tsa_bot.quotes import commands as history  # tsabot kalshi history
 
     history.register(sub)
-    add_simulator_arguments(sub.add_parser("simulator", help="serve the local exchange simulator"))
-    add_simulator_arguments(
-        subparsers.add_parser("simulator", help="serve the local Kalshi exchange simulator")
-    )
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

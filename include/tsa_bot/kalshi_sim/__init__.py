@@ -18,31 +18,43 @@ Admin endpoints live under ``/sim/`` (outside ``/trade-api/v2``) and need the ad
 served is logged in ``Exchange.requests`` as ``(method, path)``.
 """
 
-from tsa_bot.kalshi_sim.crowd import CrowdParams, WeekCrowd
-from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
-from tsa_bot.kalshi_sim.exchange import API_PREFIX, HOUSE, Account, Exchange, SimMarket, SimOrder
-from tsa_bot.kalshi_sim.history import HistorySeed
-from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker, sunday_of
-from tsa_bot.kalshi_sim.server import RunningSimulator, make_server, running_simulator
+from __future__ import annotations
 
-__all__ = [
-    "API_PREFIX",
-    "HOUSE",
-    "Account",
-    "ApiError",
-    "CrowdParams",
-    "EventSeed",
-    "Exchange",
-    "HistorySeed",
-    "RunningSimulator",
-    "SimMarket",
-    "SimOrder",
-    "WeekCrowd",
-    "decode_error",
-    "make_server",
-    "market_ticker",
-    "running_simulator",
-    "std_error",
-    "sunday_of",
-    "validation_error",
-]
+import importlib
+from typing import Any
+
+# Names load on first use: ``tsabot`` imports the simulator command's arguments on every run, and
+# the exchange, numpy and the web server stay unloaded unless the simulator is used.
+_HOMES = {
+    "ApiError": "errors",
+    "decode_error": "errors",
+    "std_error": "errors",
+    "validation_error": "errors",
+    "CrowdParams": "crowd",
+    "WeekCrowd": "crowd",
+    "API_PREFIX": "exchange",
+    "HOUSE": "exchange",
+    "MAX_SKEW_MS": "exchange",
+    "Account": "exchange",
+    "Exchange": "exchange",
+    "SimMarket": "exchange",
+    "SimOrder": "exchange",
+    "SimPosition": "exchange",
+    "TokenBucket": "exchange",
+    "Fault": "faults",
+    "parse_fault": "faults",
+    "HistorySeed": "history",
+    "EventSeed": "seed",
+    "market_ticker": "seed",
+    "sunday_of": "seed",
+    "RunningSimulator": "server",
+    "make_server": "server",
+    "running_simulator": "server",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tsa_bot.kalshi.models import count_str, price_str
+from tsa_bot.kalshi.models import price_str
 from tsa_bot.kalshi_sim.crowd import MarketTape
 
 PERIODS = {1: 60, 60: 3600, 1440: 86400}  # period_interval (minutes) -> seconds
@@ -28,40 +28,50 @@ def candle_ends(start_ts: int, end_ts: int, period_s: int, open_ts: float, close
     return range(first, last + 1, period_s) if last >= first else range(0)
 
 
-def _cents(value: int) -> str:
-    return price_str(Decimal(int(value)) / 100)
+_CENTS = [price_str(Decimal(c) / 100) for c in range(101)]
 
 
 def candles(
     tape: MarketTape, hours: np.ndarray, ends: range, period_s: int, *, historical: bool
 ) -> list[dict[str, Any]]:
     """The candlesticks ending at ``ends``, as ``GET .../candlesticks`` lists them."""
+    if not len(ends):
+        return []
+    end = np.asarray(ends, dtype=np.int64)
+    i0 = np.maximum(np.searchsorted(hours, end - period_s, side="right") - 1, 0)
+    i1 = np.maximum(np.searchsorted(hours, end, side="right") - 1, 0)
+    a = np.searchsorted(tape.trade_ts, end - period_s, side="right")
+    b = np.searchsorted(tape.trade_ts, end, side="right")
+    volume = np.concatenate(([0], np.cumsum(tape.trade_size))).tolist()
+    value = np.concatenate(([0], np.cumsum(tape.trade_size * tape.trade_price))).tolist()
+    # Plain lists from here: per-candle numpy calls on tiny slices cost more than the work.
+    sides = (("yes_bid", tape.bid.tolist()), ("yes_ask", tape.ask.tolist()))
+    price, interest = tape.trade_price.tolist(), tape.open_interest.tolist()
+    shape = _historical if historical else _live
     out = []
-    for end in ends:
-        start = end - period_s
-        i0 = max(int(np.searchsorted(hours, start, side="right")) - 1, 0)
-        i1 = max(int(np.searchsorted(hours, end, side="right")) - 1, 0)
-        a = int(np.searchsorted(tape.trade_ts, start, side="right"))
-        b = int(np.searchsorted(tape.trade_ts, end, side="right"))
-        prices, sizes = tape.trade_price[a:b], tape.trade_size[a:b]
+    for e, q0, q1, first, last in zip(
+        end.tolist(), i0.tolist(), i1.tolist(), a.tolist(), b.tolist(), strict=True
+    ):
         quotes = {}
-        for name, series in (("yes_bid", tape.bid), ("yes_ask", tape.ask)):
-            window = series[i0 : i1 + 1]
-            quotes[name] = (series[i0], int(window.min()), int(window.max()), series[i1])
-        if len(prices):
-            mean = Decimal(int((prices * sizes).sum())) / Decimal(int(sizes.sum())) / 100
-            trade = [_cents(prices[0]), _cents(prices.min()), _cents(prices.max()), _cents(prices[-1])]
-            trade.append(price_str(mean))
+        for name, series in sides:
+            window = series[q0 : q1 + 1]
+            quotes[name] = [_CENTS[series[q0]], _CENTS[min(window)], _CENTS[max(window)], _CENTS[series[q1]]]
+        if last > first:
+            prices = price[first:last]
+            mean = Decimal(value[last] - value[first]) / Decimal(volume[last] - volume[first]) / 100
+            trade = [
+                _CENTS[prices[0]],
+                _CENTS[min(prices)],
+                _CENTS[max(prices)],
+                _CENTS[prices[-1]],
+                price_str(mean),
+            ]
         else:
             trade = [None] * 5
-        trade.append(_cents(tape.trade_price[a - 1]) if a > 0 else None)
-        volume = count_str(Decimal(int(sizes.sum())))
-        interest = count_str(Decimal(int(tape.open_interest[b - 1]) if b > 0 else 0))
-        out.append(
-            _historical(end, quotes, trade, volume, interest)
-            if historical
-            else _live(end, quotes, trade, volume, interest)
-        )
+        trade.append(_CENTS[price[first - 1]] if first > 0 else None)
+        contracts = f"{volume[last] - volume[first]}.00"
+        held = f"{interest[last - 1] if last > 0 else 0}.00"
+        out.append(shape(e, quotes, trade, contracts, held))
     return out
 
 
@@ -69,7 +79,7 @@ def _live(end: int, quotes: dict, trade: list, volume: str, interest: str) -> di
     ohlc = ("open_dollars", "low_dollars", "high_dollars", "close_dollars")
     return {
         "end_period_ts": end,
-        **{name: dict(zip(ohlc, map(_cents, q), strict=True)) for name, q in quotes.items()},
+        **{name: dict(zip(ohlc, q, strict=True)) for name, q in quotes.items()},
         "price": dict(zip((*ohlc, "mean_dollars", "previous_dollars"), trade, strict=True)),
         "volume_fp": volume,
         "open_interest_fp": interest,
@@ -80,7 +90,7 @@ def _historical(end: int, quotes: dict, trade: list, volume: str, interest: str)
     ohlc = ("open", "low", "high", "close")
     return {
         "end_period_ts": end,
-        **{name: dict(zip(ohlc, map(_cents, q), strict=True)) for name, q in quotes.items()},
+        **{name: dict(zip(ohlc, q, strict=True)) for name, q in quotes.items()},
         "price": dict(zip((*ohlc, "mean", "previous"), trade, strict=True)),
         "volume": volume,
         "open_interest": interest,

@@ -1,4 +1,4 @@
-"""``tsabot simulator`` (also ``tsabot kalshi simulator``): serve the local exchange in the foreground."""
+"""``tsabot simulator``: serve the local exchange in the foreground."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ from tsa_bot.kalshi_sim.faults import Fault, FaultSyntaxError, parse_fault
 
 ADMIN_TOKEN_ENV = "TSABOT_SIM_ADMIN_TOKEN"
 EVENT_TICKER = re.compile(r"KXTSAW-\d{2}[A-Z]{3}\d{2}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    add_simulator_arguments(
+        subparsers.add_parser("simulator", help="serve the local Kalshi exchange simulator")
+    )
 
 
 def add_simulator_arguments(p: argparse.ArgumentParser) -> None:

@@ -276,6 +276,12 @@ class Exchange:
             raise ValueError(f"unknown fault {action}")
         self.faults.add(Fault(method.upper(), path_prefix, action, times))
 
+    def take_fault(self, method: str, path: str) -> tuple[float, str | None]:
+        """``(seconds of latency, failure or None)`` scripted for a request to ``path`` (the full path)."""
+        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+            return self.faults.take(method, path[len(API_PREFIX) :])
+        return 0.0, None
+
     def rate_ok(self, identity: str, kind: str) -> bool:
         with self.lock:
             bucket = self.buckets.get((identity, kind))
