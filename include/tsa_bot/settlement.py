@@ -6,18 +6,16 @@ strict "above": a strike pays YES only when the mean is greater than it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
+from tsa_bot import scoring
 from tsa_bot.forecast.store import load_forecast, load_strike_probabilities
 from tsa_bot.publication import publication_time
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
-
-PROBABILITY_FLOOR = 1e-6  # log loss of a confident miss is large, not infinite
 
 
 @dataclass(frozen=True)
@@ -31,12 +29,8 @@ class ForecastScore:
 def score_probabilities(
     prob_above: dict[int, float], actual_mean: float, mean: float, q10: float, q90: float
 ) -> ForecastScore:
-    """Brier and log loss over the strike grid, with the strict ``>`` Kalshi uses."""
-    outcomes = {strike: actual_mean > strike for strike in prob_above}
-    brier = sum((p - outcomes[k]) ** 2 for k, p in prob_above.items()) / len(prob_above)
-    log_loss = -sum(
-        math.log(max(PROBABILITY_FLOOR, p if outcomes[k] else 1 - p)) for k, p in prob_above.items()
-    ) / len(prob_above)
+    """Brier and log loss over the strike grid (see :mod:`tsa_bot.scoring`), and the mean's error."""
+    brier, log_loss = scoring.strike_scores(prob_above, actual_mean)
     return ForecastScore(abs(mean - actual_mean) / actual_mean, q10 <= actual_mean <= q90, brier, log_loss)
 
 

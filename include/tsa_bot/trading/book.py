@@ -32,8 +32,9 @@ def position_pnl(fills: list[Mapping[str, Any]], result: str) -> dict[str, Decim
     return {"net_position": net, "gross_cost": gross, "fees": fees, "payout": payout, "pnl": pnl - fees}
 
 
-def paper_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> list[dict[str, Any]]:
-    """Open positions from paper fills (markets not yet settled): ``ticker, position, exposure, fees``."""
+def open_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> dict[str, dict[str, Any]]:
+    """Per market not yet settled: net ``position`` (+ YES, - NO), ``exposure`` (what the contracts
+    cost) and ``fees``, from our fills. The paper broker's exposure and the recorded positions use it."""
     out: dict[str, dict[str, Any]] = {}
     for f in fills:
         if f["ticker"] in settled:
@@ -43,6 +44,11 @@ def paper_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> list[d
         )
         bought_yes = f["book_side"] == BookSide.BID
         p["position"] += f["count"] if bought_yes else -f["count"]
-        p["exposure"] += f["count"] * (f["yes_price"] if bought_yes else 1 - f["yes_price"])
+        p["exposure"] += f["count"] * (f["yes_price"] if bought_yes else ONE - f["yes_price"])
         p["fees"] += f["fee"]
-    return [p for p in out.values() if p["position"] != 0]
+    return out
+
+
+def paper_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> list[dict[str, Any]]:
+    """The open positions worth recording: those not netted to zero."""
+    return [p for p in open_positions(fills, settled).values() if p["position"] != 0]
