@@ -102,8 +102,7 @@ def score_week(engine: sa.Engine, week_start: date, actual_mean: float) -> int:
 
 def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float) -> dict:
     """P&L of the paper book's positions in one event, from the first-published weekly mean."""
-    from tsa_bot.trading import store
-    from tsa_bot.trading.book import position_pnl
+    from tsa_bot.trading.book import Outcome, settle_book
 
     with engine.begin() as conn:
         strikes = dict(
@@ -115,25 +114,9 @@ def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float)
                 {"e": event_ticker},
             ).all()
         )
-        by_ticker: dict[str, list] = {}
-        for fill in store.fills_for_event(conn, event_ticker, "paper"):
-            by_ticker.setdefault(fill["ticker"], []).append(fill)
-        settled, total = 0, Decimal(0)
-        for ticker, fills in by_ticker.items():
-            result = "yes" if actual_mean > strikes[ticker] else "no"
-            figures = position_pnl(fills, result)
-            row = {
-                "mode": "paper",
-                "event_ticker": event_ticker,
-                "ticker": ticker,
-                "result": result,
-                "expiration_value": Decimal(str(round(actual_mean, 2))),
-                "exchange_revenue": None,
-                **figures,
-            }
-            if store.save_settlement(conn, row):
-                settled += 1
-                total += figures["pnl"]
+        value = Decimal(str(round(actual_mean, 2)))
+        outcomes = {t: Outcome("yes" if actual_mean > k else "no", value) for t, k in strikes.items()}
+        settled, total = settle_book(conn, "paper", event_ticker, outcomes)
     return {"event_ticker": event_ticker, "positions_settled": settled, "pnl": str(total)}
 
 
