@@ -20,7 +20,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from tsa_bot.alerts import on_task_failure
 from tsa_bot.config import get_settings
-from tsa_bot.orchestration import current_run, fail_fast
+from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings
 from tsa_bot.quotes import tasks as quotes
 
 NEW_YORK = "America/New_York"
@@ -53,14 +53,14 @@ def tsa_market_history():
     @fail_fast
     def refresh_markets() -> dict:
         """The series' events and markets open or settling yesterday, with status and result."""
-        return quotes.refresh_markets(current_run().run_time)
+        return quotes.refresh_markets(current_run().run_time, kalshi=kalshi_settings())
 
     @task
     @fail_fast
     def fetch_candles(markets: dict) -> dict:
         """Those markets' candles up to midnight ending yesterday, each resuming after its last one."""
         run = current_run()
-        return quotes.fetch_candles(run.run_time, period=int(run.params["period"]))
+        return quotes.fetch_candles(run.run_time, period=int(run.params["period"]), kalshi=kalshi_settings())
 
     fetch_candles(refresh_markets())
 

@@ -72,7 +72,7 @@ def _closed_port() -> int:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, scratch_database) -> Iterator[dict]:
     """Everything the generated values point at: files, a warehouse, a simulator, closed and busy ports."""
-    from tsa_bot.kalshi.simulator import running_simulator
+    from tsa_bot.kalshi_sim import running_simulator
     from tsa_bot.warehouse.migrate import migrate
 
     root = tmp_path_factory.mktemp("cli-property")

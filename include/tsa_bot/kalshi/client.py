@@ -8,13 +8,14 @@ connection or 5xx once the request may have reached the exchange) the client loo
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +34,7 @@ from tsa_bot.kalshi.errors import (
     KalshiServerError,
     KalshiUnavailable,
     ProductionHostRefused,
+    UnknownHostRefused,
     error_for_status,
     parse_error_body,
 )
@@ -45,13 +47,14 @@ from tsa_bot.kalshi.models import (
     Market,
     MarketPosition,
     Order,
-    OrderBook,
     OrderRequest,
     PlacedOrder,
     Positions,
     Series,
     Settlement,
+    parse_orderbook,
 )
+from tsa_bot.market import SERIES, OrderBook
 
 log = logging.getLogger(__name__)
 
@@ -61,44 +64,98 @@ DEMO_BASE = "https://external-api.demo.kalshi.co/trade-api/v2"
 # hosts Kalshi may add later.
 PRODUCTION_DOMAIN = "kalshi.com"
 DEMO_DOMAIN = "kalshi.co"
-SERIES = "KXTSAW"
 ORDERS_V2 = "/portfolio/events/orders"
-MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+LOOPBACK_NAMES = ("localhost",)
+# Names of local simulators other than loopback (docker-compose's service name, say), comma-separated.
+SIMULATOR_HOSTS_VAR = "TSABOT_SIMULATOR_HOSTS"
+
+
+class HostKind(StrEnum):
+    PRODUCTION = "production"
+    DEMO = "demo"
+    LOOPBACK = "loopback"
+    SIMULATOR = "simulator"
 
 
 def host_of(base_url: str) -> str:
-    return (urlsplit(base_url).hostname or "").lower().rstrip(".")
+    """The host as httpx will connect to it: IDNA-mapped (``。`` is a dot), lower case, no trailing dot.
+
+    Reading the host any other way (``urlsplit``) lets a spelling the guard does not recognise reach a
+    host it would have refused.
+    """
+    try:
+        host = httpx.URL(base_url).host
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise ConfigurationError(f"not a usable Kalshi API URL: {base_url!r} ({exc})") from None
+    return host.lower().rstrip(".")
+
+
+def _in_domain(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
 
 
 def is_production_host(base_url: str) -> bool:
-    host = host_of(base_url)
-    return host == PRODUCTION_DOMAIN or host.endswith("." + PRODUCTION_DOMAIN)
+    return _in_domain(host_of(base_url), PRODUCTION_DOMAIN)
 
 
 def is_demo_host(base_url: str) -> bool:
+    return _in_domain(host_of(base_url), DEMO_DOMAIN)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def simulator_hosts(env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The hosts named in ``TSABOT_SIMULATOR_HOSTS``, normalised; a Kalshi host there is refused."""
+    env = os.environ if env is None else env
+    names = [n.strip() for n in env.get(SIMULATOR_HOSTS_VAR, "").split(",") if n.strip()]
+    hosts = frozenset(host_of(f"http://{name}/") for name in names)
+    for host in hosts:
+        if _in_domain(host, PRODUCTION_DOMAIN) or _in_domain(host, DEMO_DOMAIN):
+            raise ConfigurationError(
+                f"{SIMULATOR_HOSTS_VAR} may name only simulators, not the Kalshi host {host}"
+            )
+    return hosts
+
+
+def host_kind(base_url: str) -> HostKind:
+    """Which allowed kind of host ``base_url`` points to; any other host is refused (one line)."""
+    simulators = simulator_hosts()
     host = host_of(base_url)
-    return host == DEMO_DOMAIN or host.endswith("." + DEMO_DOMAIN)
-
-
-def week_sunday(day: date) -> date:
-    """The Sunday that ends the Monday-Sunday week containing ``day``."""
-    return day + timedelta(days=6 - day.weekday())
-
-
-def event_ticker_for_week(day: date, series: str = SERIES) -> str:
-    """``KXTSAW-26FEB15`` for any day of the week ending Sunday 2026-02-15."""
-    sunday = week_sunday(day)
-    return f"{series}-{sunday:%y}{MONTHS[sunday.month - 1]}{sunday.day:02d}"
+    if _in_domain(host, PRODUCTION_DOMAIN):
+        return HostKind.PRODUCTION
+    if _in_domain(host, DEMO_DOMAIN):
+        return HostKind.DEMO
+    if _is_loopback(host):
+        return HostKind.LOOPBACK
+    if host in simulators:
+        return HostKind.SIMULATOR
+    raise UnknownHostRefused(
+        f"{host or base_url!r} is not a Kalshi host: only Kalshi's hosts, loopback and the simulator hosts "
+        f"named in {SIMULATOR_HOSTS_VAR} may be contacted"
+    )
 
 
 @dataclass(frozen=True)
 class KalshiSettings:
-    """Where and who: read from ``KALSHI_API_BASE``, ``KALSHI_KEY_ID``, ``KALSHI_PRIVATE_KEY_PATH``."""
+    """Where and who: read from ``KALSHI_API_BASE``, ``KALSHI_KEY_ID``, ``KALSHI_PRIVATE_KEY_PATH``.
+
+    ``private_key_pem`` carries a key held only in memory (an Airflow connection's), never printed.
+    """
 
     api_base: str = DEMO_BASE
     key_id: str | None = None
     private_key_path: Path | None = None
     allow_production: bool = False
+    private_key_pem: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KalshiSettings:
@@ -156,7 +213,8 @@ class KalshiClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = base_url.rstrip("/")
-        if is_production_host(self.base_url) and not allow_production:
+        self.host_kind = host_kind(self.base_url)
+        if self.host_kind is HostKind.PRODUCTION and not allow_production:
             raise ProductionHostRefused(
                 f"refusing to contact the production host {host_of(self.base_url)}: "
                 "only live mode (or KALSHI_ALLOW_PRODUCTION=1 for the CLI) may"
@@ -318,7 +376,7 @@ class KalshiClient:
 
     def orderbook(self, ticker: str, depth: int | None = None) -> OrderBook:
         data = self._request("GET", f"/markets/{ticker}/orderbook", params={"depth": depth})
-        return OrderBook.from_json(ticker, data)
+        return parse_orderbook(ticker, data)
 
     # ---- portfolio -----------------------------------------------------------------------------
 

@@ -58,9 +58,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["good_till_canceled", "immediate_or_cancel", "fill_or_kill"],
     )
     add("cancel", "cancel an order", _cancel).add_argument("order_id")
-    from tsa_bot.quotes import commands as history  # tsabot kalshi history
-
-    history.register(sub)
 
 
 # ---- helpers ------------------------------------------------------------------------------------------

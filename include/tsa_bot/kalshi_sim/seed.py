@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from tsa_bot.kalshi.client import MONTHS, event_ticker_for_week
 from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange
+from tsa_bot.market import MONTHS, event_ticker_for_week
 
 _MONTHS = {m: i + 1 for i, m in enumerate(MONTHS)}
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from tsa_bot.errors import ConfigurationError
 
 
-def register(kalshi_subparsers: argparse._SubParsersAction) -> None:
-    """Add ``history`` under ``tsabot kalshi``."""
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``history`` under ``tsabot kalshi`` (registered after it: kalshi sits below quotes)."""
+    kalshi = subparsers.choices["kalshi"]
+    (kalshi_subparsers,) = (a for a in kalshi._actions if isinstance(a, argparse._SubParsersAction))
     p = kalshi_subparsers.add_parser(
         "history",
         help="download a series' quote history into the warehouse; --import/--export the CSV format",

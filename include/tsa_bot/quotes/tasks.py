@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from tsa_bot.kalshi.client import SERIES
+from tsa_bot.kalshi.client import KalshiSettings
+from tsa_bot.market import SERIES
 from tsa_bot.publication import NEW_YORK
 from tsa_bot.quotes.download import history_client, sync_candles, sync_markets
 from tsa_bot.quotes.store import day_start
@@ -32,35 +33,34 @@ def _engine(warehouse_url: str | None):
     return engine
 
 
-def _use_airflow_connection() -> None:
-    """Point the client at the Airflow connection ``kalshi``'s host, if there is one.
+def refresh_markets(
+    moment: datetime,
+    *,
+    series: str = SERIES,
+    kalshi: KalshiSettings | None = None,
+    warehouse_url: str | None = None,
+) -> dict:
+    """Store the events and markets that were open or settling yesterday (status, result, expiration).
 
-    Market data needs no key: the one the connection may hold is dropped at once.
+    ``kalshi`` says where to read (the DAG passes the Airflow connection's); no key is used.
     """
-    from tsa_bot.orchestration import kalshi_private_key
-
-    try:
-        kalshi_private_key()
-    except ImportError:  # no Airflow: KALSHI_API_BASE as it is
-        return
-
-
-def refresh_markets(moment: datetime, *, series: str = SERIES, warehouse_url: str | None = None) -> dict:
-    """Store the events and markets that were open or settling yesterday (status, result, expiration)."""
-    _use_airflow_connection()
     day = yesterday(moment)
-    with history_client() as client:
+    with history_client(kalshi) as client:
         synced = sync_markets(client, _engine(warehouse_url), series=series, start=day - LOOKBACK, end=None)
     return {"day": day.isoformat(), "markets": synced.markets, "markets_new": synced.markets_new}
 
 
 def fetch_candles(
-    moment: datetime, *, series: str = SERIES, period: int = 60, warehouse_url: str | None = None
+    moment: datetime,
+    *,
+    series: str = SERIES,
+    period: int = 60,
+    kalshi: KalshiSettings | None = None,
+    warehouse_url: str | None = None,
 ) -> dict:
     """Fetch those markets' candles up to the end of yesterday; each market resumes where it stopped."""
-    _use_airflow_connection()
     day = yesterday(moment)
-    with history_client() as client:
+    with history_client(kalshi) as client:
         synced = sync_candles(
             client,
             _engine(warehouse_url),

@@ -15,9 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.kalshi.models import Level
+from tsa_bot.kalshi.models import Order, OrderRequest
+from tsa_bot.market import Action, BookSide, Direction, Level, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule
-from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, StrikeQuote
+from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote
 from tsa_bot.trading.decide import Decision
 
 
@@ -168,7 +169,13 @@ def load_snapshot(conn: sa.Connection, run_id: str) -> MarketSnapshot | None:
         return tuple(Level(Decimal(p), Decimal(c)) for p, c in pairs)
 
     books = tuple(
-        StrikeBook(r["ticker"], r["strike"], levels(r["book"]["yes"]), levels(r["book"]["no"])) for r in rows
+        OrderBook(
+            ticker=r["ticker"],
+            strike=r["strike"],
+            yes_bids=levels(r["book"]["yes"]),
+            no_bids=levels(r["book"]["no"]),
+        )
+        for r in rows
     )
     fees = FeeSchedule(run["fee_type"], Decimal(str(run["fee_multiplier"])))
     return MarketSnapshot(run["event_ticker"], fees, books, run["snapshot_taken_at"])
@@ -306,19 +313,19 @@ def load_decisions(conn: sa.Connection, run_id: str) -> list[tuple[int, Decision
         (
             r["id"],
             Decision(
-                r["event_ticker"],
-                r["ticker"],
-                r["strike"],
-                r["fair_yes"],
-                r["raw_fair_yes"],
-                r["action"],
-                r["count"],
-                r["limit_price"],
-                r["fee_per_contract"],
-                r["ev_per_contract"],
-                r["kelly_contracts"],
-                r["client_order_id"],
-                r["reason"],
+                event_ticker=r["event_ticker"],
+                ticker=r["ticker"],
+                strike=r["strike"],
+                fair_yes=r["fair_yes"],
+                raw_fair_yes=r["raw_fair_yes"],
+                action=Action(r["action"]),
+                count=r["count"],
+                limit_price=r["limit_price"],
+                fee_per_contract=r["fee_per_contract"],
+                ev_per_contract=r["ev_per_contract"],
+                kelly_contracts=r["kelly_contracts"],
+                client_order_id=r["client_order_id"],
+                reason=r["reason"],
             ),
         )
         for r in rows
@@ -412,6 +419,78 @@ def save_order(
             "s": status,
             "ae": already_existed,
         },
+    )
+
+
+def record_intent(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    decision_id: int | None,
+    mode: str,
+    d: Decision,
+    request: OrderRequest,
+) -> None:
+    """The ledger's first word on an order, written before it is sent: ``pending``, no exchange id yet."""
+    conn.execute(
+        sa.text(
+            "insert into trading_orders (run_id, decision_id, mode, client_order_id, event_ticker, ticker,"
+            " direction, book_side, yes_price, count, status)"
+            " values (:r, :d, :m, :coid, :e, :t, :dir, :bs, :yp, :c, 'pending')"
+            " on conflict (client_order_id) do nothing"
+        ),
+        {
+            "r": run_id,
+            "d": decision_id,
+            "m": mode,
+            "coid": d.client_order_id,
+            "e": d.event_ticker,
+            "t": d.ticker,
+            "dir": d.direction,
+            "bs": request.side,
+            "yp": request.price,
+            "c": request.count,
+        },
+    )
+
+
+def adopt_order(conn: sa.Connection, *, run_id: str, mode: str, event_ticker: str, order: Order) -> None:
+    """Record an order of ours found on the exchange: fill in a pending row, or add one under ``run_id``."""
+    conn.execute(
+        sa.text(
+            "insert into trading_orders (run_id, mode, client_order_id, order_id, event_ticker, ticker,"
+            " direction, book_side, yes_price, count, filled_count, status, already_existed, status_reason)"
+            " values (:r, :m, :coid, :oid, :e, :t, :dir, :bs, :yp, :c, :f, :s, true,"
+            " 'adopted: found on the exchange, missing from the warehouse')"
+            " on conflict (client_order_id) do update set order_id = excluded.order_id,"
+            " filled_count = excluded.filled_count, status = excluded.status, already_existed = true,"
+            " updated_at = now()"
+        ),
+        {
+            "r": run_id,
+            "m": mode,
+            "coid": order.client_order_id,
+            "oid": order.order_id,
+            "e": event_ticker,
+            "t": order.ticker,
+            "dir": Direction.NO if order.side == BookSide.ASK else Direction.YES,
+            "bs": order.side or BookSide.BID,
+            "yp": order.yes_price_dollars,
+            "c": order.initial_count_fp,
+            "f": order.fill_count_fp,
+            "s": order.status,
+        },
+    )
+
+
+def mark_unsent(conn: sa.Connection, client_order_id: str, reason: str) -> None:
+    """A pending order that never reached the exchange (refused, or its run died before sending it)."""
+    conn.execute(
+        sa.text(
+            "update trading_orders set status = 'unsent', status_reason = :why, updated_at = now()"
+            " where client_order_id = :c and status = 'pending'"
+        ),
+        {"c": client_order_id, "why": reason},
     )
 
 
