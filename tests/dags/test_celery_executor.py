@@ -105,3 +105,10 @@ def test_the_daily_dag_runs_on_a_celery_worker(redis, scratch_database, warehous
     assert tuple(forecast) == (date(2025, 12, 29), 3)
     assert decisions == len(SEED.strikes)
     assert {mode for mode, _ in orders} <= {"paper"}
+
+
+def test_where_no_redis_answers_the_reason_says_so():
+    from celery_testkit import free_port
+
+    reason = redis_answers(port=free_port())
+    assert reason is not None and reason.startswith("no Redis answers at 127.0.0.1:")
