@@ -53,10 +53,13 @@ def tsa_backtest():
         """The weeks to forecast: the range's Mondays and the calibration weeks before the first."""
         return backtest_steps.plan(params)
 
-    @task(execution_timeout=timedelta(minutes=30))
+    # A mapped task takes its doc from the decorator, not from the docstring.
+    @task(
+        execution_timeout=timedelta(minutes=30),
+        doc_md="One week's point forecasts (one Prophet fit per trend setting), from rows before its end.",
+    )
     @fail_fast
     def forecast_week(week: str, params: dict | None = None) -> dict:
-        """One week's point forecasts (one Prophet fit per trend setting), from rows before its end."""
         return backtest_steps.forecast_week(params, week)
 
     @task

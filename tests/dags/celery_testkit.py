@@ -55,7 +55,7 @@ class CeleryAirflow:
     queue: str
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/api/v2", timeout=30)
+        return httpx.Client(base_url=f"{self.url}/api/v2", timeout=120)
 
     def trigger_and_wait(self, dag_id: str, conf: dict, timeout_s: float) -> dict:
         """Unpause, trigger a manual run with ``conf`` and wait until it succeeds or fails; the run's JSON."""
@@ -71,7 +71,10 @@ class CeleryAirflow:
             run_id = created.json()["dag_run_id"]
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
-                run = api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()
+                try:
+                    run = api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()
+                except httpx.TransportError:  # a busy api-server answers late: ask again
+                    continue
                 if run["state"] in ("success", "failed"):
                     return run
                 time.sleep(1)
