@@ -186,6 +186,19 @@ def celery_airflow(
         yield cluster
     finally:
         stop_groups(list(processes.values()))
+        _forget_queue(queue)
+
+
+def _forget_queue(queue: str) -> None:
+    """Drop what Celery left in Redis for this cluster's queue (its bindings and any unsent message)."""
+    import redis
+
+    client = redis.Redis(REDIS_HOST, REDIS_PORT, socket_timeout=5)
+    try:
+        for key in client.scan_iter(match=f"*{queue}*"):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 def stop_groups(processes: list[subprocess.Popen], grace_s: float = 20) -> None:
