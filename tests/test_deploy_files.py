@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -109,3 +110,81 @@ def test_published_port_detection():
     )
     assert _published_on_all_interfaces({"target": 8765, "published": 8765})
     assert not _published_on_all_interfaces({"target": 8765, "published": 8765, "host_ip": "127.0.0.1"})
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """docker compose's ``${VAR:-default}`` and ``${VAR:?error}`` substitution, as `compose config` does."""
+
+    def one(match: re.Match) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise KeyError(f"{name}: {arg}")
+        return arg or ""
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+CELERY_ENV = {"AIRFLOW_EXECUTOR": "CeleryExecutor", "AIRFLOW_JWT_SECRET": "s3cret"}
+
+
+def test_the_celery_profile_adds_a_redis_broker_and_workers_and_leaves_the_default_run_alone():
+    services = compose()["services"]
+    assert services["redis"]["profiles"] == ["celery"]
+    assert services["airflow-worker"]["profiles"] == ["celery"]
+    assert services["flower"]["profiles"] == ["flower"]  # optional on top of the celery profile
+    assert all("profiles" not in services[name] for name in AIRFLOW_SERVICES | {"postgres"})
+    executor = services["airflow-scheduler"]["environment"]["AIRFLOW__CORE__EXECUTOR"]
+    assert interpolate(executor, {"AIRFLOW_JWT_SECRET": "x"}) == "LocalExecutor"
+    assert interpolate(executor, CELERY_ENV) == "CeleryExecutor"
+    assert services["airflow-worker"]["command"].split()[:2] == ["celery", "worker"]
+    assert services["flower"]["command"] == "celery flower"
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+
+
+def test_workers_share_the_schedulers_broker_results_api_and_jwt_secret():
+    services = compose()["services"]
+    shared = (
+        "AIRFLOW__CORE__EXECUTOR",
+        "AIRFLOW__CELERY__BROKER_URL",
+        "AIRFLOW__CELERY__RESULT_BACKEND",
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW_CONN_TSA_WAREHOUSE",
+    )
+    scheduler = services["airflow-scheduler"]["environment"]
+    for name in ("airflow-worker", "airflow-apiserver", "flower"):
+        env = services[name]["environment"]
+        assert {k: env[k] for k in shared} == {k: scheduler[k] for k in shared}, name
+    # The broker is the redis service; task results go to the metadata database on the postgres service.
+    assert scheduler["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+    backend = scheduler["AIRFLOW__CELERY__RESULT_BACKEND"]
+    assert backend == "db+" + scheduler["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # The JWT secret comes from the environment (no secret in the file) and compose refuses to start without.
+    secret = scheduler["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert interpolate(secret, CELERY_ENV) == "s3cret"
+    with pytest.raises(KeyError, match="AIRFLOW_JWT_SECRET"):
+        interpolate(secret, {})
+    worker = services["airflow-worker"]
+    assert worker["volumes"] == services["airflow-scheduler"]["volumes"]  # the same DAGs and package
+    assert worker["environment"]["DUMB_INIT_SETSID"] == "0"  # Celery's warm shutdown finishes tasks
+    depends = {name: d["condition"] for name, d in worker["depends_on"].items()}
+    assert depends == {
+        "postgres": "service_healthy",
+        "redis": "service_healthy",
+        "airflow-apiserver": "service_healthy",
+        "airflow-init": "service_completed_successfully",
+    }
+
+
+def test_the_celery_settings_name_an_importable_config_and_a_pinned_provider():
+    from importlib import import_module
+
+    env = compose()["services"]["airflow-worker"]["environment"]
+    module, _, attribute = env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"].rpartition(".")
+    config = getattr(import_module(module), attribute)
+    assert "broker_url" in config and "tsa_bot.daily" in config["imports"]
+    assert pinned("apache-airflow-providers-celery")

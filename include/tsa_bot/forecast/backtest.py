@@ -100,6 +100,19 @@ def _points_or_reason(
         return str(exc)
 
 
+def _rows_for(series: pd.Series, week_start: dt.date) -> pd.Series:
+    """The rows a week's forecasts may see: those before its Sunday + 1, nothing later can leak in."""
+    return series[series.index < pd.Timestamp(week_start + dt.timedelta(days=7))]
+
+
+def points_for_week(
+    series: pd.Series, week_start: dt.date, known_days: Sequence[int], params: ModelParams = DEFAULT_PARAMS
+) -> list[WeekPoint] | str:
+    """One week's point forecasts, or why it cannot be forecast: one unit of a backtest, run anywhere."""
+    ks = tuple(sorted(set(known_days)))
+    return _points_or_reason((_rows_for(series, week_start), week_start, ks, params))
+
+
 def _all_points(
     series: pd.Series,
     weeks: Sequence[dt.date],
@@ -108,16 +121,13 @@ def _all_points(
     workers: int,
     cache: PointCache | None = None,
 ) -> dict[dt.date, list[WeekPoint] | str]:
-    # Each task gets only the rows before its week's Sunday + 1: nothing later can leak into it.
-    tasks = [
-        (series[series.index < pd.Timestamp(w + dt.timedelta(days=7))], w, known_days, params) for w in weeks
-    ]
+    tasks = [(_rows_for(series, w), w, known_days, params) for w in weeks]
     found: dict[dt.date, list[WeekPoint] | str] = {}
     keys: dict[dt.date, str] = {}
     if cache is not None:
         for rows, week, _, _ in tasks:
             keys[week] = cache_key(MODEL_VERSION, params, week, known_days, rows)
-            hit = cache.get(keys[week], _decode_points)
+            hit = cache.get(keys[week], decode_points)
             if hit is not None:
                 found[week] = hit
     todo = [t for t in tasks if t[1] not in found]
@@ -130,17 +140,17 @@ def _all_points(
     for (_, week, _, _), result in zip(todo, computed, strict=True):
         found[week] = result
         if cache is not None:
-            cache.put(keys[week], _encode_points(result))
+            cache.put(keys[week], encode_points(result))
     return {w: found[w] for w in weeks}
 
 
-def _encode_points(found: list[WeekPoint] | str) -> Any:
+def encode_points(found: list[WeekPoint] | str) -> Any:
     if isinstance(found, str):
         return {"reason": found}
     return [{**asdict(p), "week_start": p.week_start.isoformat()} for p in found]
 
 
-def _decode_points(payload: Any) -> list[WeekPoint] | str:
+def decode_points(payload: Any) -> list[WeekPoint] | str:
     if isinstance(payload, dict):
         return str(payload["reason"])
     return [WeekPoint(**{**p, "week_start": dt.date.fromisoformat(p["week_start"])}) for p in payload]
@@ -201,11 +211,29 @@ def forecast_weeks(
 ) -> dict[int, list[ScoredWeek]]:
     """Model and baseline forecasts for each week and known-days count, calibrated on earlier weeks."""
     ks = tuple(sorted(set(known_days)))
+    points = _all_points(series, calibration_pool(week_starts, calibration_weeks), ks, params, workers, cache)
+    return score_weeks(points, week_starts, ks, calibration_weeks)
+
+
+def calibration_pool(week_starts: Sequence[dt.date], calibration_weeks: int) -> list[dt.date]:
+    """The weeks to forecast: those asked for and the ``calibration_weeks`` before the first of them."""
     if not week_starts:
-        return {k: [] for k in ks}
+        return []
     first = min(week_starts)
-    pool = sorted({first - dt.timedelta(weeks=i) for i in range(1, calibration_weeks + 1)} | set(week_starts))
-    points = _all_points(series, pool, ks, params, workers, cache)
+    return sorted({first - dt.timedelta(weeks=i) for i in range(1, calibration_weeks + 1)} | set(week_starts))
+
+
+def score_weeks(
+    points: dict[dt.date, list[WeekPoint] | str],
+    week_starts: Sequence[dt.date],
+    known_days: Sequence[int],
+    calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+) -> dict[int, list[ScoredWeek]]:
+    """Each week's model and baseline distributions, their spread calibrated on the earlier weeks' errors.
+
+    ``points`` holds every week of :func:`calibration_pool`, however they were computed.
+    """
+    ks = tuple(sorted(set(known_days)))
     model_errors, baseline_errors = _past_errors(points)
     out: dict[int, list[ScoredWeek]] = {k: [] for k in ks}
     for week_start in sorted(week_starts):
@@ -331,6 +359,17 @@ def mondays_between(start: dt.date, end: dt.date) -> list[dt.date]:
     return [first + dt.timedelta(weeks=i) for i in range((end - first).days // 7 + 1)] if first <= end else []
 
 
+def backtest_weeks(start: dt.date, end: dt.date, known_days: Sequence[int]) -> list[dt.date]:
+    """The Mondays a backtest of [start, end] scores, after checking its range and known-days counts."""
+    for k in known_days:
+        if not 0 <= k <= 6:
+            raise ValidationError(f"known days must be 0..6, got {k}")
+    weeks = mondays_between(start, end)
+    if not weeks:
+        raise ValidationError(f"no Monday between {start} and {end}")
+    return weeks
+
+
 def run_backtest(
     series: pd.Series,
     start: dt.date,
@@ -341,12 +380,7 @@ def run_backtest(
     workers: int | None = None,
 ) -> dict[int, BacktestResult]:
     """Backtest every week whose Monday is in [start, end], at each known-days count."""
-    for k in known_days:
-        if not 0 <= k <= 6:
-            raise ValidationError(f"known days must be 0..6, got {k}")
-    weeks = mondays_between(start, end)
-    if not weeks:
-        raise ValidationError(f"no Monday between {start} and {end}")
+    weeks = backtest_weeks(start, end, known_days)
     if workers is None:
         workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
     scored = forecast_weeks(series, weeks, known_days, params, calibration_weeks, workers)
