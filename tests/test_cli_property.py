@@ -31,18 +31,13 @@ from tsa_bot.config import get_settings
 from tsa_bot.sources.offline import OFFLINE_SITE_DIR
 
 # Commands that serve until interrupted: each example ends them with a Ctrl-C after this long.
-SERVING = {("simulator",), ("kalshi", "simulator")}
+SERVING = {("simulator",)}
 SERVE_FOR_S = 1.0
 # Commands whose handler is not run: `airflow up` starts Airflow itself (minutes, real processes and
 # ports). Its arguments are still generated and parsed; anything argparse accepts stops there.
 PARSE_ONLY = {("airflow", "up")}
 DEADLINE_S = 30
 EXAMPLES = 12  # per subcommand
-# Tracebacks the simulator gives today that branch `sim` fixes ("refuses a port outside 0-65535, a malformed
-# or non-Sunday --event ... with one line and exit 2"): not generated until it is merged. Delete these two
-# lines then, and the property covers them too.
-SIM_PENDING_OPTIONS = {"--event"}
-SIM_PENDING_PORTS = {"-1", "99999"}
 KEY_ID = "tsabot-property-key"
 
 
@@ -133,7 +128,7 @@ def values(world: dict, action: argparse.Action, path: tuple[str, ...]) -> st.Se
     """Plausible and hostile strings for one argument, picked by its type and name."""
     name = action.dest.lower()
     if name == "port" and path in SERVING:
-        ports = {"0", "-1", "99999", "abc", str(world["busy"])} - SIM_PENDING_PORTS
+        ports = {"0", "-1", "99999", "abc", str(world["busy"])}
         return st.sampled_from(sorted(ports))
     closed = f"http://127.0.0.1:{world['closed']}"
     urls = [closed, "not-a-url", "file:///etc", "http://", "postgresql://u:s3cret@h:port/db"]
@@ -159,9 +154,8 @@ def values(world: dict, action: argparse.Action, path: tuple[str, ...]) -> st.Se
 def arguments(draw, world: dict, path: tuple[str, ...]) -> list[str]:
     argv: list[str] = []
     for action in LEAVES[path]._actions:
-        if path in SERVING and (action.dest == "port" or set(action.option_strings) & SIM_PENDING_OPTIONS):
-            if action.dest == "port":  # always given: the default, 8765, may be someone's simulator
-                argv += ["--port", draw(values(world, action, path))]
+        if path in SERVING and action.dest == "port":  # always given: the default, 8765, may be in use
+            argv += ["--port", draw(values(world, action, path))]
             continue
         if isinstance(action, argparse._HelpAction):
             if draw(st.integers(0, 30)) == 0:

@@ -15,7 +15,7 @@ from celery_testkit import celery_airflow, redis_answers
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tsa_bot.kalshi.simulator import EventSeed, running_simulator
+from tsa_bot.kalshi_sim import EventSeed, running_simulator
 
 pytestmark = pytest.mark.slow
 
