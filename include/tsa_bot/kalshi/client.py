@@ -8,6 +8,7 @@ connection or 5xx once the request may have reached the exchange) the client loo
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import random
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +35,7 @@ from tsa_bot.kalshi.errors import (
     KalshiServerError,
     KalshiUnavailable,
     ProductionHostRefused,
+    UnknownHostRefused,
     error_for_status,
     parse_error_body,
 )
@@ -66,18 +69,81 @@ ORDERS_V2 = "/portfolio/events/orders"
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
+LOOPBACK_NAMES = ("localhost",)
+# Names of local simulators other than loopback (docker-compose's service name, say), comma-separated.
+SIMULATOR_HOSTS_VAR = "TSABOT_SIMULATOR_HOSTS"
+
+
+class HostKind(StrEnum):
+    PRODUCTION = "production"
+    DEMO = "demo"
+    LOOPBACK = "loopback"
+    SIMULATOR = "simulator"
+
+
 def host_of(base_url: str) -> str:
-    return (urlsplit(base_url).hostname or "").lower().rstrip(".")
+    """The host as httpx will connect to it: IDNA-mapped (``。`` is a dot), lower case, no trailing dot.
+
+    Reading the host any other way (``urlsplit``) lets a spelling the guard does not recognise reach a
+    host it would have refused.
+    """
+    try:
+        host = httpx.URL(base_url).host
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise ConfigurationError(f"not a usable Kalshi API URL: {base_url!r} ({exc})") from None
+    return host.lower().rstrip(".")
+
+
+def _in_domain(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
 
 
 def is_production_host(base_url: str) -> bool:
-    host = host_of(base_url)
-    return host == PRODUCTION_DOMAIN or host.endswith("." + PRODUCTION_DOMAIN)
+    return _in_domain(host_of(base_url), PRODUCTION_DOMAIN)
 
 
 def is_demo_host(base_url: str) -> bool:
+    return _in_domain(host_of(base_url), DEMO_DOMAIN)
+
+
+def _is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def simulator_hosts(env: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The hosts named in ``TSABOT_SIMULATOR_HOSTS``, normalised; a Kalshi host there is refused."""
+    env = os.environ if env is None else env
+    names = [n.strip() for n in env.get(SIMULATOR_HOSTS_VAR, "").split(",") if n.strip()]
+    hosts = frozenset(host_of(f"http://{name}/") for name in names)
+    for host in hosts:
+        if _in_domain(host, PRODUCTION_DOMAIN) or _in_domain(host, DEMO_DOMAIN):
+            raise ConfigurationError(
+                f"{SIMULATOR_HOSTS_VAR} may name only simulators, not the Kalshi host {host}"
+            )
+    return hosts
+
+
+def host_kind(base_url: str) -> HostKind:
+    """Which allowed kind of host ``base_url`` points to; any other host is refused (one line)."""
+    simulators = simulator_hosts()
     host = host_of(base_url)
-    return host == DEMO_DOMAIN or host.endswith("." + DEMO_DOMAIN)
+    if _in_domain(host, PRODUCTION_DOMAIN):
+        return HostKind.PRODUCTION
+    if _in_domain(host, DEMO_DOMAIN):
+        return HostKind.DEMO
+    if _is_loopback(host):
+        return HostKind.LOOPBACK
+    if host in simulators:
+        return HostKind.SIMULATOR
+    raise UnknownHostRefused(
+        f"{host or base_url!r} is not a Kalshi host: only Kalshi's hosts, loopback and the simulator hosts "
+        f"named in {SIMULATOR_HOSTS_VAR} may be contacted"
+    )
 
 
 def week_sunday(day: date) -> date:
@@ -156,7 +222,8 @@ class KalshiClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = base_url.rstrip("/")
-        if is_production_host(self.base_url) and not allow_production:
+        self.host_kind = host_kind(self.base_url)
+        if self.host_kind is HostKind.PRODUCTION and not allow_production:
             raise ProductionHostRefused(
                 f"refusing to contact the production host {host_of(self.base_url)}: "
                 "only live mode (or KALSHI_ALLOW_PRODUCTION=1 for the CLI) may"
@@ -415,3 +482,85 @@ class KalshiClient:
             return self.cancel_order(order_id)
         except KalshiNotFound:
             return None
+
+    # ---- quote history (events, markets by close time, candlesticks, the historical archive) -----------
+    # Models are imported here, not in the import block above, to keep this addition self-contained.
+
+    def events(
+        self,
+        *,
+        series_ticker: str | None = None,
+        status: str | None = None,
+        min_close_ts: int | None = None,
+        page_size: int = 200,
+    ) -> list[Event]:
+        """``GET /events``: every event matching (archived ones included), following the cursor."""
+        params = {"series_ticker": series_ticker, "status": status, "min_close_ts": min_close_ts}
+        return [
+            Event.from_json(e)
+            for e in self._pages("/events", "events", params, signed=False, limit=page_size)
+        ]
+
+    def markets_closing(
+        self,
+        *,
+        series_ticker: str | None = None,
+        event_ticker: str | None = None,
+        status: str | None = None,
+        min_close_ts: int | None = None,
+        max_close_ts: int | None = None,
+        page_size: int = 1000,
+    ) -> list[Market]:
+        """``GET /markets`` filtered by close time (unix seconds); archived markets are not listed."""
+        params = {
+            "series_ticker": series_ticker,
+            "event_ticker": event_ticker,
+            "status": status,
+            "min_close_ts": min_close_ts,
+            "max_close_ts": max_close_ts,
+        }
+        pages = self._pages("/markets", "markets", params, signed=False, limit=page_size)
+        return [Market.from_json(m) for m in pages]
+
+    def market_candlesticks(
+        self, series_ticker: str, ticker: str, *, start_ts: int, end_ts: int, period_interval: int
+    ) -> list[Any]:
+        """``GET /series/{s}/markets/{t}/candlesticks``: candles ending in [start_ts, end_ts] (unix s)."""
+        from tsa_bot.kalshi.models import Candlestick
+
+        params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
+        data = self._request("GET", f"/series/{series_ticker}/markets/{ticker}/candlesticks", params=params)
+        return [Candlestick.from_json(c) for c in data.get("candlesticks") or []]
+
+    def historical_cutoff(self) -> Any:
+        """``GET /historical/cutoff``: markets settled before its ``market_settled_ts`` are archived."""
+        from tsa_bot.kalshi.models import HistoricalCutoff
+
+        return HistoricalCutoff.from_json(self._request("GET", "/historical/cutoff"))
+
+    def historical_markets(
+        self,
+        *,
+        series_ticker: str | None = None,
+        event_ticker: str | None = None,
+        tickers: list[str] | None = None,
+        page_size: int = 1000,
+    ) -> list[Market]:
+        """``GET /historical/markets``: archived markets (the filters are mutually exclusive)."""
+        params = {
+            "series_ticker": series_ticker,
+            "event_ticker": event_ticker,
+            "tickers": ",".join(tickers) if tickers else None,
+        }
+        pages = self._pages("/historical/markets", "markets", params, signed=False, limit=page_size)
+        return [Market.from_json(m) for m in pages]
+
+    def historical_market_candlesticks(
+        self, ticker: str, *, start_ts: int, end_ts: int, period_interval: int
+    ) -> list[Any]:
+        """``GET /historical/markets/{t}/candlesticks``: an archived market's candles ending in the range."""
+        from tsa_bot.kalshi.models import Candlestick
+
+        params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
+        data = self._request("GET", f"/historical/markets/{ticker}/candlesticks", params=params)
+        return [Candlestick.from_json(c) for c in data.get("candlesticks") or []]

@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=["good_till_canceled", "immediate_or_cancel", "fill_or_kill"],
     )
     add("cancel", "cancel an order", _cancel).add_argument("order_id")
+    from tsa_bot.quotes import commands as history  # tsabot kalshi history
+
+    history.register(sub)
     _simulator_arguments(sub.add_parser("simulator", help="serve the local exchange simulator"))
     _simulator_arguments(subparsers.add_parser("simulator", help="serve the local Kalshi exchange simulator"))
 

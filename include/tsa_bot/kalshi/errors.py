@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from tsa_bot.errors import TsaBotError
+from tsa_bot.errors import ConfigurationError, TsaBotError
 
 
 class KalshiError(TsaBotError):
@@ -66,6 +66,10 @@ class KalshiProtocolError(KalshiError):
 
 class ProductionHostRefused(KalshiError):
     """A client not opted in to production was pointed at a production host."""
+
+
+class UnknownHostRefused(ConfigurationError):
+    """The API base names a host that is neither Kalshi's, loopback, nor a named simulator host."""
 
 
 @dataclass(frozen=True)

@@ -461,3 +461,76 @@ class CanceledOrder:
 class Positions:
     market_positions: tuple[MarketPosition, ...]
     event_positions: tuple[Mapping[str, Any], ...] = field(default=())
+
+
+# ---- quote history: candlesticks and the historical cutoff ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class OHLC:
+    """Open, high, low and close of one price over a candle, in dollars; None where Kalshi had none."""
+
+    open: Decimal | None
+    high: Decimal | None
+    low: Decimal | None
+    close: Decimal | None
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any] | None, suffix: str, name: str) -> OHLC:
+        d = d or {}
+        return cls(
+            *(dec_or_none(d.get(k + suffix), f"{name}.{k}{suffix}") for k in ("open", "high", "low", "close"))
+        )
+
+
+@dataclass(frozen=True)
+class Candlestick:
+    """One market candle: YES bid and ask OHLC, traded-price OHLC, volume and open interest.
+
+    The live endpoint names fields ``open_dollars`` and ``volume_fp``; the historical one ``open`` and
+    ``volume``. Both parse to this one type.
+    """
+
+    end_period_ts: datetime
+    yes_bid: OHLC
+    yes_ask: OHLC
+    price: OHLC
+    price_mean: Decimal | None
+    price_previous: Decimal | None
+    volume: Decimal | None
+    open_interest: Decimal | None
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Candlestick:
+        live = "volume_fp" in d or "open_interest_fp" in d
+        dollars, count = ("_dollars", "_fp") if live else ("", "")
+        price = d.get("price") or {}
+        end = _req(d, "end_period_ts")
+        if isinstance(end, bool) or not isinstance(end, int):
+            raise KalshiProtocolError(f"Kalshi sent {end!r} for end_period_ts, expected unix seconds")
+        return cls(
+            end_period_ts=datetime.fromtimestamp(end, UTC),
+            yes_bid=OHLC.from_json(d.get("yes_bid"), dollars, "yes_bid"),
+            yes_ask=OHLC.from_json(d.get("yes_ask"), dollars, "yes_ask"),
+            price=OHLC.from_json(price, dollars, "price"),
+            price_mean=dec_or_none(price.get("mean" + dollars), "price.mean"),
+            price_previous=dec_or_none(price.get("previous" + dollars), "price.previous"),
+            volume=dec_or_none(d.get("volume" + count), "volume" + count),
+            open_interest=dec_or_none(d.get("open_interest" + count), "open_interest" + count),
+        )
+
+
+@dataclass(frozen=True)
+class HistoricalCutoff:
+    """Markets settled before ``market_settled_ts`` (and their candles) live under ``/historical``."""
+
+    market_settled_ts: datetime
+    trades_created_ts: datetime | None
+    orders_updated_ts: datetime | None
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> HistoricalCutoff:
+        settled = parse_time(_req(d, "market_settled_ts"))
+        if settled is None:
+            raise KalshiProtocolError("Kalshi sent an empty market_settled_ts")
+        return cls(settled, parse_time(d.get("trades_created_ts")), parse_time(d.get("orders_updated_ts")))

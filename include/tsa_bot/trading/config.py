@@ -20,12 +20,17 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from tsa_bot.errors import ConfigurationError
-from tsa_bot.kalshi.client import KalshiClient, KalshiSettings, host_of, is_demo_host, is_production_host
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+from tsa_bot.kalshi.client import (
+    HostKind,
+    KalshiClient,
+    KalshiSettings,
+    host_kind,
+    host_of,
+    is_production_host,
+)
+from tsa_bot.kalshi.errors import UnknownHostRefused
 
 
 class TradingMode(StrEnum):
@@ -164,21 +169,26 @@ def flag_value(value: Any, name: str) -> bool:
 def check_mode_host(mode: TradingMode, api_base: str) -> None:
     """Refuse a base URL that does not belong to the mode (a one-line ConfigurationError).
 
-    Paper may read production's market data (through a read-only client); demo never reaches
-    production; live trades on production only.
+    Hosts are compared as httpx will contact them (see :func:`tsa_bot.kalshi.client.host_of`). Paper may
+    read production's market data (through a read-only client); demo never reaches production; live
+    trades on production only. Paper and demo may use Kalshi's demo host, a loopback simulator, or a
+    simulator host named in ``TSABOT_SIMULATOR_HOSTS`` (docker-compose's ``simulator``).
     """
     host = host_of(api_base)
-    local = host in LOOPBACK_HOSTS and urlsplit(api_base).scheme == "http"
+    try:
+        kind = host_kind(api_base)
+    except UnknownHostRefused as exc:
+        if mode is TradingMode.LIVE:
+            raise ConfigurationError(f"live mode trades on production only, not on {host}") from None
+        raise ConfigurationError(
+            f"{mode} mode needs the Kalshi demo host or a local simulator: {exc}"
+        ) from None
     if mode is TradingMode.LIVE:
-        if not is_production_host(api_base):
+        if kind is not HostKind.PRODUCTION:
             raise ConfigurationError(f"live mode trades on production only, not on {host}")
         return
-    if is_production_host(api_base):
-        if mode is TradingMode.PAPER:
-            return
+    if kind is HostKind.PRODUCTION and mode is not TradingMode.PAPER:
         raise ConfigurationError(f"{mode} mode may never contact the production host {host}")
-    if not (local or is_demo_host(api_base)):
-        raise ConfigurationError(f"{mode} mode needs the Kalshi demo host or a local simulator, not {host}")
 
 
 def live_allowed(config: TradingConfig, params: Mapping[str, Any]) -> bool:

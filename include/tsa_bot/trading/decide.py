@@ -23,9 +23,18 @@ ONE = Decimal(1)
 ORDER_ID_NAMESPACE = uuid.UUID("6f1d8a52-3c4e-5b7a-9e0f-2a1b3c4d5e6f")
 
 
+# Marks our orders on the exchange, whichever run placed them (orders placed by hand do not carry it).
+ORDER_ID_PREFIX = "tsabot-"
+
+
 def client_order_id(run_id: str, ticker: str, direction: str, purpose: str = "entry") -> str:
     """Deterministic from what the order is: one order per run, market, side and purpose."""
-    return str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{run_id}|{ticker}|{direction}|{purpose}"))
+    return ORDER_ID_PREFIX + str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{run_id}|{ticker}|{direction}|{purpose}"))
+
+
+def is_our_order_id(client_order_id: str) -> bool:
+    """Whether an order on the exchange was placed by this bot (by any run, recorded or not)."""
+    return client_order_id.startswith(ORDER_ID_PREFIX)
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,11 @@ import sqlalchemy as sa
 
 from tsa_bot.errors import ConfigurationError
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.errors import KalshiError
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook
 from tsa_bot.trading import store
-from tsa_bot.trading.brokers import Broker
 from tsa_bot.trading.config import TradingConfig, TradingMode, check_mode_host, live_allowed
-from tsa_bot.trading.decide import Decision, client_order_id
-from tsa_bot.trading.risk import ExposureState, check_order
-from tsa_bot.trading.store import FillRecord
+from tsa_bot.trading.execution import sync_fills
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -100,167 +96,6 @@ def run_trading(
     summary["positions"] = reconciled["positions"]
     log.info("trading run %s: %s", run_id, summary)
     return summary
-
-
-def _adopt_lost_orders(
-    client: KalshiClient,
-    engine: sa.Engine,
-    run_id: str,
-    event_ticker: str,
-    ours: Mapping[str, Mapping[str, Any]],
-    snapshot: MarketSnapshot,
-    mode: str,
-) -> None:
-    """Record orders this run placed before a crash stopped it from recording them (a task retry)."""
-    expected = {
-        client_order_id(run_id, b.ticker, direction): (b, direction)
-        for b in snapshot.books
-        for direction in ("yes", "no")
-    }
-    for order in client.orders(event_ticker=event_ticker):
-        if order.client_order_id not in expected or order.client_order_id in ours:
-            continue
-        book, direction = expected[order.client_order_id]
-        price = order.yes_price_dollars if direction == "yes" else order.no_price_dollars
-        d = Decision(
-            event_ticker,
-            book.ticker,
-            book.strike,
-            None,
-            None,
-            f"buy_{direction}",
-            order.initial_count_fp,
-            price,
-            None,
-            None,
-            None,
-            order.client_order_id,
-            "adopted after a retry",
-        )
-        with engine.begin() as conn:
-            store.save_order(
-                conn,
-                run_id=run_id,
-                decision_id=None,
-                mode=mode,
-                d=d,
-                book_side="bid" if direction == "yes" else "ask",
-                yes_price=order.yes_price_dollars,
-                order_id=order.order_id,
-                status=order.status,
-                filled=order.fill_count_fp,
-                already_existed=True,
-            )
-
-
-def sync_fills(engine: sa.Engine, client: KalshiClient, event_ticker: str, mode: str) -> int:
-    """Fetch the exchange's fills of every order we placed in the event (resting orders fill later)."""
-    with engine.begin() as conn:
-        orders = [o for o in store.our_orders(conn, event_ticker, mode).values() if o["order_id"]]
-    added = 0
-    for o in orders:
-        fills = [
-            FillRecord(
-                f.fill_id,
-                f.order_id,
-                o["client_order_id"],
-                f.ticker,
-                f.side or o["book_side"],
-                f.count_fp,
-                f.yes_price_dollars,
-                f.fee_cost,
-                f.is_taker,
-                f.created_time or datetime.now(UTC),
-            )
-            for f in client.fills(order_id=o["order_id"])
-        ]
-        with engine.begin() as conn:
-            added += store.save_fills(conn, mode, event_ticker, fills)
-            store.set_filled(conn, o["client_order_id"], sum((f.count for f in fills), ZERO))
-    return added
-
-
-def _cancel_stale(
-    broker: Broker, engine: sa.Engine, run_id: str, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]
-) -> int:
-    """Cancel our resting orders in this event placed by earlier runs: this run re-decides from scratch."""
-    count = 0
-    for order in broker.resting(event_ticker, ours):
-        mine = ours.get(order.client_order_id)
-        if mine is None or mine["run_id"] == run_id:
-            continue  # not ours (manual), or this run's own order on a retry
-        broker.cancel(order.order_id)
-        with engine.begin() as conn:
-            store.mark_canceled(conn, order.order_id, f"stale: superseded by run {run_id}")
-        count += 1
-    return count
-
-
-def _execute(
-    d: Decision,
-    decision_id: int,
-    broker: Broker,
-    engine: sa.Engine,
-    run_id: str,
-    state: ExposureState,
-    config: TradingConfig,
-) -> tuple[str, Decimal]:
-    """Risk-check, then place at most once. Returns (summary key, contracts filled)."""
-    assert d.client_order_id is not None
-    with engine.begin() as conn:
-        existing = store.order_by_client_id(conn, d.client_order_id)
-    if existing is not None and existing["order_id"]:
-        return "already_placed", ZERO
-
-    violations = check_order(d.intent(), state, config.limits)
-    if violations:
-        with engine.begin() as conn:
-            for v in violations:
-                numbers = {
-                    "limit": str(v.limit),
-                    "value": str(v.value),
-                    "count": str(d.count),
-                    "price": str(d.limit_price),
-                    "ev": str(d.ev_per_contract),
-                }
-                store.save_rejection(conn, run_id, decision_id, d.ticker, "risk", v.code, v.reason, numbers)
-        return "rejected", ZERO
-
-    request = d.order_request(config.time_in_force)
-    try:
-        placement = broker.place(d, config.time_in_force)
-    except KalshiError as exc:
-        if exc.retryable:
-            raise  # the task retries; the same client_order_id keeps it idempotent
-        with engine.begin() as conn:
-            numbers = {"count": str(d.count), "price": str(d.limit_price), "status": exc.status}
-            store.save_rejection(
-                conn,
-                run_id,
-                decision_id,
-                d.ticker,
-                "exchange",
-                exc.code or type(exc).__name__,
-                str(exc),
-                numbers,
-            )
-        return "rejected", ZERO
-    with engine.begin() as conn:
-        store.save_order(
-            conn,
-            run_id=run_id,
-            decision_id=decision_id,
-            mode=broker.mode,
-            d=d,
-            book_side=request.side,
-            yes_price=request.price,
-            order_id=placement.order_id,
-            status=placement.status,
-            filled=placement.filled,
-            already_existed=placement.already_existed,
-        )
-        store.save_fills(conn, broker.mode, d.event_ticker, placement.fills)
-    return ("already_placed" if placement.already_existed else "orders"), placement.filled
 
 
 def position_pnl(fills: list[Mapping[str, Any]], result: str) -> dict[str, Decimal]:

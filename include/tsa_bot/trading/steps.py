@@ -39,16 +39,16 @@ from tsa_bot.trading import store
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
 from tsa_bot.trading.config import TradingConfig, TradingMode, client_for_mode
 from tsa_bot.trading.decide import decide
-from tsa_bot.trading.risk import ExposureState, RestingOrder
-from tsa_bot.trading.run import (
-    _adopt_lost_orders,
-    _cancel_stale,
-    _execute,
-    _guard,
-    settle_event,
+from tsa_bot.trading.execution import (
+    account_of,
+    adopt_orders,
+    cancel_stale,
+    execute,
+    exposure_lock,
     sync_fills,
-    take_snapshot,
 )
+from tsa_bot.trading.risk import ExposureState, RestingOrder
+from tsa_bot.trading.run import _guard, settle_event, take_snapshot
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -252,15 +252,17 @@ def decide_step(
     snapshot = _snapshot_of(engine, run_id)
     with engine.begin() as conn:
         quotes = store.load_quotes(conn, run_id)
-    broker, realised_today = _book_state(engine, run, snapshot, config, client)
-    if isinstance(broker, ExchangeBroker):
-        sync_fills(engine, broker.client, event_ticker, mode)
-    with engine.begin() as conn:
-        ours = store.our_orders(conn, event_ticker, mode)
-    cancelled = _cancel_stale(broker, engine, run_id, event_ticker, ours)
-    state = broker.exposure(event_ticker, ours)
-    state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
-    decisions = decide(run_id, quotes, snapshot, state, config)
+    with exposure_lock(engine, account_of(run)):
+        broker, realised_today = _book_state(engine, run, snapshot, config, client)
+        if isinstance(broker, ExchangeBroker):
+            adopt_orders(broker.client, engine, run_id, event_ticker, mode)
+            sync_fills(engine, broker.client, event_ticker, mode)
+        with engine.begin() as conn:
+            ours = store.our_orders(conn, event_ticker, mode)
+        cancelled = cancel_stale(broker, engine, run_id, event_ticker, ours)
+        state = broker.exposure(event_ticker, ours)
+        state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
+        decisions = decide(run_id, quotes, snapshot, state, config)
     result = {
         **_base(run),
         "decisions": len(decisions),
@@ -284,21 +286,29 @@ def place_step(
         return skipped
     if "decide" not in run["steps"]:
         raise ConfigurationError(f"trading run '{run_id}' has no decisions: decide_orders must run first")
+    with exposure_lock(engine, account_of(run)):
+        return _place_locked(engine, run_id, config, client)
+
+
+def _place_locked(
+    engine: sa.Engine, run_id: str, config: TradingConfig, client: KalshiClient | None
+) -> dict[str, Any]:
+    run = _load_run(engine, run_id, config)  # as it is now: another attempt may have finished meanwhile
     event_ticker, mode = run["event_ticker"], run["mode"]
     snapshot = _snapshot_of(engine, run_id)
     broker, realised_today = _book_state(engine, run, snapshot, config, client)
+    if isinstance(broker, ExchangeBroker):
+        # Orders of ours the warehouse never heard back about (this run's or another's): record them.
+        adopt_orders(broker.client, engine, run_id, event_ticker, mode)
+        sync_fills(engine, broker.client, event_ticker, mode)
     with engine.begin() as conn:
         decisions = [(i, d) for i, d in store.load_decisions(conn, run_id) if d.action != "none"]
         ours = store.our_orders(conn, event_ticker, mode)
         rejected_before = store.rejections_for_run(conn, run_id)
-    if isinstance(broker, ExchangeBroker):
-        # A retry after a crash between placing and recording: adopt what landed, with its fills.
-        _adopt_lost_orders(broker.client, engine, run_id, event_ticker, ours, snapshot, mode)
-        sync_fills(engine, broker.client, event_ticker, mode)
-        with engine.begin() as conn:
-            ours = store.our_orders(conn, event_ticker, mode)
+    # Everything on the exchange (or in the paper book) is in here, this run's earlier orders included.
     state = broker.exposure(event_ticker, ours)
     state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
+    first_record = "place" not in run["steps"]
 
     result: dict[str, Any] = {**_base(run), "orders": 0, "already_placed": 0, "rejected": 0, "filled": "0"}
     filled_total = ZERO
@@ -309,10 +319,12 @@ def place_step(
         if d.ticker in rejected_before and (existing is None or not existing["order_id"]):
             result["rejected"] += 1  # rejected on an earlier attempt: the verdict stands
             continue
-        outcome, filled = _execute(d, decision_id, broker, engine, run_id, state, config)
+        outcome, filled, sent_now = execute(d, decision_id, broker, engine, run_id, state, config)
+        if outcome == "already_placed" and first_record:
+            outcome = "orders"  # placed by an earlier, interrupted attempt of this same run
         result[outcome] += 1
         filled_total += filled
-        if outcome != "rejected":  # later orders of this run are checked with this one counted in
+        if sent_now:  # later orders of this run are checked with this one counted in, once
             assert d.limit_price is not None and d.fee_per_contract is not None
             placed = RestingOrder(
                 "this-run",
@@ -324,7 +336,7 @@ def place_step(
             )
             state = replace(state, resting=(*state.resting, placed))
     result["filled"] = str(filled_total)
-    if "place" not in run["steps"]:  # the first complete attempt is the record; a retry only confirms it
+    if first_record:  # the first complete attempt is the record; a retry only confirms it
         with engine.begin() as conn:
             store.record_step(conn, run_id, "place", result)
     return result

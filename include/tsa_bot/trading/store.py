@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.kalshi.models import Level
+from tsa_bot.kalshi.models import Level, Order, OrderRequest
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, StrikeQuote
 from tsa_bot.trading.decide import Decision
@@ -412,6 +412,78 @@ def save_order(
             "s": status,
             "ae": already_existed,
         },
+    )
+
+
+def record_intent(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    decision_id: int | None,
+    mode: str,
+    d: Decision,
+    request: OrderRequest,
+) -> None:
+    """The ledger's first word on an order, written before it is sent: ``pending``, no exchange id yet."""
+    conn.execute(
+        sa.text(
+            "insert into trading_orders (run_id, decision_id, mode, client_order_id, event_ticker, ticker,"
+            " direction, book_side, yes_price, count, status)"
+            " values (:r, :d, :m, :coid, :e, :t, :dir, :bs, :yp, :c, 'pending')"
+            " on conflict (client_order_id) do nothing"
+        ),
+        {
+            "r": run_id,
+            "d": decision_id,
+            "m": mode,
+            "coid": d.client_order_id,
+            "e": d.event_ticker,
+            "t": d.ticker,
+            "dir": d.direction,
+            "bs": request.side,
+            "yp": request.price,
+            "c": request.count,
+        },
+    )
+
+
+def adopt_order(conn: sa.Connection, *, run_id: str, mode: str, event_ticker: str, order: Order) -> None:
+    """Record an order of ours found on the exchange: fill in a pending row, or add one under ``run_id``."""
+    conn.execute(
+        sa.text(
+            "insert into trading_orders (run_id, mode, client_order_id, order_id, event_ticker, ticker,"
+            " direction, book_side, yes_price, count, filled_count, status, already_existed, status_reason)"
+            " values (:r, :m, :coid, :oid, :e, :t, :dir, :bs, :yp, :c, :f, :s, true,"
+            " 'adopted: found on the exchange, missing from the warehouse')"
+            " on conflict (client_order_id) do update set order_id = excluded.order_id,"
+            " filled_count = excluded.filled_count, status = excluded.status, already_existed = true,"
+            " updated_at = now()"
+        ),
+        {
+            "r": run_id,
+            "m": mode,
+            "coid": order.client_order_id,
+            "oid": order.order_id,
+            "e": event_ticker,
+            "t": order.ticker,
+            "dir": "no" if order.side == "ask" else "yes",
+            "bs": order.side or "bid",
+            "yp": order.yes_price_dollars,
+            "c": order.initial_count_fp,
+            "f": order.fill_count_fp,
+            "s": order.status,
+        },
+    )
+
+
+def mark_unsent(conn: sa.Connection, client_order_id: str, reason: str) -> None:
+    """A pending order that never reached the exchange (refused, or its run died before sending it)."""
+    conn.execute(
+        sa.text(
+            "update trading_orders set status = 'unsent', status_reason = :why, updated_at = now()"
+            " where client_order_id = :c and status = 'pending'"
+        ),
+        {"c": client_order_id, "why": reason},
     )
 
 

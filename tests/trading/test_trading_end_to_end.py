@@ -3,15 +3,14 @@ simulator over HTTP, with the P&L in the warehouse matching a figure computed by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from kalshi_testkit import EVENT, FAST_RETRY, KEY_ID, SEED, T225, T235, rest_order_of_earlier_run
+from trading_testkit import EVENT, FAST_RETRY, KEY_ID, SEED, T225, T235, rest_order_of_earlier_run
 
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
+from tsa_bot.kalshi.simulator import running_simulator
 from tsa_bot.trading import store
 from tsa_bot.trading.config import RiskLimits, TradingConfig, TradingMode
 from tsa_bot.trading.run import run_trading, settle_event
@@ -31,19 +30,6 @@ LIMITS = RiskLimits(
 
 def config(mode: TradingMode, **limits) -> TradingConfig:
     return TradingConfig(mode=mode, limits=RiskLimits(**{**LIMITS.__dict__, **limits}))
-
-
-@pytest.fixture
-def tsim(rsa_key) -> Iterator[RunningSimulator]:
-    with running_simulator(SEED, read_rate=10_000, write_rate=10_000) as running:
-        running.register_key(KEY_ID, rsa_key.public_key(), balance=1000)
-        yield running
-
-
-@pytest.fixture
-def tclient(tsim, rsa_key) -> Iterator[KalshiClient]:
-    with KalshiClient(tsim.base_url, KEY_ID, private_key=rsa_key, retry=FAST_RETRY) as c:
-        yield c
 
 
 def rows(engine: sa.Engine, sql: str, **params) -> list[dict]:

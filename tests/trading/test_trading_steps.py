@@ -11,9 +11,8 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from kalshi_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235, rest_order_of_earlier_run
-from kalshi_testkit import SEED as FIVE_STRIKE_SEED
+from trading_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235, rest_order_of_earlier_run
+from trading_testkit import SEED as FIVE_STRIKE_SEED
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
@@ -57,13 +56,6 @@ def tsim(rsa_key) -> Iterator[RunningSimulator]:
     with running_simulator(SEED, read_rate=10_000, write_rate=10_000) as running:
         running.register_key(KEY_ID, rsa_key.public_key(), balance=1000)
         yield running
-
-
-@pytest.fixture
-def pem(rsa_key) -> bytes:
-    return rsa_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
 
 
 @pytest.fixture

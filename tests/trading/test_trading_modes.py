@@ -183,7 +183,7 @@ class ToLoopback(httpx.BaseTransport):
 
 
 def test_a_read_only_client_reads_but_sends_no_order_to_a_real_server(sim, rsa_key):
-    from kalshi_testkit import KEY_ID
+    from trading_testkit import KEY_ID
 
     with KalshiClient(sim.base_url, KEY_ID, private_key=rsa_key, read_only=True) as client:
         assert client.exchange_status().trading_active

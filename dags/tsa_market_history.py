@@ -1,0 +1,68 @@
+"""
+### Kalshi market history: keep the KXTSAW quote history current
+
+Every morning, store yesterday's KXTSAW candlesticks in the warehouse: first the series' events and
+markets that were open or settling (status, result, expiration value), then each market's candles up to
+midnight New York, resuming after its last stored candle. Markets settled before Kalshi's historical
+cutoff are read from the `/historical` endpoints. Re-running a day adds nothing; a missed day is caught up
+by the next run. Together with the trading runs' own order-book snapshots (the `quote_history` view) this
+is the record `tsabot kalshi history --export` writes and the replay reads.
+
+Logic lives in `tsa_bot.quotes`; this file only wires it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+from tsa_bot.alerts import on_task_failure
+from tsa_bot.config import get_settings
+from tsa_bot.orchestration import current_run, fail_fast
+from tsa_bot.quotes import tasks as quotes
+
+NEW_YORK = "America/New_York"
+RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
+
+
+@dag(
+    dag_id="tsa_market_history",
+    # After midnight New York, when yesterday's last candles have closed.
+    schedule=CronTriggerTimetable("15 6 * * *", timezone=NEW_YORK),
+    start_date=pendulum.datetime(2024, 1, 1, tz=NEW_YORK),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 3,
+        "retry_delay": RETRY_DELAY,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": 20 * RETRY_DELAY,
+        "execution_timeout": timedelta(minutes=20),
+        "on_failure_callback": [on_task_failure],
+    },
+    params={
+        "period": Param(60, enum=[60, 1440], description="Candle length in minutes: hourly or daily."),
+    },
+    tags=["kalshi", "quotes", "history"],
+    doc_md=__doc__,
+)
+def tsa_market_history():
+    @task
+    @fail_fast
+    def refresh_markets() -> dict:
+        """The series' events and markets open or settling yesterday, with status and result."""
+        return quotes.refresh_markets(current_run().run_time)
+
+    @task
+    @fail_fast
+    def fetch_candles(markets: dict) -> dict:
+        """Those markets' candles up to midnight ending yesterday, each resuming after its last one."""
+        run = current_run()
+        return quotes.fetch_candles(run.run_time, period=int(run.params["period"]))
+
+    fetch_candles(refresh_markets())
+
+
+tsa_market_history()

@@ -1,0 +1,314 @@
+"""Quote history in the warehouse (tables of migration 0009_quote_history.sql).
+
+Every write is an upsert that changes a row only when a value differs, and reports whether it inserted
+or changed one: so a second identical download or import adds nothing and says so. Functions take an open
+connection; the caller chooses the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import sqlalchemy as sa
+
+from tsa_bot.kalshi.models import Candlestick, Event, Market
+from tsa_bot.publication import NEW_YORK
+from tsa_bot.quotes.interchange import QuoteFormatError, QuoteRow, iter_markets
+
+SOURCES = ("kalshi", "import")
+
+
+@dataclass(frozen=True)
+class Written:
+    """Rows a write inserted and rows it changed (the rest were already as given)."""
+
+    new: int = 0
+    changed: int = 0
+
+    def __add__(self, other: Written) -> Written:
+        return Written(self.new + other.new, self.changed + other.changed)
+
+
+def _count(results: Iterable[sa.CursorResult]) -> Written:
+    """``returning (xmax = 0)`` per row: true for an insert, false for an update; no row when unchanged."""
+    flags = [row[0] for result in results for row in result]
+    return Written(sum(flags), len(flags) - sum(flags))
+
+
+# ---- events and markets --------------------------------------------------------------------------------
+
+_EVENT = sa.text(
+    """
+    insert into quote_events (event_ticker, series_ticker, title, strike_date)
+    values (:event_ticker, :series_ticker, :title, :strike_date)
+    on conflict (event_ticker) do update set series_ticker = excluded.series_ticker,
+        title = excluded.title, strike_date = excluded.strike_date, updated_at = now()
+    where (quote_events.series_ticker, quote_events.title, quote_events.strike_date)
+        is distinct from (excluded.series_ticker, excluded.title, excluded.strike_date)
+    returning (xmax = 0)
+    """
+)
+
+
+def upsert_events(conn: sa.Connection, events: Iterable[Event]) -> Written:
+    return _count(
+        conn.execute(
+            _EVENT,
+            {
+                "event_ticker": e.event_ticker,
+                "series_ticker": e.series_ticker or e.event_ticker.split("-")[0],
+                "title": e.title,
+                "strike_date": e.strike_date,
+            },
+        )
+        for e in events
+    )
+
+
+_MARKET_COLUMNS = (
+    "event_ticker, floor_strike, strike_type, status, result, expiration_value,"
+    " open_time, close_time, archived"
+)
+_MARKET = sa.text(
+    f"""
+    insert into quote_markets (ticker, {_MARKET_COLUMNS}, source)
+    values (:ticker, :event_ticker, :floor_strike, :strike_type, :status, :result, :expiration_value,
+            :open_time, :close_time, :archived, 'kalshi')
+    on conflict (ticker) do update set
+        ({_MARKET_COLUMNS}, source, updated_at)
+        = (excluded.event_ticker, excluded.floor_strike, excluded.strike_type, excluded.status,
+           excluded.result, excluded.expiration_value, excluded.open_time, excluded.close_time,
+           excluded.archived, 'kalshi', now())
+    where (quote_markets.event_ticker, quote_markets.floor_strike, quote_markets.strike_type,
+           quote_markets.status, quote_markets.result, quote_markets.expiration_value,
+           quote_markets.open_time, quote_markets.close_time, quote_markets.archived, quote_markets.source)
+        is distinct from
+          (excluded.event_ticker, excluded.floor_strike, excluded.strike_type, excluded.status,
+           excluded.result, excluded.expiration_value, excluded.open_time, excluded.close_time,
+           excluded.archived, 'kalshi')
+    returning (xmax = 0)
+    """
+)
+
+
+def upsert_markets(conn: sa.Connection, markets: Iterable[Market], *, archived: bool) -> Written:
+    """Kalshi's view of each market (status, result, expiration value) replaces the stored one."""
+    return _count(
+        conn.execute(
+            _MARKET,
+            {
+                "ticker": m.ticker,
+                "event_ticker": m.event_ticker,
+                "floor_strike": m.floor_strike,
+                "strike_type": m.strike_type,
+                "status": m.status,
+                "result": m.result,
+                "expiration_value": m.expiration_value,
+                "open_time": m.open_time,
+                "close_time": m.close_time,
+                "archived": archived,
+            },
+        )
+        for m in markets
+    )
+
+
+# ---- candles -------------------------------------------------------------------------------------------
+
+_OHLC = ("open", "high", "low", "close")
+_CANDLE_VALUES = (
+    [f"yes_bid_{k}" for k in _OHLC]
+    + [f"yes_ask_{k}" for k in _OHLC]
+    + [f"price_{k}" for k in _OHLC]
+    + ["price_mean", "price_previous", "volume", "open_interest"]
+)
+
+
+def _candle_upsert(columns: Sequence[str]) -> sa.TextClause:
+    """Insert a candle, or update ``columns`` (and ``source``) where one of them differs."""
+    cols = ", ".join(columns)
+    new = ", ".join("excluded." + c for c in columns)
+    return sa.text(
+        f"insert into quote_candles (ticker, period_minutes, end_ts, {cols}, source)"
+        f" values (:ticker, :period, :end_ts, {', '.join(':' + c for c in columns)}, :source)"
+        " on conflict (ticker, period_minutes, end_ts) do update"
+        f" set ({cols}, source) = ({new}, excluded.source)"
+        f" where ({', '.join('quote_candles.' + c for c in columns)}) is distinct from ({new})"
+        " returning (xmax = 0)"
+    )
+
+
+_CANDLE = _candle_upsert(_CANDLE_VALUES)
+# What the interchange format carries: an import leaves a downloaded candle's other fields alone, and a
+# candle it does not change keeps its source.
+_IMPORTED_CANDLE = _candle_upsert(
+    ["yes_bid_close", "yes_ask_close", "price_close", "volume", "open_interest"]
+)
+
+
+def save_candles(conn: sa.Connection, ticker: str, period: int, candles: Iterable[Candlestick]) -> Written:
+    def values(c: Candlestick) -> dict:
+        row = {"ticker": ticker, "period": period, "end_ts": c.end_period_ts, "source": "kalshi"}
+        for name, ohlc in (("yes_bid", c.yes_bid), ("yes_ask", c.yes_ask), ("price", c.price)):
+            row.update({f"{name}_{k}": getattr(ohlc, k) for k in _OHLC})
+        row.update(
+            price_mean=c.price_mean,
+            price_previous=c.price_previous,
+            volume=c.volume,
+            open_interest=c.open_interest,
+        )
+        return row
+
+    return _count(conn.execute(_CANDLE, values(c)) for c in candles)
+
+
+# ---- download progress ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    fetched_through: datetime | None
+    complete: bool
+
+
+def download_progress(conn: sa.Connection, period: int) -> dict[str, Progress]:
+    rows = conn.execute(
+        sa.text("select ticker, fetched_through, complete from quote_downloads where period_minutes = :p"),
+        {"p": period},
+    )
+    return {r.ticker: Progress(r.fetched_through, r.complete) for r in rows}
+
+
+def record_progress(
+    conn: sa.Connection, ticker: str, period: int, fetched_through: datetime | None, complete: bool
+) -> None:
+    conn.execute(
+        sa.text(
+            "insert into quote_downloads (ticker, period_minutes, fetched_through, complete, requests)"
+            " values (:t, :p, :f, :c, 1)"
+            " on conflict (ticker, period_minutes) do update set"
+            " fetched_through = greatest(quote_downloads.fetched_through, excluded.fetched_through),"
+            " complete = quote_downloads.complete or excluded.complete,"
+            " requests = quote_downloads.requests + 1, updated_at = now()"
+        ),
+        {"t": ticker, "p": period, "f": fetched_through, "c": complete},
+    )
+
+
+# ---- the interchange format ----------------------------------------------------------------------------
+
+
+def import_quotes(
+    conn: sa.Connection, rows: Sequence[QuoteRow], period: int, name: str = "quotes"
+) -> Written:
+    """Register the rows' events and markets and upsert their candles, as candles of ``period`` minutes.
+
+    A market the warehouse already knows must agree on event and strike, and on the result where both
+    have one; otherwise ``QuoteFormatError`` names the file's first row of that market (and the caller's
+    transaction rolls back, so a refused import changes nothing).
+    """
+    line_of: dict[str, int] = {}
+    for n, row in enumerate(rows, start=2):  # read_quotes refuses blank lines: row i is on line i + 2
+        line_of.setdefault(row.ticker, n)
+    # Market by market, checking each against the warehouse before writing it: a clash on a later
+    # market rolls back what the earlier ones wrote.
+    for row in iter_markets(rows):
+        stored = conn.execute(
+            sa.text("select event_ticker, floor_strike, result from quote_markets where ticker = :t"),
+            {"t": row.ticker},
+        ).first()
+        if stored is not None:
+            clashes = [
+                ("event_ticker", row.event_ticker, stored.event_ticker, True),
+                ("floor_strike", row.floor_strike, stored.floor_strike, row.floor_strike is not None),
+                ("result", row.result, stored.result, bool(row.result and stored.result)),
+            ]
+            for field, mine, theirs, compare in clashes:
+                if compare and mine != theirs:
+                    raise QuoteFormatError(
+                        f"{name} line {line_of[row.ticker]}, {field}: {row.ticker} has '{mine}' here but "
+                        f"'{theirs}' in the warehouse"
+                    )
+        conn.execute(
+            sa.text(
+                "insert into quote_events (event_ticker, series_ticker) values (:e, :s)"
+                " on conflict (event_ticker) do nothing"
+            ),
+            {"e": row.event_ticker, "s": row.event_ticker.split("-")[0]},
+        )
+        conn.execute(
+            sa.text(
+                "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
+                " values (:t, :e, :k, :r, 'import')"
+                " on conflict (ticker) do update set"
+                " floor_strike = coalesce(quote_markets.floor_strike, excluded.floor_strike),"
+                " result = case when quote_markets.result = '' then excluded.result"
+                " else quote_markets.result end, updated_at = now()"
+                " where (quote_markets.floor_strike is null and excluded.floor_strike is not null)"
+                " or (quote_markets.result = '' and excluded.result <> '')"
+            ),
+            {"t": row.ticker, "e": row.event_ticker, "k": row.floor_strike, "r": row.result},
+        )
+    return _count(
+        conn.execute(
+            _IMPORTED_CANDLE,
+            {
+                "ticker": r.ticker,
+                "period": period,
+                "end_ts": r.end_ts,
+                "yes_bid_close": r.yes_bid,
+                "yes_ask_close": r.yes_ask,
+                "price_close": r.last_price,
+                "volume": r.volume,
+                "open_interest": r.open_interest,
+                "source": "import",
+            },
+        )
+        for r in rows
+    )
+
+
+def day_start(day: date) -> datetime:
+    """Midnight in New York, where Kalshi's TSA weeks begin and end."""
+    return datetime.combine(day, time(0), NEW_YORK)
+
+
+def read_history(
+    conn: sa.Connection,
+    *,
+    period: int,
+    series: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    snapshots: bool = True,
+) -> list[QuoteRow]:
+    """The ``quote_history`` view's rows of candles of ``period`` (and snapshots), one per market and moment.
+
+    ``start``/``end`` bound the rows' times by New York date, both inclusive. Where a snapshot falls on a
+    candle's end exactly, the candle is kept.
+    """
+    query = sa.text(
+        """
+        select distinct on (ticker, end_ts) event_ticker, ticker, floor_strike, end_ts, yes_bid, yes_ask,
+               last_price, volume, open_interest, result
+        from quote_history
+        where (period_minutes = :period or (:snapshots and period_minutes is null))
+          and (cast(:series as text) is null or event_ticker like cast(:series as text) || '-%')
+          and (cast(:lo as timestamptz) is null or end_ts >= :lo)
+          and (cast(:hi as timestamptz) is null or end_ts < :hi)
+        order by ticker, end_ts, period_minutes nulls last
+        """
+    )
+    params = {
+        "period": period,
+        "snapshots": snapshots,
+        "series": series,
+        "lo": day_start(start) if start else None,
+        "hi": day_start(end + timedelta(days=1)) if end else None,
+    }
+    return sorted(
+        (QuoteRow(**row) for row in conn.execute(query, params).mappings()),
+        key=QuoteRow.sort_key,
+    )

@@ -1,0 +1,209 @@
+"""Sending orders safely: one run at a time per account, every order written down before it is sent.
+
+- :func:`exposure_lock`: an account-wide Postgres advisory lock. Reading exposure, deciding and sending
+  happen under it, so two overlapping runs (a manual run beside a scheduled one, two schedulers) queue
+  instead of both spending the same limit.
+- The order ledger (``trading_orders``): :func:`execute` writes each intended order (``pending``) before
+  it is sent, and updates it with the exchange's answer.
+- :func:`adopt_orders`: any order of ours on the exchange the warehouse lacks or never heard back about,
+  from any run, is recorded, so that it is counted, its fills are synced, and a stale remainder is
+  cancelled. Our ``client_order_id`` s are recognisable (:func:`tsa_bot.trading.decide.is_our_order_id`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from tsa_bot.kalshi.client import KalshiClient
+from tsa_bot.kalshi.errors import KalshiError
+from tsa_bot.trading import store
+from tsa_bot.trading.brokers import Broker
+from tsa_bot.trading.config import TradingConfig
+from tsa_bot.trading.decide import Decision, is_our_order_id
+from tsa_bot.trading.risk import ExposureState, check_order
+from tsa_bot.trading.store import FillRecord
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+
+
+@contextlib.contextmanager
+def exposure_lock(engine: sa.Engine, account: str) -> Iterator[None]:
+    """Hold the account's advisory lock for the block: exposure read -> decide -> send, one run at a time.
+
+    A session lock on a connection of its own: released at the end of the block, or by Postgres when the
+    process dies, so a killed worker never leaves it held.
+    """
+    digest = hashlib.sha256(f"tsa-bot exposure|{account}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    with engine.connect() as conn:
+        conn.execute(sa.text("select pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
+def account_of(run: Mapping[str, Any]) -> str:
+    """What one lock covers: one mode on one exchange host (all its events: total exposure spans them)."""
+    return f"{run['mode']}|{run['api_host']}"
+
+
+def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_ticker: str, mode: str) -> int:
+    """Record each order of ours in the event the exchange has and the warehouse lacks; returns the count.
+
+    An order written ``pending`` and then lost (its answer dropped, every look-up failed) gets its id and
+    state; an order with our id and no row at all (a warehouse restored from a backup) gets a row under
+    this run. Pending orders of other runs that never reached the exchange are marked ``unsent``: under
+    the lock no other run can still be sending them.
+    """
+    prefix = event_ticker + "-"
+    on_exchange = [o for o in client.orders(event_ticker=event_ticker) if o.ticker.startswith(prefix)]
+    seen = {o.client_order_id for o in on_exchange}
+    adopted = 0
+    with engine.begin() as conn:
+        ours = store.our_orders(conn, event_ticker, mode)
+        for order in on_exchange:
+            known = ours.get(order.client_order_id)
+            if known is not None and known["order_id"]:
+                continue
+            if known is None and not is_our_order_id(order.client_order_id):
+                continue  # placed by hand: not ours to record or cancel
+            store.adopt_order(conn, run_id=run_id, mode=mode, event_ticker=event_ticker, order=order)
+            log.info("adopted order %s (%s) found on the exchange", order.order_id, order.client_order_id)
+            adopted += 1
+        for coid, row in ours.items():
+            if row["status"] == "pending" and row["run_id"] != run_id and coid not in seen:
+                store.mark_unsent(conn, coid, f"never reached the exchange (seen by run {run_id})")
+    return adopted
+
+
+def sync_fills(engine: sa.Engine, client: KalshiClient, event_ticker: str, mode: str) -> int:
+    """Fetch the exchange's fills of every order we placed in the event (resting orders fill later)."""
+    with engine.begin() as conn:
+        orders = [o for o in store.our_orders(conn, event_ticker, mode).values() if o["order_id"]]
+    added = 0
+    for o in orders:
+        fills = [
+            FillRecord(
+                f.fill_id,
+                f.order_id,
+                o["client_order_id"],
+                f.ticker,
+                f.side or o["book_side"],
+                f.count_fp,
+                f.yes_price_dollars,
+                f.fee_cost,
+                f.is_taker,
+                f.created_time or datetime.now(UTC),
+            )
+            for f in client.fills(order_id=o["order_id"])
+        ]
+        with engine.begin() as conn:
+            added += store.save_fills(conn, mode, event_ticker, fills)
+            store.set_filled(conn, o["client_order_id"], sum((f.count for f in fills), ZERO))
+    return added
+
+
+def cancel_stale(
+    broker: Broker, engine: sa.Engine, run_id: str, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]
+) -> int:
+    """Cancel our resting orders in this event placed by earlier runs: this run re-decides from scratch."""
+    count = 0
+    for order in broker.resting(event_ticker, ours):
+        mine = ours.get(order.client_order_id)
+        if mine is None or (mine["run_id"] == run_id and mine["decision_id"] is not None):
+            continue  # not ours (manual), or one of this run's decisions on a retry
+        broker.cancel(order.order_id)
+        with engine.begin() as conn:
+            store.mark_canceled(conn, order.order_id, f"stale: superseded by run {run_id}")
+        count += 1
+    return count
+
+
+def execute(
+    d: Decision,
+    decision_id: int,
+    broker: Broker,
+    engine: sa.Engine,
+    run_id: str,
+    state: ExposureState,
+    config: TradingConfig,
+) -> tuple[str, Decimal, bool]:
+    """Risk-check, then place at most once.
+
+    Returns (``orders`` | ``already_placed`` | ``rejected``, contracts filled, sent now): ``sent now`` is
+    True only for an order this call sent, the one case the caller's exposure does not yet contain.
+    """
+    assert d.client_order_id is not None
+    with engine.begin() as conn:
+        existing = store.order_by_client_id(conn, d.client_order_id)
+    if existing is not None and existing["order_id"]:
+        return "already_placed", ZERO, False
+
+    violations = check_order(d.intent(), state, config.limits)
+    if violations:
+        with engine.begin() as conn:
+            for v in violations:
+                numbers = {
+                    "limit": str(v.limit),
+                    "value": str(v.value),
+                    "count": str(d.count),
+                    "price": str(d.limit_price),
+                    "ev": str(d.ev_per_contract),
+                }
+                store.save_rejection(conn, run_id, decision_id, d.ticker, "risk", v.code, v.reason, numbers)
+        return "rejected", ZERO, False
+
+    request = d.order_request(config.time_in_force)
+    with engine.begin() as conn:  # the ledger first: an order is never sent without its row
+        store.record_intent(
+            conn, run_id=run_id, decision_id=decision_id, mode=broker.mode, d=d, request=request
+        )
+    try:
+        placement = broker.place(d, config.time_in_force)
+    except KalshiError as exc:
+        if exc.retryable:
+            raise  # the task retries; the same client_order_id keeps it idempotent
+        with engine.begin() as conn:
+            numbers = {"count": str(d.count), "price": str(d.limit_price), "status": exc.status}
+            store.save_rejection(
+                conn,
+                run_id,
+                decision_id,
+                d.ticker,
+                "exchange",
+                exc.code or type(exc).__name__,
+                str(exc),
+                numbers,
+            )
+            store.mark_unsent(conn, d.client_order_id, f"refused by the exchange: {exc}")
+        return "rejected", ZERO, False
+    with engine.begin() as conn:
+        store.save_order(
+            conn,
+            run_id=run_id,
+            decision_id=decision_id,
+            mode=broker.mode,
+            d=d,
+            book_side=request.side,
+            yes_price=request.price,
+            order_id=placement.order_id,
+            status=placement.status,
+            filled=placement.filled,
+            already_existed=placement.already_existed,
+        )
+        store.save_fills(conn, broker.mode, d.event_ticker, placement.fills)
+    # An order that already existed was on the exchange when the exposure was read: it is counted there.
+    outcome = "already_placed" if placement.already_existed else "orders"
+    return outcome, placement.filled, not placement.already_existed
