@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "tsa_bot.forecast.commands",
     "tsa_bot.kalshi.commands",
     "tsa_bot.local_commands",
+    "tsa_bot.replay.commands",
 )
 
 
