@@ -22,7 +22,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from tsa_bot import daily
 from tsa_bot.alerts import on_task_failure
 from tsa_bot.config import get_settings
-from tsa_bot.orchestration import current_run, fail_fast
+from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings
 
 NEW_YORK = "America/New_York"
 
@@ -98,7 +98,7 @@ def tsa_daily():
     @fail_fast
     def fetch_market(forecast: dict) -> dict:
         """Snapshot the week's KXTSAW event: series fees, markets and order books."""
-        return daily.fetch_market(current_run(), forecast)
+        return daily.fetch_market(current_run(), forecast, kalshi=kalshi_settings())
 
     @task
     @fail_fast
@@ -110,19 +110,19 @@ def tsa_daily():
     @fail_fast
     def decide(priced: dict) -> dict:
         """Fractional-Kelly decisions; stale resting orders of earlier runs are cancelled."""
-        return daily.decide(current_run())
+        return daily.decide(current_run(), kalshi=kalshi_settings())
 
     @task(**NETWORK_RETRIES)
     @fail_fast
     def place_orders(decided: dict) -> dict:
         """Risk-check and place each order at most once (deterministic client_order_id)."""
-        return daily.place_orders(current_run())
+        return daily.place_orders(current_run(), kalshi=kalshi_settings())
 
     @task(**NETWORK_RETRIES)
     @fail_fast
     def reconcile(placed: dict) -> dict:
         """Fills and positions from the exchange (or the paper book) into the warehouse."""
-        return daily.reconcile(current_run())
+        return daily.reconcile(current_run(), kalshi=kalshi_settings())
 
     @task(trigger_rule="all_done")
     @fail_fast

@@ -9,7 +9,6 @@ tsa.gov and never trade outside the paper book.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -22,9 +21,13 @@ from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
 from tsa_bot.ingest import fetch_tsa, load_tsa
-from tsa_bot.publication import NEW_YORK, publication_time
+from tsa_bot.kalshi.client import KalshiSettings
+from tsa_bot.market import NEW_YORK, event_ticker_for_week
+from tsa_bot.publication import publication_time
 from tsa_bot.quality import PublicationLate, check_quality
 from tsa_bot.trading import steps
+from tsa_bot.trading.config import TradingConfig, TradingMode
+from tsa_bot.trading.factories import client_for_run
 from tsa_bot.warehouse.engine import get_engine
 from tsa_bot.warehouse.migrate import migrate
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
@@ -144,47 +147,81 @@ def settle(run: RunInfo, warehouse_url: str | None = None) -> dict:
     return settle_completed_weeks(get_engine(warehouse_url), as_of(run, warehouse_url))
 
 
-# --- trading: thin adapters from a run to tsa_bot.trading.steps -------------------------------------
+# --- trading: configuration, warehouse and client for a run, then the step of tsa_bot.trading.steps -------
+# ``kalshi`` is where and who on the exchange (the DAG passes the Airflow connection's, key in memory);
+# None reads KALSHI_API_BASE, KALSHI_KEY_ID and KALSHI_PRIVATE_KEY_PATH.
 
 
-def _kalshi_key() -> bytes | None:
-    from tsa_bot.orchestration import kalshi_private_key
-
-    try:
-        return kalshi_private_key()
-    except ImportError:  # outside Airflow: the client reads KALSHI_PRIVATE_KEY_PATH
-        return None
-
-
-def fetch_market(run: RunInfo, forecast: dict, warehouse_url: str | None = None) -> dict:
-    return steps.fetch_market(
-        run.run_key,
-        date.fromisoformat(forecast["week_start"]),
-        params=run.params,
-        as_of=as_of(run, warehouse_url),
-        warehouse_url=warehouse_url,
-        private_key_pem=_kalshi_key(),
-    )
+def fetch_market(
+    run: RunInfo, forecast: dict, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None
+) -> dict:
+    """Start the trading run and record its snapshot of the week's event (or why it is skipped)."""
+    config = TradingConfig.from_params(run.params)
+    event_ticker = event_ticker_for_week(date.fromisoformat(forecast["week_start"]))
+    moment = as_of(run, warehouse_url)
+    with client_for_run(config, run.params, kalshi) as client:
+        return steps.fetch_step(
+            get_engine(warehouse_url),
+            run.run_key,
+            event_ticker,
+            config=config,
+            client=client,
+            params=run.params,
+            as_of=moment,
+        )
 
 
 def price(run: RunInfo, forecast: dict, warehouse_url: str | None = None) -> dict:
+    """Quote every strike of the run's snapshot against the forecast's strike probabilities."""
     probabilities = strike_probabilities(forecast["forecast_id"], warehouse_url)
-    return steps.price_market(
-        run.run_key, probabilities=probabilities, params=run.params, warehouse_url=warehouse_url
-    )
+    config = TradingConfig.from_params(run.params)
+    return steps.price_step(get_engine(warehouse_url), run.run_key, probabilities, config=config)
 
 
-def _exchange_step(step: Callable[..., dict], run: RunInfo, warehouse_url: str | None) -> dict:
-    return step(run.run_key, params=run.params, warehouse_url=warehouse_url, private_key_pem=_kalshi_key())
+def decide(run: RunInfo, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None) -> dict:
+    """Adopt and cancel stale orders of earlier runs, then decide (the paper book needs no exchange)."""
+    config, engine = TradingConfig.from_params(run.params), get_engine(warehouse_url)
+    needed = config.mode is not TradingMode.PAPER and steps.needs_exchange(engine, run.run_key, "decide")
+    with client_for_run(config, run.params, kalshi, needed=needed) as client:
+        return steps.decide_step(engine, run.run_key, config=config, client=client)
 
 
-def decide(run: RunInfo, warehouse_url: str | None = None) -> dict:
-    return _exchange_step(steps.decide_orders, run, warehouse_url)
+def place_orders(
+    run: RunInfo, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None
+) -> dict:
+    """Risk-check and place the decisions, each at most once."""
+    config, engine = TradingConfig.from_params(run.params), get_engine(warehouse_url)
+    needed = config.mode is not TradingMode.PAPER and steps.needs_exchange(engine, run.run_key)
+    with client_for_run(config, run.params, kalshi, needed=needed) as client:
+        return steps.place_step(engine, run.run_key, config=config, client=client)
 
 
-def place_orders(run: RunInfo, warehouse_url: str | None = None) -> dict:
-    return _exchange_step(steps.place_orders, run, warehouse_url)
+def reconcile(run: RunInfo, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None) -> dict:
+    """Sync fills, record positions, finish the run."""
+    config, engine = TradingConfig.from_params(run.params), get_engine(warehouse_url)
+    needed = config.mode is not TradingMode.PAPER and steps.needs_exchange(engine, run.run_key)
+    with client_for_run(config, run.params, kalshi, needed=needed) as client:
+        return steps.reconcile_step(engine, run.run_key, config=config, client=client)
 
 
-def reconcile(run: RunInfo, warehouse_url: str | None = None) -> dict:
-    return _exchange_step(steps.reconcile, run, warehouse_url)
+def settle_trades(
+    run: RunInfo, week_start: date, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None
+) -> dict:
+    """Record the exchange's P&L of the week's positions once Kalshi has settled it (reads only).
+
+    Returns ``{event_ticker, mode, positions_settled, pnl}``, or ``{event_ticker, mode, skipped}`` for
+    a backfill (it contacts no exchange; paper positions settle from TSA's first-published numbers).
+    """
+    config = TradingConfig.from_params(run.params)
+    event_ticker = event_ticker_for_week(week_start)
+    if config.backfill:
+        return {
+            "event_ticker": event_ticker,
+            "mode": config.mode.value,
+            "skipped": "backfill: no exchange is contacted; paper positions settle from TSA's numbers",
+        }
+    # Settlement only reads: a read-only client; live still needs its configuration opt-in.
+    params = {**run.params, "live": True} if config.mode is TradingMode.LIVE else run.params
+    with client_for_run(config, params, kalshi, read_only=True) as client:
+        assert client is not None
+        return steps.settle_step(get_engine(warehouse_url), event_ticker, client=client, mode=config.mode)

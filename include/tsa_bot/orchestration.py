@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -61,27 +60,35 @@ def current_run():
     return run_info(get_current_context())
 
 
-def kalshi_private_key() -> bytes | None:
-    """The Kalshi key from the Airflow connection ``kalshi``, if there is one.
+def kalshi_settings():
+    """Where and who on Kalshi for this task: the Airflow connection ``kalshi`` over the environment.
 
     The connection's host is the API base, its login the key id, its password (or extra
-    ``private_key``) the PEM. Base and key id go to the environment the client reads; the key itself
-    is only ever passed in memory.
+    ``private_key``) the PEM, which stays in memory: nothing is written to the environment. Without the
+    connection, the environment's ``KALSHI_*`` settings.
     """
+    from dataclasses import replace
+
     from airflow.sdk import BaseHook
 
+    from tsa_bot.kalshi.client import KalshiSettings
+
+    settings = KalshiSettings.from_env()
     try:
         conn = BaseHook.get_connection(KALSHI_CONN_ID)
     except Exception:
-        return None
+        return settings
+    changes: dict[str, Any] = {}
     if conn.host:
         scheme = conn.schema or "https"
         base = conn.host if "://" in conn.host else f"{scheme}://{conn.host}"
-        os.environ["KALSHI_API_BASE"] = base + (f":{conn.port}" if conn.port else "")
+        changes["api_base"] = base + (f":{conn.port}" if conn.port else "")
     if conn.login:
-        os.environ["KALSHI_KEY_ID"] = conn.login
+        changes["key_id"] = conn.login
     pem = conn.password or conn.extra_dejson.get("private_key")
-    return pem.encode() if pem else None
+    if pem:
+        changes["private_key_pem"] = pem.encode()
+    return replace(settings, **changes)
 
 
 def fail_fast(func: Callable[P, R]) -> Callable[P, R]:

@@ -7,9 +7,9 @@ real first-seen time of their own) and to tell whether today's number is late.
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-NEW_YORK = ZoneInfo("America/New_York")
+from tsa_bot.market import NEW_YORK
+
 PUBLICATION_HOUR = 9
 
 

@@ -109,7 +109,7 @@ def score_week(engine: sa.Engine, week_start: date, actual_mean: float) -> int:
 def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float) -> dict:
     """P&L of the paper book's positions in one event, from the first-published weekly mean."""
     from tsa_bot.trading import store
-    from tsa_bot.trading.run import position_pnl
+    from tsa_bot.trading.book import position_pnl
 
     with engine.begin() as conn:
         strikes = dict(
@@ -145,7 +145,7 @@ def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float)
 
 def settle_completed_weeks(engine: sa.Engine, as_of: datetime) -> dict:
     """Score and settle every complete week not yet done. Idempotent: a re-run finds nothing left."""
-    from tsa_bot.kalshi.client import event_ticker_for_week
+    from tsa_bot.market import event_ticker_for_week
 
     results = []
     for week_start in weeks_to_settle(engine, as_of):

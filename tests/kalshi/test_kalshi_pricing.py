@@ -10,11 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsa_bot.errors import ConfigurationError
-from tsa_bot.kalshi.models import Level
+from tsa_bot.market import Level, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, round_up_to_cent, trade_fee
 from tsa_bot.pricing.quotes import (
     MarketSnapshot,
-    StrikeBook,
     kelly_contracts,
     kelly_fraction,
     monotone_probabilities,
@@ -26,9 +25,10 @@ D = Decimal
 QUAD = FeeSchedule("quadratic", D(1))
 
 
-def book(yes_bids=(), no_bids=(), strike=2_300_000) -> StrikeBook:
+def book(yes_bids=(), no_bids=(), strike=2_300_000) -> OrderBook:
     levels = lambda raw: tuple(Level(D(p), D(c)) for p, c in raw)
-    return StrikeBook(f"KXTSAW-26FEB15-A{strike / 1e6:.2f}", strike, levels(yes_bids), levels(no_bids))
+    ticker = f"KXTSAW-26FEB15-A{strike / 1e6:.2f}"
+    return OrderBook(ticker=ticker, strike=strike, yes_bids=levels(yes_bids), no_bids=levels(no_bids))
 
 
 # ---- fees -------------------------------------------------------------------------------------------

@@ -148,7 +148,7 @@ _orders = st.lists(
 def test_accounting_conserves_money_and_matches_the_pnl_formula(orders, value):
     """Two accounts trade only with each other: after settlement all money is still there, less fees,
     and each account's cash change equals the P&L the warehouse computes from its fills."""
-    from tsa_bot.trading.run import position_pnl
+    from tsa_bot.trading.book import position_pnl
 
     ex = Exchange(EventSeed(strikes=(2_300_000,), levels=0), read_rate=1e6, write_rate=1e6)
     for name in ("alice", "bob"):

@@ -17,8 +17,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from tsa_bot.kalshi.client import event_ticker_for_week
-from tsa_bot.publication import NEW_YORK
+from tsa_bot.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.quotes.interchange import QuoteRow
 
 CENT = Decimal("0.01")

@@ -16,11 +16,9 @@ import pytest
 
 from tsa_bot.errors import ConfigurationError
 from tsa_bot.forecast.distribution import WeekForecast
-from tsa_bot.kalshi.client import event_ticker_for_week
-from tsa_bot.kalshi.models import Level
+from tsa_bot.market import NEW_YORK, Level, OrderBook, event_ticker_for_week
 from tsa_bot.pricing.fees import FeeSchedule
-from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, price_strikes
-from tsa_bot.publication import NEW_YORK
+from tsa_bot.pricing.quotes import MarketSnapshot, price_strikes
 from tsa_bot.quotes.interchange import QuoteRow
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
 from tsa_bot.replay.forecasts import WeekForecasts, known_days
@@ -203,8 +201,11 @@ def _snapshot(asks: dict[int, str]) -> MarketSnapshot:
         yes_ask = Decimal(ask)
         bid = yes_ask - Decimal("0.04")
         books.append(
-            StrikeBook(
-                f"{EVENT}-T{strike}", strike, (Level(bid, Decimal(50)),), (Level(1 - yes_ask, Decimal(50)),)
+            OrderBook(
+                ticker=f"{EVENT}-T{strike}",
+                yes_bids=(Level(bid, Decimal(50)),),
+                no_bids=(Level(1 - yes_ask, Decimal(50)),),
+                strike=strike,
             )
         )
     return MarketSnapshot(EVENT, FeeSchedule(), tuple(books))

@@ -29,7 +29,8 @@ from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
 from tsa_bot.kalshi.errors import KalshiError, ProductionHostRefused
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.kalshi.simulator import Exchange
-from tsa_bot.trading.config import TradingConfig, TradingMode, check_mode_host, client_for_mode
+from tsa_bot.trading.config import TradingConfig, TradingMode
+from tsa_bot.trading.factories import check_mode_host, client_for_mode
 
 D = Decimal
 WEEK = date(2026, 2, 9)

@@ -3,17 +3,30 @@ simulator over HTTP, with the P&L in the warehouse matching a figure computed by
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from trading_testkit import EVENT, FAST_RETRY, KEY_ID, SEED, T225, T235, rest_order_of_earlier_run
+from trading_testkit import (
+    EVENT,
+    FAST_RETRY,
+    KEY_ID,
+    SEED,
+    T225,
+    T235,
+    rest_order_of_earlier_run,
+    run_info,
+    save_forecast,
+    trade,
+)
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.simulator import running_simulator
 from tsa_bot.trading import store
 from tsa_bot.trading.config import RiskLimits, TradingConfig, TradingMode
-from tsa_bot.trading.run import run_trading, settle_event
+from tsa_bot.trading.steps import settle_step
 
 D = Decimal
 # The forecaster's hand-over: 2.25 M is cheap (YES), 2.35 M is dear (NO), the others are fairly priced.
@@ -38,7 +51,7 @@ def rows(engine: sa.Engine, sql: str, **params) -> list[dict]:
 
 
 def test_forecast_to_settled_pnl_in_demo_mode(warehouse_engine, tsim, tclient):
-    summary = run_trading(
+    summary = trade(
         "run-1", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
     )
     assert (summary["decisions"], summary["orders"], summary["rejected"]) == (5, 2, 0)
@@ -64,7 +77,7 @@ def test_forecast_to_settled_pnl_in_demo_mode(warehouse_engine, tsim, tclient):
     ]
 
     # The task is retried: it sees the positions, sends nothing, and keeps the decisions that acted.
-    again = run_trading(
+    again = trade(
         "run-1", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
     )
     assert again["orders"] == 0 and len(tclient.orders()) == 2
@@ -74,7 +87,7 @@ def test_forecast_to_settled_pnl_in_demo_mode(warehouse_engine, tsim, tclient):
         t=T225,
     ) == [{"action": "buy_yes"}]
     # The next day's run holds the per-market maximum already: sized to zero, no order.
-    nxt = run_trading(
+    nxt = trade(
         "run-2", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
     )
     assert nxt["orders"] == 0
@@ -90,7 +103,7 @@ def test_forecast_to_settled_pnl_in_demo_mode(warehouse_engine, tsim, tclient):
 
     # The week's mean is 2.36 M: 2.25 M settles YES (we win), 2.35 M settles YES too (our NO loses).
     tsim.settle(EVENT, 2_360_000)
-    result = settle_event(EVENT, engine=warehouse_engine, client=tclient, mode="demo")
+    result = settle_step(warehouse_engine, EVENT, client=tclient, mode="demo")
     # By hand: YES 2.25: 15 - (7.20 + 3.65) - (0.1412 + 0.0690) = 3.9398
     #          NO 2.35: 10 x (0.28 - 1) + 5 x (0.27 - 1) - 0.2102 = -11.0602
     assert D(result["pnl"]) == D("-7.1204") and result["positions_settled"] == 2
@@ -100,11 +113,11 @@ def test_forecast_to_settled_pnl_in_demo_mode(warehouse_engine, tsim, tclient):
     # The exchange's cash agrees with the warehouse.
     assert tclient.balance().balance_dollars == D(1000) + D("-7.1204")
     # Settling twice records nothing twice.
-    assert settle_event(EVENT, engine=warehouse_engine, client=tclient, mode="demo")["positions_settled"] == 0
+    assert settle_step(warehouse_engine, EVENT, client=tclient, mode="demo")["positions_settled"] == 0
 
 
 def test_paper_mode_fills_locally_and_sends_no_order(warehouse_engine, tsim, tclient):
-    summary = run_trading(
+    summary = trade(
         "paper-1", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.PAPER)
     )
     assert summary["orders"] == 2 and D(summary["filled"]) == 30
@@ -113,13 +126,13 @@ def test_paper_mode_fills_locally_and_sends_no_order(warehouse_engine, tsim, tcl
     assert all(o["mode"] == "paper" and o["status"] == "executed" for o in orders)
     # A second paper run sees the paper position and does not double it.
     assert (
-        run_trading(
+        trade(
             "paper-2", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.PAPER)
         )["orders"]
         == 0
     )
     tsim.settle(EVENT, 2_360_000)
-    result = settle_event(EVENT, engine=warehouse_engine, client=tclient, mode="paper")
+    result = settle_step(warehouse_engine, EVENT, client=tclient, mode="paper")
     assert D(result["pnl"]) == D("-7.1204")
 
 
@@ -128,7 +141,7 @@ def test_stale_resting_orders_of_earlier_runs_are_cancelled(warehouse_engine, ts
 
     coid = rest_order_of_earlier_run(warehouse_engine, tclient, "run-0", EVENT, T225, 2_250_000)
     manual = tclient.create_order(OrderRequest(T225, "typed-by-hand", "bid", D(5), D("0.40")))
-    summary = run_trading(
+    summary = trade(
         "run-1", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
     )
     assert summary["cancelled_stale"] == 1
@@ -144,7 +157,7 @@ def test_stale_resting_orders_of_earlier_runs_are_cancelled(warehouse_engine, ts
 
 
 def test_kill_switch_and_daily_loss_reject_and_record_why(warehouse_engine, tsim, tclient):
-    summary = run_trading(
+    summary = trade(
         "kill-1",
         EVENT,
         PROBS,
@@ -174,7 +187,7 @@ def test_kill_switch_and_daily_loss_reject_and_record_why(warehouse_engine, tsim
                 "exchange_revenue": None,
             },
         )
-    summary = run_trading(
+    summary = trade(
         "loss-1", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
     )
     assert summary["orders"] == 0 and summary["rejected"] == 2
@@ -196,7 +209,7 @@ def test_exchange_rejection_is_recorded_not_raised(warehouse_engine, rsa_key):
                 return b
 
             c.balance = balance_then_spend  # type: ignore[method-assign]
-            summary = run_trading("poor-1", EVENT, PROBS, engine=warehouse_engine, client=c, config=cfg)
+            summary = trade("poor-1", EVENT, PROBS, engine=warehouse_engine, client=c, config=cfg)
     assert summary["rejected"] == 2 and summary["orders"] == 0
     codes = {r["code"] for r in rows(warehouse_engine, "select code, stage from trading_rejections")}
     assert codes == {"insufficient_balance"}
@@ -210,15 +223,11 @@ def test_a_crash_after_placing_is_retried_without_doubling(warehouse_engine, tsi
 
     monkeypatch.setattr(store, "save_order", crash)
     with pytest.raises(ConnectionError):
-        run_trading(
-            "run-c", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
-        )
+        trade("run-c", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO))
     assert len(tclient.orders()) == 1  # the first order landed; the run died before recording it
 
     monkeypatch.setattr(store, "save_order", real_save_order)
-    run_trading(
-        "run-c", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
-    )
+    trade("run-c", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO))
     positions = {p.ticker: p.position_fp for p in tclient.positions().market_positions}
     assert positions == {T225: 15, T235: -15}  # 2.25 M not bought twice
     adopted = rows(warehouse_engine, "select * from trading_orders where ticker = :t", t=T225)
@@ -228,14 +237,14 @@ def test_a_crash_after_placing_is_retried_without_doubling(warehouse_engine, tsi
 
 def test_no_trading_while_the_exchange_is_halted(warehouse_engine, tsim, tclient):
     tsim.exchange.trading_active = False
-    summary = run_trading(
+    summary = trade(
         "halt-1", EVENT, PROBS, engine=warehouse_engine, client=tclient, config=config(TradingMode.DEMO)
     )
     assert summary["skipped"] == "exchange not trading" and tclient.orders() == []
 
 
 def test_event_exposure_limit_counts_the_runs_own_earlier_orders(warehouse_engine, tsim, tclient):
-    run_trading(
+    trade(
         "cap-1",
         EVENT,
         PROBS,
@@ -251,14 +260,15 @@ def test_event_exposure_limit_counts_the_runs_own_earlier_orders(warehouse_engin
     assert positions == {T225: 15, T235: -5}
 
 
-def test_task_entry_points_read_the_environment_and_accept_json_keys(
+def test_the_dag_task_functions_read_the_environment_and_accept_json_keys(
     warehouse_url, warehouse_engine, tsim, rsa_key, monkeypatch
 ):
-    from datetime import date
-
+    """The tasks' own path: ``tsa_bot.daily`` builds configuration and client from the environment and a
+    key handed over in memory (as the Airflow connection's is)."""
     from cryptography.hazmat.primitives import serialization
 
-    from tsa_bot.trading.run import settle_week, trade_week
+    from tsa_bot import daily
+    from tsa_bot.kalshi.client import KalshiSettings
 
     pem = rsa_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -270,8 +280,17 @@ def test_task_entry_points_read_the_environment_and_accept_json_keys(
     monkeypatch.setenv("TSABOT_MAX_ORDER_CONTRACTS", "15")
     monkeypatch.setenv("TSABOT_MAX_CONTRACTS_PER_MARKET", "15")
     monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    kalshi = replace(KalshiSettings.from_env(), private_key_pem=pem)
+    assert "BEGIN" not in repr(kalshi)  # the key stays out of logs
     as_json = {str(k): v for k, v in PROBS.items()}  # what XCom hands back
-    summary = trade_week("task-1", date(2026, 2, 11), as_json, private_key_pem=pem)
-    assert summary["event_ticker"] == EVENT and summary["orders"] == 2
+    forecast = save_forecast(warehouse_engine, "forecast-1", as_json)
+    run = run_info("task-1", {})
+    daily.fetch_market(run, forecast, kalshi=kalshi)
+    daily.price(run, forecast)
+    daily.decide(run, kalshi=kalshi)
+    assert daily.place_orders(run, kalshi=kalshi)["orders"] == 2
+    summary = daily.reconcile(run, kalshi=kalshi)
+    assert summary["event_ticker"] == EVENT and summary["positions"] == 2
     tsim.settle(EVENT, 2_360_000)
-    assert D(settle_week(date(2026, 2, 15), private_key_pem=pem)["pnl"]) == D("-7.1204")
+    settled = daily.settle_trades(run, date(2026, 2, 15), kalshi=kalshi)
+    assert D(settled["pnl"]) == D("-7.1204")

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from trading_testkit import KEY_ID, trade
 
 from tsa_bot.errors import ConfigurationError
 from tsa_bot.kalshi.client import (
@@ -18,15 +19,8 @@ from tsa_bot.kalshi.client import (
 )
 from tsa_bot.kalshi.errors import ProductionHostRefused
 from tsa_bot.kalshi.models import OrderRequest
-from tsa_bot.trading.config import (
-    LIMIT_AMOUNTS,
-    RiskLimits,
-    TradingConfig,
-    TradingMode,
-    check_mode_host,
-    client_for_mode,
-)
-from tsa_bot.trading.run import run_trading
+from tsa_bot.trading.config import LIMIT_AMOUNTS, RiskLimits, TradingConfig, TradingMode
+from tsa_bot.trading.factories import check_mode_host, client_for_mode
 
 PROD = "https://external-api.kalshi.com/trade-api/v2"
 PROD_ALIASES = [
@@ -106,7 +100,7 @@ def test_a_paper_run_refuses_a_client_that_could_reach_production(warehouse_engi
     client = KalshiClient(PROD, allow_production=True, transport=transport)
     for mode in (TradingMode.PAPER, TradingMode.DEMO):
         with pytest.raises(ConfigurationError, match="production"):
-            run_trading(
+            trade(
                 "r",
                 "KXTSAW-26FEB15",
                 {2_300_000: 0.5},
@@ -183,8 +177,6 @@ class ToLoopback(httpx.BaseTransport):
 
 
 def test_a_read_only_client_reads_but_sends_no_order_to_a_real_server(sim, rsa_key):
-    from trading_testkit import KEY_ID
-
     with KalshiClient(sim.base_url, KEY_ID, private_key=rsa_key, read_only=True) as client:
         assert client.exchange_status().trading_active
         assert len(client.event("KXTSAW-26FEB15").markets) == 21
@@ -207,7 +199,7 @@ def test_a_paper_run_on_the_production_host_reads_real_data_and_sends_no_order(w
     with client_for_mode(config, {}, KalshiSettings(api_base=PROD), transport=transport) as client:
         assert is_production_host(client.base_url) and client.read_only
         probs = {2_200_000 + 50_000 * i: 0.98 - 0.045 * i for i in range(21)}  # far from the seeded mids
-        summary = run_trading(
+        summary = trade(
             "paper-prod", "KXTSAW-26FEB15", probs, engine=warehouse_engine, client=client, config=config
         )
         assert summary["orders"] > 0  # filled in the local paper book...

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from tsa_bot.kalshi.models import Level
+from tsa_bot.market import Level, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule
-from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, price_strikes
+from tsa_bot.pricing.quotes import MarketSnapshot, price_strikes
 from tsa_bot.trading.config import RiskLimits, TradingConfig
 from tsa_bot.trading.decide import client_order_id, decide
 from tsa_bot.trading.risk import (
@@ -92,11 +92,11 @@ def test_largest_allowed_names_the_binding_limit():
 
 
 def _snapshot(yes_bids, no_bids) -> MarketSnapshot:
-    book = StrikeBook(
-        T,
-        2_300_000,
-        tuple(Level(D(p), D(c)) for p, c in yes_bids),
-        tuple(Level(D(p), D(c)) for p, c in no_bids),
+    book = OrderBook(
+        ticker=T,
+        strike=2_300_000,
+        yes_bids=tuple(Level(D(p), D(c)) for p, c in yes_bids),
+        no_bids=tuple(Level(D(p), D(c)) for p, c in no_bids),
     )
     return MarketSnapshot(EVENT, FeeSchedule(), (book,))
 

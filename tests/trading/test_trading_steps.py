@@ -1,6 +1,6 @@
-"""The trading steps one by one, as the DAG's tasks call them: against the simulator over HTTP, with a real
-Postgres. Each step retried after its side effect writes the same rows and never a second order; a backfill
-contacts no exchange; a skipped fetch propagates through every later step."""
+"""The trading steps one by one, as the DAG's tasks call them (``tsa_bot.daily``): against the simulator
+over HTTP, with a real Postgres. Each step retried after its side effect writes the same rows and never a
+second order; a backfill contacts no exchange; a skipped fetch propagates through every later step."""
 
 from __future__ import annotations
 
@@ -11,16 +11,25 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from trading_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235, rest_order_of_earlier_run
+from trading_testkit import (
+    EVENT,
+    FAST_RETRY,
+    KEY_ID,
+    T225,
+    T235,
+    rest_order_of_earlier_run,
+    run_info,
+    save_forecast,
+)
 from trading_testkit import SEED as FIVE_STRIKE_SEED
 
-from tsa_bot.kalshi.client import KalshiClient
+from tsa_bot import daily
+from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
 from tsa_bot.kalshi.simulator import RunningSimulator, running_simulator
-from tsa_bot.trading import steps, store
-from tsa_bot.trading.run import take_snapshot
+from tsa_bot.trading import store
+from tsa_bot.trading.steps import take_snapshot
 
 D = Decimal
-WEEK = date(2026, 2, 9)
 SEED = replace(FIVE_STRIKE_SEED, fee_multiplier=D("0.5"))  # the shared event at half the standard fee
 # As XCom hands them back: string keys. 2.25 M is cheap (buy YES), 2.35 M is dear (buy NO).
 PROBS = {"2200000": 0.90, "2250000": 0.85, "2300000": 0.50, "2350000": 0.10, "2400000": 0.16}
@@ -68,6 +77,17 @@ def kalshi_env(monkeypatch, tsim):
     return tsim
 
 
+@pytest.fixture
+def kalshi(kalshi_env, pem) -> KalshiSettings:
+    """The exchange settings a task gets from the Airflow connection: the key in memory."""
+    return replace(KalshiSettings.from_env(), private_key_pem=pem)
+
+
+@pytest.fixture
+def forecast(warehouse_engine) -> dict:
+    return save_forecast(warehouse_engine, "forecast-1", PROBS)
+
+
 def dump(engine: sa.Engine) -> dict[str, list[dict]]:
     """Every trading row, minus bookkeeping timestamps."""
     out = {}
@@ -88,38 +108,39 @@ def twice(step, *args, engine: sa.Engine, **kwargs) -> dict:
     rows = dump(engine)
     again = step(*args, **kwargs)
     assert dump(engine) == rows, f"{step.__name__} retried changed the warehouse"
-    if step is not steps.place_orders:
+    if step is not daily.place_orders:
         assert again == first
     return first
 
 
-def test_five_steps_in_sequence_each_retried(warehouse_url, warehouse_engine, kalshi_env, pem):
-    sim, run = kalshi_env, "tsa_daily/manual__2026-02-11T14:00:00+00:00"
-    common = {"params": PARAMS, "warehouse_url": warehouse_url}
+def test_five_steps_in_sequence_each_retried(warehouse_url, warehouse_engine, kalshi_env, kalshi, forecast):
+    sim, key = kalshi_env, "tsa_daily/manual__2026-02-11T14:00:00+00:00"
+    run = run_info(key, PARAMS)
+    common = {"warehouse_url": warehouse_url}
 
-    fetched = twice(steps.fetch_market, run, WEEK, engine=warehouse_engine, private_key_pem=pem, **common)
+    fetched = twice(daily.fetch_market, run, forecast, engine=warehouse_engine, kalshi=kalshi, **common)
     assert fetched["event_ticker"] == EVENT and fetched["markets"] == 5 and fetched["mode"] == "demo"
-    assert fetched["snapshot_id"] == run and "skipped" not in fetched
+    assert fetched["snapshot_id"] == key and "skipped" not in fetched
 
-    priced = twice(steps.price_market, run, engine=warehouse_engine, probabilities=PROBS, **common)
+    priced = twice(daily.price, run, forecast, engine=warehouse_engine, **common)
     assert priced["quotes"] == 5 and priced["best_ticker"] == T235 and priced["best_side"] == "no"
     # NO on 2.35 M at 0.72 (YES bid 0.28); P(YES) is 0.13 once 0.10 and 0.16 are made monotone:
     # 0.87 - 0.72 - fee(0.72, multiplier 0.5) = 0.15 - 0.0071
     assert D(priced["best_edge"]) == D("0.1429")
 
-    decided = twice(steps.decide_orders, run, engine=warehouse_engine, private_key_pem=pem, **common)
+    decided = twice(daily.decide, run, engine=warehouse_engine, kalshi=kalshi, **common)
     assert (decided["decisions"], decided["buys"], decided["cancelled_stale"]) == (5, 2, 0)
 
-    placed = steps.place_orders(run, private_key_pem=pem, **common)
+    placed = daily.place_orders(run, kalshi=kalshi, **common)
     assert (placed["orders"], placed["already_placed"], placed["rejected"]) == (2, 0, 0)
     assert D(placed["filled"]) == 30
     rows = dump(warehouse_engine)
-    retried = steps.place_orders(run, private_key_pem=pem, **common)
+    retried = daily.place_orders(run, kalshi=kalshi, **common)
     assert (retried["orders"], retried["already_placed"]) == (0, 2)
     assert dump(warehouse_engine) == rows
     assert len(order_requests(sim)) == 2 and len(sim.exchange.accounts[KEY_ID].orders) == 2
 
-    reconciled = twice(steps.reconcile, run, engine=warehouse_engine, private_key_pem=pem, **common)
+    reconciled = twice(daily.reconcile, run, engine=warehouse_engine, kalshi=kalshi, **common)
     assert (reconciled["fills"], reconciled["positions"], reconciled["resting_orders"]) == (4, 2, 0)
     positions = dump(warehouse_engine)["trading_positions"]
     assert {(p["ticker"], p["position"]) for p in positions} == {(T225, 15), (T235, -15)}
@@ -130,28 +151,29 @@ def test_five_steps_in_sequence_each_retried(warehouse_url, warehouse_engine, ka
     assert len(order_requests(sim)) == 2  # nothing after placement sent an order or a cancel
 
     # The next day's run of the same event: no stale resting order to cancel, at the per-market cap.
-    nxt = "tsa_daily/manual__2026-02-12T14:00:00+00:00"
-    steps.fetch_market(nxt, WEEK, private_key_pem=pem, **common)
-    steps.price_market(nxt, probabilities=PROBS, **common)
-    assert steps.decide_orders(nxt, private_key_pem=pem, **common)["buys"] == 0
-    assert steps.place_orders(nxt, private_key_pem=pem, **common)["orders"] == 0
+    nxt = run_info("tsa_daily/manual__2026-02-12T14:00:00+00:00", PARAMS)
+    daily.fetch_market(nxt, forecast, kalshi=kalshi, **common)
+    daily.price(nxt, forecast, **common)
+    assert daily.decide(nxt, kalshi=kalshi, **common)["buys"] == 0
+    assert daily.place_orders(nxt, kalshi=kalshi, **common)["orders"] == 0
     assert len(order_requests(sim)) == 2
 
     sim.settle(EVENT, 2_360_000)
-    settled = steps.settle(date(2026, 2, 15), private_key_pem=pem, **common)
+    settled = daily.settle_trades(run, date(2026, 2, 15), kalshi=kalshi, **common)
     assert settled["positions_settled"] == 2
-    assert steps.settle(date(2026, 2, 15), private_key_pem=pem, **common)["positions_settled"] == 0
+    assert daily.settle_trades(run, date(2026, 2, 15), kalshi=kalshi, **common)["positions_settled"] == 0
 
 
 def test_decide_cancels_stale_resting_orders_of_earlier_runs(
-    warehouse_url, warehouse_engine, kalshi_env, pem
+    warehouse_url, warehouse_engine, kalshi_env, kalshi, pem, forecast
 ):
-    sim, common = kalshi_env, {"params": PARAMS, "warehouse_url": warehouse_url, "private_key_pem": pem}
+    sim, common = kalshi_env, {"warehouse_url": warehouse_url, "kalshi": kalshi}
     with KalshiClient(sim.base_url, KEY_ID, private_key_pem=pem, retry=FAST_RETRY) as client:
         coid = rest_order_of_earlier_run(warehouse_engine, client, "run-a", EVENT, T225, 2_250_000)
-    steps.fetch_market("run-b", WEEK, **common)
-    steps.price_market("run-b", probabilities=PROBS, params=PARAMS, warehouse_url=warehouse_url)
-    decided = twice(steps.decide_orders, "run-b", engine=warehouse_engine, **common)
+    run = run_info("run-b", PARAMS)
+    daily.fetch_market(run, forecast, **common)
+    daily.price(run, forecast, warehouse_url=warehouse_url)
+    decided = twice(daily.decide, run, engine=warehouse_engine, **common)
     assert decided["cancelled_stale"] == 1
     assert [m for m, _ in order_requests(sim)] == ["POST", "DELETE"]  # the retry cancelled nothing twice
     [row] = [o for o in dump(warehouse_engine)["trading_orders"] if o["client_order_id"] == coid]
@@ -173,106 +195,103 @@ def test_load_snapshot_rebuilds_the_snapshot_exactly(warehouse_engine, tsim):
 
 
 def test_paper_steps_read_the_market_then_use_only_the_local_book(
-    warehouse_url, warehouse_engine, kalshi_env
+    warehouse_url, warehouse_engine, kalshi_env, forecast
 ):
-    sim, params = kalshi_env, {**PARAMS, "mode": "paper"}
-    common = {"params": params, "warehouse_url": warehouse_url}
-    assert steps.fetch_market("p-1", WEEK, **common)["markets"] == 5
+    sim, run = kalshi_env, run_info("p-1", {**PARAMS, "mode": "paper"})
+    common = {"warehouse_url": warehouse_url}
+    assert daily.fetch_market(run, forecast, **common)["markets"] == 5
     reads = len(sim.requests)
-    steps.price_market("p-1", probabilities=PROBS, **common)
-    twice(steps.decide_orders, "p-1", engine=warehouse_engine, **common)
-    placed = steps.place_orders("p-1", **common)
+    daily.price(run, forecast, **common)
+    twice(daily.decide, run, engine=warehouse_engine, **common)
+    placed = daily.place_orders(run, **common)
     assert placed["orders"] == 2 and D(placed["filled"]) == 30
-    assert steps.place_orders("p-1", **common)["already_placed"] == 2
-    assert twice(steps.reconcile, "p-1", engine=warehouse_engine, **common)["positions"] == 2
+    assert daily.place_orders(run, **common)["already_placed"] == 2
+    assert twice(daily.reconcile, run, engine=warehouse_engine, **common)["positions"] == 2
     assert len(sim.requests) == reads  # after the snapshot the paper book needs no exchange
     assert order_requests(sim) == [] and sim.exchange.accounts[KEY_ID].orders == []
 
 
 def test_backfill_contacts_no_exchange_and_reuses_a_stored_snapshot(
-    warehouse_url, warehouse_engine, kalshi_env
+    warehouse_url, warehouse_engine, kalshi_env, forecast
 ):
     sim = kalshi_env
-    paper = {**PARAMS, "mode": "paper"}
-    live_run = steps.fetch_market("daily-1", WEEK, params=paper, warehouse_url=warehouse_url)
+    live_run = daily.fetch_market(
+        run_info("daily-1", {**PARAMS, "mode": "paper"}), forecast, warehouse_url=warehouse_url
+    )
     taken_at = datetime.fromisoformat(live_run["taken_at"])
     served = len(sim.requests)
 
     # Whatever the params say, a backfill is paper and contacts nothing.
     params = {**PARAMS, "mode": "live", "live": True, "backfill": True}
-    common = {"params": params, "warehouse_url": warehouse_url}
+    common = {"warehouse_url": warehouse_url}
     key = "tsa_daily/backfill__2026-02-11"
-    fetched = twice(
-        steps.fetch_market,
-        key,
-        WEEK,
-        engine=warehouse_engine,
-        as_of=taken_at + timedelta(minutes=1),
-        **common,
-    )
+    run = run_info(key, params, when=taken_at + timedelta(minutes=1))
+    fetched = twice(daily.fetch_market, run, forecast, engine=warehouse_engine, **common)
     assert fetched["mode"] == "paper" and fetched["snapshot_source_run"] == "daily-1"
     assert fetched["markets"] == 5 and datetime.fromisoformat(fetched["taken_at"]) == taken_at
     with warehouse_engine.begin() as conn:
         assert store.load_snapshot(conn, key) == store.load_snapshot(conn, "daily-1")
-    steps.price_market(key, probabilities=PROBS, **common)
-    assert steps.decide_orders(key, **common)["buys"] == 2
-    assert steps.place_orders(key, **common)["orders"] == 2
-    assert steps.reconcile(key, **common)["positions"] == 2
-    assert "skipped" in steps.settle(date(2026, 2, 15), **common)
+    daily.price(run, forecast, **common)
+    assert daily.decide(run, **common)["buys"] == 2
+    assert daily.place_orders(run, **common)["orders"] == 2
+    assert daily.reconcile(run, **common)["positions"] == 2
+    assert "skipped" in daily.settle_trades(run, date(2026, 2, 15), **common)
     assert len(sim.requests) == served  # not one request during the backfill
     assert {o["mode"] for o in dump(warehouse_engine)["trading_orders"]} == {"paper"}
 
 
-def test_backfill_without_a_stored_snapshot_skips_every_step(warehouse_url, warehouse_engine, kalshi_env):
+def test_backfill_without_a_stored_snapshot_skips_every_step(
+    warehouse_url, warehouse_engine, kalshi_env, forecast
+):
     sim = kalshi_env
-    common = {"params": {"backfill": "true"}, "warehouse_url": warehouse_url}
     as_of = datetime(2026, 2, 11, 14, tzinfo=UTC)
-    fetched = twice(steps.fetch_market, "bf-1", WEEK, engine=warehouse_engine, as_of=as_of, **common)
+    run = run_info("bf-1", {"backfill": "true"}, when=as_of)
+    common = {"warehouse_url": warehouse_url}
+    fetched = twice(daily.fetch_market, run, forecast, engine=warehouse_engine, **common)
     assert fetched["skipped"] == f"no market snapshot recorded for {EVENT} by {as_of.isoformat()}"
-    for step in (steps.decide_orders, steps.place_orders, steps.reconcile):
-        assert step("bf-1", **common)["skipped"] == fetched["skipped"]
-    assert steps.price_market("bf-1", probabilities=PROBS, **common)["skipped"] == fetched["skipped"]
+    for step in (daily.decide, daily.place_orders, daily.reconcile):
+        assert step(run, **common)["skipped"] == fetched["skipped"]
+    assert daily.price(run, forecast, **common)["skipped"] == fetched["skipped"]
     assert sim.requests == []
-    [run] = dump(warehouse_engine)["trading_runs"]
-    assert run["status"] == "skipped" and run["backfill"] and run["api_host"] == "warehouse"
+    [row] = dump(warehouse_engine)["trading_runs"]
+    assert row["status"] == "skipped" and row["backfill"] and row["api_host"] == "warehouse"
 
 
 @pytest.mark.parametrize("halted", [False, True])
-def test_a_skipped_fetch_propagates_cleanly(warehouse_url, warehouse_engine, kalshi_env, pem, halted):
+def test_a_skipped_fetch_propagates_cleanly(
+    warehouse_url, warehouse_engine, kalshi_env, kalshi, forecast, halted
+):
     sim = kalshi_env
     sim.exchange.trading_active = not halted
-    common = {"params": PARAMS, "warehouse_url": warehouse_url, "private_key_pem": pem}
-    week = WEEK if halted else date(2026, 3, 4)  # no event listed for that week: a 404
-    fetched = steps.fetch_market("skip-1", week, **common)
+    common = {"warehouse_url": warehouse_url, "kalshi": kalshi}
+    run = run_info("skip-1", PARAMS)
+    # Halted: this week's event; otherwise a week with no event listed (a 404).
+    week = forecast if halted else {**forecast, "week_start": "2026-03-04"}
+    fetched = daily.fetch_market(run, week, **common)
     if halted:
         assert fetched["skipped"] == "exchange not trading"
     else:
         assert fetched["skipped"].startswith("event KXTSAW-26MAR08 not found on 127.0.0.1")
-    assert steps.fetch_market("skip-1", week, **common) == fetched
-    assert (
-        steps.price_market("skip-1", probabilities=PROBS, params=PARAMS, warehouse_url=warehouse_url)[
-            "skipped"
-        ]
-        == (fetched["skipped"])
-    )
-    for step in (steps.decide_orders, steps.place_orders, steps.reconcile):
-        assert step("skip-1", **common)["skipped"] == fetched["skipped"]
+    assert daily.fetch_market(run, week, **common) == fetched
+    assert daily.price(run, forecast, warehouse_url=warehouse_url)["skipped"] == fetched["skipped"]
+    for step in (daily.decide, daily.place_orders, daily.reconcile):
+        assert step(run, **common)["skipped"] == fetched["skipped"]
     assert order_requests(sim) == []
     tables = dump(warehouse_engine)
     assert tables["trading_runs"][0]["status"] == "skipped" and tables["trading_decisions"] == []
 
 
-def test_a_step_before_fetch_or_with_another_mode_is_refused(warehouse_url, kalshi_env, pem):
+def test_a_step_before_fetch_or_with_another_mode_is_refused(warehouse_url, kalshi, forecast):
     from tsa_bot.errors import ConfigurationError
 
-    common = {"warehouse_url": warehouse_url, "private_key_pem": pem}
+    common = {"warehouse_url": warehouse_url, "kalshi": kalshi}
     with pytest.raises(ConfigurationError, match="fetch_market must run first"):
-        steps.decide_orders("never-fetched", params=PARAMS, **common)
-    steps.fetch_market("m-1", WEEK, params=PARAMS, **common)
+        daily.decide(run_info("never-fetched", PARAMS), **common)
+    daily.fetch_market(run_info("m-1", PARAMS), forecast, **common)
     with pytest.raises(ConfigurationError, match="started in demo mode"):
-        steps.decide_orders("m-1", params={**PARAMS, "mode": "paper"}, **common)
+        daily.decide(run_info("m-1", {**PARAMS, "mode": "paper"}), **common)
     with pytest.raises(ConfigurationError, match="price_market must run first"):
-        steps.decide_orders("m-1", params=PARAMS, **common)
+        daily.decide(run_info("m-1", PARAMS), **common)
 
 
 def test_seeding_a_demo_week(tsim):

@@ -14,8 +14,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -48,13 +47,16 @@ from tsa_bot.kalshi.models import (
     Market,
     MarketPosition,
     Order,
-    OrderBook,
     OrderRequest,
     PlacedOrder,
     Positions,
     Series,
     Settlement,
+    parse_orderbook,
 )
+
+# The simulator still imports these two from here; they live in tsa_bot.market.
+from tsa_bot.market import MONTHS, SERIES, OrderBook, event_ticker_for_week  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +66,7 @@ DEMO_BASE = "https://external-api.demo.kalshi.co/trade-api/v2"
 # hosts Kalshi may add later.
 PRODUCTION_DOMAIN = "kalshi.com"
 DEMO_DOMAIN = "kalshi.co"
-SERIES = "KXTSAW"
 ORDERS_V2 = "/portfolio/events/orders"
-MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 LOOPBACK_NAMES = ("localhost",)
@@ -146,25 +146,18 @@ def host_kind(base_url: str) -> HostKind:
     )
 
 
-def week_sunday(day: date) -> date:
-    """The Sunday that ends the Monday-Sunday week containing ``day``."""
-    return day + timedelta(days=6 - day.weekday())
-
-
-def event_ticker_for_week(day: date, series: str = SERIES) -> str:
-    """``KXTSAW-26FEB15`` for any day of the week ending Sunday 2026-02-15."""
-    sunday = week_sunday(day)
-    return f"{series}-{sunday:%y}{MONTHS[sunday.month - 1]}{sunday.day:02d}"
-
-
 @dataclass(frozen=True)
 class KalshiSettings:
-    """Where and who: read from ``KALSHI_API_BASE``, ``KALSHI_KEY_ID``, ``KALSHI_PRIVATE_KEY_PATH``."""
+    """Where and who: read from ``KALSHI_API_BASE``, ``KALSHI_KEY_ID``, ``KALSHI_PRIVATE_KEY_PATH``.
+
+    ``private_key_pem`` carries a key held only in memory (an Airflow connection's), never printed.
+    """
 
     api_base: str = DEMO_BASE
     key_id: str | None = None
     private_key_path: Path | None = None
     allow_production: bool = False
+    private_key_pem: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KalshiSettings:
@@ -385,7 +378,7 @@ class KalshiClient:
 
     def orderbook(self, ticker: str, depth: int | None = None) -> OrderBook:
         data = self._request("GET", f"/markets/{ticker}/orderbook", params={"depth": depth})
-        return OrderBook.from_json(ticker, data)
+        return parse_orderbook(ticker, data)
 
     # ---- portfolio -----------------------------------------------------------------------------
 

@@ -12,9 +12,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tsa_bot.kalshi.errors import KalshiProtocolError
+from tsa_bot.market import ONE, ZERO, Level, OrderBook
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
 PRICE_QUANTUM = Decimal("0.0001")
 COUNT_QUANTUM = Decimal("0.01")
 
@@ -188,54 +187,16 @@ class Event:
         )
 
 
-@dataclass(frozen=True)
-class Level:
-    price: Decimal
-    count: Decimal
+def parse_orderbook(ticker: str, d: Mapping[str, Any]) -> OrderBook:
+    """The orderbook endpoint's answer, bids sorted best first whatever order the API sent."""
+    book = d.get("orderbook_fp") or {}
 
+    def levels(raw: Any) -> tuple[Level, ...]:
+        parsed = [Level(dec(p, "price"), dec(c, "count")) for p, c in raw or ()]
+        return tuple(sorted((lv for lv in parsed if lv.count > 0), key=lambda lv: -lv.price))
 
-def asks_from_opposite_bids(bids: tuple[Level, ...]) -> tuple[Level, ...]:
-    """Kalshi books hold bids only: a bid at q on one side is an offer at 1 - q on the other.
-
-    Best bids first in, so cheapest asks first out.
-    """
-    return tuple(Level(ONE - lv.price, lv.count) for lv in bids)
-
-
-@dataclass(frozen=True)
-class OrderBook:
-    """Resting bids on each side, best first (highest price first), whatever order the API sent."""
-
-    ticker: str
-    yes_bids: tuple[Level, ...]
-    no_bids: tuple[Level, ...]
-
-    @classmethod
-    def from_json(cls, ticker: str, d: Mapping[str, Any]) -> OrderBook:
-        book = d.get("orderbook_fp") or {}
-
-        def levels(raw: Any) -> tuple[Level, ...]:
-            parsed = [Level(dec(p, "price"), dec(c, "count")) for p, c in raw or ()]
-            return tuple(sorted((lv for lv in parsed if lv.count > 0), key=lambda lv: -lv.price))
-
-        return cls(ticker, levels(book.get("yes_dollars")), levels(book.get("no_dollars")))
-
-    @property
-    def best_yes_bid(self) -> Level | None:
-        return self.yes_bids[0] if self.yes_bids else None
-
-    @property
-    def best_no_bid(self) -> Level | None:
-        return self.no_bids[0] if self.no_bids else None
-
-    @property
-    def yes_asks(self) -> tuple[Level, ...]:
-        """Where YES can be bought, cheapest first."""
-        return asks_from_opposite_bids(self.no_bids)
-
-    @property
-    def no_asks(self) -> tuple[Level, ...]:
-        return asks_from_opposite_bids(self.yes_bids)
+    yes, no = levels(book.get("yes_dollars")), levels(book.get("no_dollars"))
+    return OrderBook(ticker=ticker, yes_bids=yes, no_bids=no)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from tsa_bot.kalshi.models import Level, asks_from_opposite_bids
+from tsa_bot.market import ONE, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 
-ONE = Decimal(1)
 PROB_QUANTUM = Decimal("0.000001")
 
 
@@ -45,28 +44,10 @@ def monotone_probabilities(probs: Mapping[int, float]) -> dict[int, float]:
 
 
 @dataclass(frozen=True)
-class StrikeBook:
-    """One market's resting bids, best first, as the orderbook endpoint reports them."""
-
-    ticker: str
-    strike: int
-    yes_bids: tuple[Level, ...]
-    no_bids: tuple[Level, ...]
-
-    @property
-    def yes_asks(self) -> tuple[Level, ...]:
-        return asks_from_opposite_bids(self.no_bids)
-
-    @property
-    def no_asks(self) -> tuple[Level, ...]:
-        return asks_from_opposite_bids(self.yes_bids)
-
-
-@dataclass(frozen=True)
 class MarketSnapshot:
     event_ticker: str
     fees: FeeSchedule
-    books: tuple[StrikeBook, ...]
+    books: tuple[OrderBook, ...]
     taken_at: datetime | None = None
 
 
@@ -96,7 +77,7 @@ def _prob(p: float) -> Decimal:
     return Decimal(repr(p)).quantize(PROB_QUANTUM)
 
 
-def quote_strike(book: StrikeBook, fair: float | None, raw: float | None, fees: FeeSchedule) -> StrikeQuote:
+def quote_strike(book: OrderBook, fair: float | None, raw: float | None, fees: FeeSchedule) -> StrikeQuote:
     yes_bid = book.yes_bids[0].price if book.yes_bids else None
     no_bid = book.no_bids[0].price if book.no_bids else None
     yes_ask = ONE - no_bid if no_bid is not None else None

@@ -49,7 +49,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--policy", default=None, help=f"one of {', '.join(Policy)} (default: the trading config's)"
     )
-    p.add_argument("--period", type=int, choices=(60, 1440), default=60, help="warehouse candles (default 60)")
+    p.add_argument(
+        "--period", type=int, choices=(60, 1440), default=60, help="warehouse candles (default 60)"
+    )
     p.add_argument("--cache-dir", help="forecast point cache (default: the DAG's, under TSABOT_STATE_DIR)")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="parallel forecast processes")
     p.add_argument("--calibration-weeks", type=int, default=DEFAULT_CALIBRATION_WEEKS, help=argparse.SUPPRESS)

@@ -5,7 +5,7 @@ At each moment it does what the DAG's trading steps do, with the same functions:
 positions carried through the week), decide by the configured policy with target-minus-held sizing and the
 size limits (``trading.decide.decide``), check every order against the risk limits
 (``trading.risk.check_order``), fill it against the candle (``PaperBroker.place``: the ask, or 1 − bid for
-NO, the taker fee), and settle each market as ``trading.run.position_pnl`` does. What the DAG keeps in
+NO, the taker fee), and settle each market as ``trading.book.position_pnl`` does. What the DAG keeps in
 the warehouse (fills, settled markets, realised P&L) the replay keeps in memory.
 
 Policies ``blend`` and ``guarded`` weigh the market by ``market_implied.learn_weight`` over the replay's
@@ -32,11 +32,11 @@ from tsa_bot.pricing.quotes import price_strikes
 from tsa_bot.publication import publication_time
 from tsa_bot.replay.forecasts import Forecaster, known_days
 from tsa_bot.replay.market import EventHistory, Moment, settle_result, weekly_mean
+from tsa_bot.trading.book import position_pnl
 from tsa_bot.trading.brokers import PaperBroker
 from tsa_bot.trading.config import Policy, TradingConfig
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.risk import ExposureState, RestingOrder, check_order
-from tsa_bot.trading.run import position_pnl
 
 ZERO = Decimal(0)
 MODEL, BASELINE, NOTHING = "model", "yoy_baseline", "nothing"

@@ -19,14 +19,11 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tsa_bot.kalshi.client import event_ticker_for_week
-from tsa_bot.kalshi.models import Level
+from tsa_bot.market import NEW_YORK, ONE, Level, OrderBook, event_ticker_for_week
 from tsa_bot.pricing.fees import FeeSchedule
-from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook
-from tsa_bot.publication import NEW_YORK
+from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.quotes.interchange import QuoteRow
 
-ONE = Decimal(1)
 RUN_TIME = time(9, 30)  # the DAG's scheduled run, America/New_York
 DEPTH = Decimal(100)  # contracts assumed offered at each candle's bid and ask
 FEES = FeeSchedule()  # KXTSAW: quadratic taker fee, multiplier 1
@@ -71,7 +68,7 @@ class EventHistory:
                 continue
             bids = (Level(row.yes_bid, DEPTH),) if row.yes_bid is not None else ()
             offers = (Level(ONE - row.yes_ask, DEPTH),) if row.yes_ask is not None else ()
-            books.append(StrikeBook(row.ticker, row.floor_strike, bids, offers))
+            books.append(OrderBook(ticker=row.ticker, yes_bids=bids, no_bids=offers, strike=row.floor_strike))
         return MarketSnapshot(self.event_ticker, FEES, tuple(books), moment.at)
 
 

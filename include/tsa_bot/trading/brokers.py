@@ -15,14 +15,12 @@ from typing import Any, Protocol
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.models import Order
+from tsa_bot.market import ONE, ZERO, BookSide, Direction
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.trading.decide import Decision
 from tsa_bot.trading.risk import ExposureState, Holding, RestingOrder
 from tsa_bot.trading.store import FillRecord
-
-ZERO = Decimal(0)
-ONE = Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -48,10 +46,11 @@ class Broker(Protocol):
 
 def _resting_from(order: Order, ours: Mapping[str, Mapping[str, Any]]) -> RestingOrder:
     known = ours.get(order.client_order_id)
-    direction = known["direction"] if known else {"bid": "yes", "ask": "no"}.get(order.side, "")
-    if direction == "yes":
+    by_side = {BookSide.BID: Direction.YES, BookSide.ASK: Direction.NO}
+    direction = known["direction"] if known else by_side.get(order.side, "")
+    if direction == Direction.YES:
         price = order.yes_price_dollars
-    elif direction == "no":
+    elif direction == Direction.NO:
         price = order.no_price_dollars
     else:  # not ours and the side is not reported: count the dearer side's collateral
         price = max(order.yes_price_dollars, order.no_price_dollars)
@@ -137,7 +136,7 @@ class PaperBroker:
             if f["ticker"] in self._settled:
                 continue
             h = holdings.get(f["ticker"], Holding())
-            sign = 1 if f["book_side"] == "bid" else -1
+            sign = 1 if f["book_side"] == BookSide.BID else -1
             unit = f["yes_price"] if sign > 0 else ONE - f["yes_price"]
             holdings[f["ticker"]] = Holding(h.position + sign * f["count"], h.exposure + f["count"] * unit)
         # Settled markets are already in the bankroll through their P&L (net of fees).
@@ -148,9 +147,9 @@ class PaperBroker:
     def place(self, decision: Decision, time_in_force: str) -> Placement:
         assert decision.limit_price is not None and decision.client_order_id is not None
         book = next(b for b in self.snapshot.books if b.ticker == decision.ticker)
-        asks = book.yes_asks if decision.direction == "yes" else book.no_asks
+        asks = book.asks(decision.direction)
         order_id = f"paper-{decision.client_order_id}"
-        side = "bid" if decision.direction == "yes" else "ask"
+        side = BookSide.BID if decision.direction == Direction.YES else BookSide.ASK
         remaining = decision.count
         fills = []
         for level in sorted(asks, key=lambda lv: lv.price):
@@ -162,7 +161,7 @@ class PaperBroker:
                 continue
             self._taken[key] = self._taken.get(key, ZERO) + qty
             remaining -= qty
-            yes_price = level.price if side == "bid" else ONE - level.price
+            yes_price = level.price if side == BookSide.BID else ONE - level.price
             fills.append(
                 FillRecord(
                     f"{order_id}-{len(fills)}",

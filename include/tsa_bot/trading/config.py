@@ -9,7 +9,8 @@
 - ``live``: orders go to production. Refused unless enabled in the configuration *and* asked for in
   the run's params.
 
-A backfill run is always paper and contacts no exchange at all (see ``trading.steps``).
+A backfill run is always paper and contacts no exchange at all (see ``trading.steps``). Which client
+each mode gets, and the guard on its host, is :mod:`tsa_bot.trading.factories`.
 """
 
 from __future__ import annotations
@@ -22,21 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 from tsa_bot.errors import ConfigurationError
-from tsa_bot.kalshi.client import (
-    HostKind,
-    KalshiClient,
-    KalshiSettings,
-    host_kind,
-    host_of,
-    is_production_host,
-)
-from tsa_bot.kalshi.errors import UnknownHostRefused
-
-
-class TradingMode(StrEnum):
-    PAPER = "paper"
-    DEMO = "demo"
-    LIVE = "live"
+from tsa_bot.market import TradingMode
 
 
 class Policy(StrEnum):
@@ -199,63 +186,5 @@ def flag_value(value: Any, name: str) -> bool:
     raise ConfigurationError(f"param {name} must be true or false, got {value!r}")
 
 
-def check_mode_host(mode: TradingMode, api_base: str) -> None:
-    """Refuse a base URL that does not belong to the mode (a one-line ConfigurationError).
-
-    Hosts are compared as httpx will contact them (see :func:`tsa_bot.kalshi.client.host_of`). Paper may
-    read production's market data (through a read-only client); demo never reaches production; live
-    trades on production only. Paper and demo may use Kalshi's demo host, a loopback simulator, or a
-    simulator host named in ``TSABOT_SIMULATOR_HOSTS`` (docker-compose's ``simulator``).
-    """
-    host = host_of(api_base)
-    try:
-        kind = host_kind(api_base)
-    except UnknownHostRefused as exc:
-        if mode is TradingMode.LIVE:
-            raise ConfigurationError(f"live mode trades on production only, not on {host}") from None
-        raise ConfigurationError(
-            f"{mode} mode needs the Kalshi demo host or a local simulator: {exc}"
-        ) from None
-    if mode is TradingMode.LIVE:
-        if kind is not HostKind.PRODUCTION:
-            raise ConfigurationError(f"live mode trades on production only, not on {host}")
-        return
-    if kind is HostKind.PRODUCTION and mode is not TradingMode.PAPER:
-        raise ConfigurationError(f"{mode} mode may never contact the production host {host}")
-
-
 def live_allowed(config: TradingConfig, params: Mapping[str, Any]) -> bool:
     return config.mode is TradingMode.LIVE and config.live_enabled and params.get("live") is True
-
-
-def client_for_mode(
-    config: TradingConfig,
-    params: Mapping[str, Any],
-    settings: KalshiSettings | None = None,
-    *,
-    read_only: bool = False,
-    **kwargs: Any,
-) -> KalshiClient:
-    """The one way trading builds a client.
-
-    Only an opted-in live run may send orders to production. A paper run's client is read-only (it
-    can only GET), so it may read production's market data; a demo run's can never reach production.
-    A backfill run gets no client at all. ``read_only=True`` asks for a GET-only client in any mode.
-    """
-    if config.backfill:
-        raise ConfigurationError("a backfill run contacts no exchange: it has no Kalshi client")
-    settings = settings or KalshiSettings.from_env()
-    if config.mode is TradingMode.LIVE and not live_allowed(config, params):
-        raise ConfigurationError(
-            "live trading needs TSABOT_LIVE_TRADING_ENABLED=1 in the configuration "
-            "and live=true in the run params"
-        )
-    check_mode_host(config.mode, settings.api_base)
-    paper = config.mode is TradingMode.PAPER
-    kwargs["read_only"] = paper or read_only
-    kwargs["allow_production"] = config.mode is TradingMode.LIVE or (
-        paper and is_production_host(settings.api_base)
-    )
-    return KalshiClient(
-        settings.api_base, settings.key_id, private_key_path=settings.private_key_path, **kwargs
-    )

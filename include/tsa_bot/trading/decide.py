@@ -12,14 +12,13 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from tsa_bot.kalshi.models import OrderRequest
+from tsa_bot.market import ONE, ZERO, Action, BookSide, Direction, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
-from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, StrikeQuote, kelly_contracts
+from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, kelly_contracts
 from tsa_bot.trading.config import Policy, TradingConfig
 from tsa_bot.trading.policies import joint_choices
 from tsa_bot.trading.risk import ExposureState, OrderIntent, RestingOrder, largest_allowed
 
-ZERO = Decimal(0)
-ONE = Decimal(1)
 # Fixed forever: changing it would change every client_order_id, and with them the idempotency.
 ORDER_ID_NAMESPACE = uuid.UUID("6f1d8a52-3c4e-5b7a-9e0f-2a1b3c4d5e6f")
 
@@ -38,14 +37,16 @@ def is_our_order_id(client_order_id: str) -> bool:
     return client_order_id.startswith(ORDER_ID_PREFIX)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Decision:
+    """What to do in one market, with the numbers behind it and why (saved as one row)."""
+
     event_ticker: str
     ticker: str
     strike: int
     fair_yes: Decimal | None
     raw_fair_yes: float | None
-    action: str  # buy_yes | buy_no | none
+    action: Action
     count: Decimal
     limit_price: Decimal | None  # of the side bought
     fee_per_contract: Decimal | None
@@ -55,8 +56,8 @@ class Decision:
     reason: str
 
     @property
-    def direction(self) -> str:
-        return "yes" if self.action == "buy_yes" else "no"
+    def direction(self) -> Direction:
+        return Direction.YES if self.action == Action.BUY_YES else Direction.NO
 
     def intent(self) -> OrderIntent:
         assert self.limit_price is not None and self.fee_per_contract is not None
@@ -72,18 +73,18 @@ class Decision:
     def order_request(self, time_in_force: str) -> OrderRequest:
         """The V2 order: buy YES at p is ``bid @ p``; buy NO at q is ``ask @ 1 - q``."""
         assert self.limit_price is not None and self.client_order_id is not None
-        if self.action == "buy_yes":
-            side, price = "bid", self.limit_price
+        if self.action == Action.BUY_YES:
+            side, price = BookSide.BID, self.limit_price
         else:
-            side, price = "ask", ONE - self.limit_price
+            side, price = BookSide.ASK, ONE - self.limit_price
         return OrderRequest(self.ticker, self.client_order_id, side, self.count, price, time_in_force)
 
 
 def _levels_worth_buying(
-    book: StrikeBook, direction: str, prob: Decimal, fees: FeeSchedule, min_edge: Decimal
+    book: OrderBook, direction: Direction, prob: Decimal, fees: FeeSchedule, min_edge: Decimal
 ) -> tuple[Decimal, Decimal | None]:
     """Contracts offered at prices still worth ``min_edge`` after fees, and the worst such price."""
-    asks = book.yes_asks if direction == "yes" else book.no_asks
+    asks = book.asks(direction)
     available, limit = ZERO, None
     for level in sorted(asks, key=lambda lv: lv.price):
         if prob - level.price - fee_per_contract(fees, level.price) < min_edge:
@@ -100,7 +101,7 @@ def _none(quote: StrikeQuote, event_ticker: str, reason: str, **kw) -> Decision:
         strike=quote.strike,
         fair_yes=quote.fair_yes,
         raw_fair_yes=quote.raw_fair_yes,
-        action="none",
+        action=Action.NONE,
         count=ZERO,
         limit_price=kw.get("limit_price"),
         fee_per_contract=kw.get("fee"),
@@ -128,13 +129,15 @@ def decide(
         if q.fair_yes is None or q.crossed or (q.ev_yes is None and q.ev_no is None):
             out.append(_none(q, event, q.note or "nothing to buy"))
             continue
-        candidates = [(ev, d) for ev, d in ((q.ev_yes, "yes"), (q.ev_no, "no")) if ev is not None]
+        candidates = [
+            (ev, d) for ev, d in ((q.ev_yes, Direction.YES), (q.ev_no, Direction.NO)) if ev is not None
+        ]
         ev, direction = max(candidates)
         if ev < config.min_edge:
             evs = ", ".join(f"{d} {e}" for e, d in candidates)
             out.append(_none(q, event, f"no edge: EV per contract {evs} below the minimum {config.min_edge}"))
             continue
-        prob = q.fair_yes if direction == "yes" else ONE - q.fair_yes
+        prob = q.fair_yes if direction == Direction.YES else ONE - q.fair_yes
         available, limit = _levels_worth_buying(
             books[q.ticker], direction, prob, snapshot.fees, config.min_edge
         )
@@ -159,19 +162,19 @@ def decide(
         ) + (f"; cut to {count} by the {binding} limit" if binding else "")
         coid = client_order_id(run_id, q.ticker, direction)
         decision = Decision(
-            event,
-            q.ticker,
-            q.strike,
-            q.fair_yes,
-            q.raw_fair_yes,
-            f"buy_{direction}",
-            count,
-            limit,
-            fee,
-            ev,
-            target,
-            coid,
-            reason,
+            event_ticker=event,
+            ticker=q.ticker,
+            strike=q.strike,
+            fair_yes=q.fair_yes,
+            raw_fair_yes=q.raw_fair_yes,
+            action=Action.BUY_YES if direction == Direction.YES else Action.BUY_NO,
+            count=count,
+            limit_price=limit,
+            fee_per_contract=fee,
+            ev_per_contract=ev,
+            kelly_contracts=target,
+            client_order_id=coid,
+            reason=reason,
         )
         out.append(decision)
         pending = RestingOrder("pending", coid, q.ticker, direction, count, limit + fee)
@@ -200,32 +203,33 @@ def _decide_joint(
             continue
         ev = c.prob - c.limit_price - c.fee_per_contract
         details = dict(limit_price=c.limit_price, fee=c.fee_per_contract, ev=ev, kelly=c.target)
-        intent = OrderIntent(event, q.ticker, c.direction, c.count, c.limit_price, c.fee_per_contract)
+        direction = Direction(c.direction)
+        intent = OrderIntent(event, q.ticker, direction, c.count, c.limit_price, c.fee_per_contract)
         count, binding = largest_allowed(intent, state, config.limits)
         if count <= 0:
             out.append(_none(q, event, f"sized to 0 by the {binding} limit; {c.reason}", **details))
             continue
         reason = f"{c.reason}; {note}" + (f"; cut to {count} by the {binding} limit" if binding else "")
-        coid = client_order_id(run_id, q.ticker, c.direction)
+        coid = client_order_id(run_id, q.ticker, direction)
         out.append(
             Decision(
-                event,
-                q.ticker,
-                q.strike,
-                q.fair_yes,
-                q.raw_fair_yes,
-                f"buy_{c.direction}",
-                count,
-                c.limit_price,
-                c.fee_per_contract,
-                ev,
-                c.target,
-                coid,
-                reason,
+                event_ticker=event,
+                ticker=q.ticker,
+                strike=q.strike,
+                fair_yes=q.fair_yes,
+                raw_fair_yes=q.raw_fair_yes,
+                action=Action.BUY_YES if direction == Direction.YES else Action.BUY_NO,
+                count=count,
+                limit_price=c.limit_price,
+                fee_per_contract=c.fee_per_contract,
+                ev_per_contract=ev,
+                kelly_contracts=c.target,
+                client_order_id=coid,
+                reason=reason,
             )
         )
         pending = RestingOrder(
-            "pending", coid, q.ticker, c.direction, count, c.limit_price + c.fee_per_contract
+            "pending", coid, q.ticker, direction, count, c.limit_price + c.fee_per_contract
         )
         state = replace(state, resting=(*state.resting, pending))
     return out

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiError
+from tsa_bot.market import ZERO
 from tsa_bot.trading import store
 from tsa_bot.trading.brokers import Broker
 from tsa_bot.trading.config import TradingConfig
@@ -32,7 +33,6 @@ from tsa_bot.trading.risk import ExposureState, check_order
 from tsa_bot.trading.store import FillRecord
 
 log = logging.getLogger(__name__)
-ZERO = Decimal(0)
 
 
 @contextlib.contextmanager

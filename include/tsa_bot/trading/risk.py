@@ -9,9 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
+from tsa_bot.market import ZERO, Direction
 from tsa_bot.trading.config import RiskLimits
-
-ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class ExposureState:
     def held(self, ticker: str, direction: str) -> Decimal:
         """Contracts held plus resting in one direction of one market."""
         pos = self.holdings.get(ticker, Holding()).position
-        held = max(pos, ZERO) if direction == "yes" else max(-pos, ZERO)
+        held = max(pos, ZERO) if direction == Direction.YES else max(-pos, ZERO)
         resting = sum(
             (o.remaining for o in self.resting if o.ticker == ticker and o.direction == direction), ZERO
         )

@@ -1,43 +1,45 @@
 """Trading as separate steps, one Airflow task each: fetch -> price -> decide -> place -> reconcile.
 
-Each public step is one call that runs without Airflow, takes the DAG run's key and params, reads what
-it needs from the warehouse by that key and returns small JSON (ids, counts, keys). Each is idempotent
-for its run: a retry after its side effect writes the same rows and never sends a second order.
+Each step takes the warehouse engine, the run's key, its configuration and (where it needs the exchange)
+a client, reads what it needs from the warehouse by that key and returns small JSON (ids, counts, keys).
+The DAG's tasks reach them through :mod:`tsa_bot.daily`, which builds configuration and client; tests call
+them with their own client. Each is idempotent for its run: a retry after its side effect writes the same
+rows and never sends a second order.
 
-- ``fetch_market`` records the run (``trading_runs``) and its market snapshot. When the exchange is
+- ``fetch_step`` records the run (``trading_runs``) and its market snapshot. When the exchange is
   not trading or the event does not exist, it records the run as *skipped*, and every later step
   returns ``{"skipped": reason}``. A backfill run contacts no exchange: it reuses the latest snapshot
   of the event recorded by ``as_of``, or skips.
-- ``price_market`` saves one quote per strike (``trading_quotes``).
-- ``decide_orders`` cancels stale resting orders of earlier runs, then saves one decision per strike.
-  Once done it is not recomputed: after orders are placed the exposure it sized against has changed.
-- ``place_orders`` risk-checks each decision and places it at most once; a decision rejected once
-  stays rejected on a retry.
-- ``reconcile`` syncs fills, records positions and finishes the run.
-
-The ``_step`` functions below take an engine, a configuration and a client, so that ``run_trading``
-composes them with the caller's own client.
+- ``price_step`` saves one quote per strike (``trading_quotes``).
+- ``decide_step`` adopts and cancels stale resting orders of earlier runs, then saves one decision per
+  strike. Once done it is not recomputed: after orders are placed the exposure it sized against changed.
+- ``place_step`` risk-checks each decision and places it at most once (see :mod:`.execution`); a
+  decision rejected once stays rejected on a retry.
+- ``reconcile_step`` syncs fills, records positions and finishes the run.
+- ``settle_step`` records the P&L per position once the exchange has determined the markets.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 
 from tsa_bot.errors import ConfigurationError
-from tsa_bot.kalshi.client import KalshiClient, event_ticker_for_week, host_of
+from tsa_bot.kalshi.client import KalshiClient, host_of
 from tsa_bot.kalshi.errors import KalshiNotFound
+from tsa_bot.market import ZERO, Action, series_of
+from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store
+from tsa_bot.trading.book import paper_positions, position_pnl
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
-from tsa_bot.trading.config import TradingConfig, TradingMode, client_for_mode
+from tsa_bot.trading.config import TradingConfig, TradingMode
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.execution import (
     account_of,
@@ -47,11 +49,10 @@ from tsa_bot.trading.execution import (
     exposure_lock,
     sync_fills,
 )
+from tsa_bot.trading.factories import guard
 from tsa_bot.trading.risk import ExposureState, RestingOrder
-from tsa_bot.trading.run import _guard, settle_event, take_snapshot
 
 log = logging.getLogger(__name__)
-ZERO = Decimal(0)
 WAREHOUSE_HOST = "warehouse"  # the api_host of a backfill run: its market data came from the warehouse
 
 
@@ -95,6 +96,32 @@ def _skip(engine: sa.Engine, run_id: str, base: Mapping[str, Any], reason: str) 
     return result
 
 
+def take_snapshot(client: KalshiClient, event_ticker: str) -> MarketSnapshot:
+    """Series fees, the event's markets and each market's order book, as one snapshot."""
+    series = client.series(series_of(event_ticker))
+    event = client.event(event_ticker)
+    books = []
+    for market in event.markets:
+        if market.floor_strike is None or market.status not in ("active", "open"):
+            continue
+        ob = client.orderbook(market.ticker)
+        books.append(replace(ob, strike=market.floor_strike))
+    fees = FeeSchedule(series.fee_type, series.fee_multiplier)
+    return MarketSnapshot(event_ticker, fees, tuple(books), datetime.now(UTC))
+
+
+def needs_exchange(engine: sa.Engine, run_id: str, cached_step: str | None = None) -> bool:
+    """False when a step will return without the exchange: the run was skipped, or the step is done.
+
+    A run not yet in the warehouse needs it (the step then says fetch_market must run first).
+    """
+    with engine.begin() as conn:
+        run = store.get_run(conn, run_id)
+    if run is None:
+        return True
+    return run["status"] != "skipped" and (cached_step is None or cached_step not in run["steps"])
+
+
 def fetch_step(
     engine: sa.Engine,
     run_id: str,
@@ -122,7 +149,7 @@ def fetch_step(
     else:
         if client is None:
             raise ConfigurationError(f"a {mode} run needs a Kalshi client to read the market")
-        _guard(config, client, params)
+        guard(config, client, params)
         host = host_of(client.base_url)
     moment = _utc(as_of)
     base = {"run_id": run_id, "mode": mode, "event_ticker": event_ticker}
@@ -266,7 +293,7 @@ def decide_step(
     result = {
         **_base(run),
         "decisions": len(decisions),
-        "buys": sum(1 for d in decisions if d.action != "none"),
+        "buys": sum(1 for d in decisions if d.action != Action.NONE),
         "cancelled_stale": cancelled,
     }
     with engine.begin() as conn:  # all the decisions or none, and the step marked done with them
@@ -287,74 +314,59 @@ def place_step(
     if "decide" not in run["steps"]:
         raise ConfigurationError(f"trading run '{run_id}' has no decisions: decide_orders must run first")
     with exposure_lock(engine, account_of(run)):
-        return _place_locked(engine, run_id, config, client)
-
-
-def _place_locked(
-    engine: sa.Engine, run_id: str, config: TradingConfig, client: KalshiClient | None
-) -> dict[str, Any]:
-    run = _load_run(engine, run_id, config)  # as it is now: another attempt may have finished meanwhile
-    event_ticker, mode = run["event_ticker"], run["mode"]
-    snapshot = _snapshot_of(engine, run_id)
-    broker, realised_today = _book_state(engine, run, snapshot, config, client)
-    if isinstance(broker, ExchangeBroker):
-        # Orders of ours the warehouse never heard back about (this run's or another's): record them.
-        adopt_orders(broker.client, engine, run_id, event_ticker, mode)
-        sync_fills(engine, broker.client, event_ticker, mode)
-    with engine.begin() as conn:
-        decisions = [(i, d) for i, d in store.load_decisions(conn, run_id) if d.action != "none"]
-        ours = store.our_orders(conn, event_ticker, mode)
-        rejected_before = store.rejections_for_run(conn, run_id)
-    # Everything on the exchange (or in the paper book) is in here, this run's earlier orders included.
-    state = broker.exposure(event_ticker, ours)
-    state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
-    first_record = "place" not in run["steps"]
-
-    result: dict[str, Any] = {**_base(run), "orders": 0, "already_placed": 0, "rejected": 0, "filled": "0"}
-    filled_total = ZERO
-    for decision_id, d in decisions:
-        assert d.client_order_id is not None
+        run = _load_run(engine, run_id, config)  # as it is now: another attempt may have finished meanwhile
+        event_ticker, mode = run["event_ticker"], run["mode"]
+        snapshot = _snapshot_of(engine, run_id)
+        broker, realised_today = _book_state(engine, run, snapshot, config, client)
+        if isinstance(broker, ExchangeBroker):
+            # Orders of ours the warehouse never heard back about (this run's or another's): record them.
+            adopt_orders(broker.client, engine, run_id, event_ticker, mode)
+            sync_fills(engine, broker.client, event_ticker, mode)
         with engine.begin() as conn:
-            existing = store.order_by_client_id(conn, d.client_order_id)
-        if d.ticker in rejected_before and (existing is None or not existing["order_id"]):
-            result["rejected"] += 1  # rejected on an earlier attempt: the verdict stands
-            continue
-        outcome, filled, sent_now = execute(d, decision_id, broker, engine, run_id, state, config)
-        if outcome == "already_placed" and first_record:
-            outcome = "orders"  # placed by an earlier, interrupted attempt of this same run
-        result[outcome] += 1
-        filled_total += filled
-        if sent_now:  # later orders of this run are checked with this one counted in, once
-            assert d.limit_price is not None and d.fee_per_contract is not None
-            placed = RestingOrder(
-                "this-run",
-                d.client_order_id,
-                d.ticker,
-                d.direction,
-                d.count,
-                d.limit_price + d.fee_per_contract,
-            )
-            state = replace(state, resting=(*state.resting, placed))
-    result["filled"] = str(filled_total)
-    if first_record:  # the first complete attempt is the record; a retry only confirms it
-        with engine.begin() as conn:
-            store.record_step(conn, run_id, "place", result)
+            decisions = [(i, d) for i, d in store.load_decisions(conn, run_id) if d.action != Action.NONE]
+            ours = store.our_orders(conn, event_ticker, mode)
+            rejected_before = store.rejections_for_run(conn, run_id)
+        # Everything on the exchange (or in the paper book) is in here, this run's earlier orders included.
+        state = broker.exposure(event_ticker, ours)
+        state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
+        first_record = "place" not in run["steps"]
+
+        result: dict[str, Any] = {
+            **_base(run),
+            "orders": 0,
+            "already_placed": 0,
+            "rejected": 0,
+            "filled": "0",
+        }
+        filled_total = ZERO
+        for decision_id, d in decisions:
+            assert d.client_order_id is not None
+            with engine.begin() as conn:
+                existing = store.order_by_client_id(conn, d.client_order_id)
+            if d.ticker in rejected_before and (existing is None or not existing["order_id"]):
+                result["rejected"] += 1  # rejected on an earlier attempt: the verdict stands
+                continue
+            outcome, filled, sent_now = execute(d, decision_id, broker, engine, run_id, state, config)
+            if outcome == "already_placed" and first_record:
+                outcome = "orders"  # placed by an earlier, interrupted attempt of this same run
+            result[outcome] += 1
+            filled_total += filled
+            if sent_now:  # later orders of this run are checked with this one counted in, once
+                assert d.limit_price is not None and d.fee_per_contract is not None
+                placed = RestingOrder(
+                    "this-run",
+                    d.client_order_id,
+                    d.ticker,
+                    d.direction,
+                    d.count,
+                    d.limit_price + d.fee_per_contract,
+                )
+                state = replace(state, resting=(*state.resting, placed))
+        result["filled"] = str(filled_total)
+        if first_record:  # the first complete attempt is the record; a retry only confirms it
+            with engine.begin() as conn:
+                store.record_step(conn, run_id, "place", result)
     return result
-
-
-def _paper_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> list[dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for f in fills:
-        if f["ticker"] in settled:
-            continue
-        p = out.setdefault(
-            f["ticker"], {"ticker": f["ticker"], "position": ZERO, "exposure": ZERO, "fees": ZERO}
-        )
-        bought_yes = f["book_side"] == "bid"
-        p["position"] += f["count"] if bought_yes else -f["count"]
-        p["exposure"] += f["count"] * (f["yes_price"] if bought_yes else 1 - f["yes_price"])
-        p["fees"] += f["fee"]
-    return [p for p in out.values() if p["position"] != 0]
 
 
 def reconcile_step(
@@ -363,7 +375,6 @@ def reconcile_step(
     *,
     config: TradingConfig,
     client: KalshiClient | None,
-    summary: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Sync fills (demo/live), record the event's positions and finish the run with its summary."""
     run = _load_run(engine, run_id, config)
@@ -374,7 +385,7 @@ def reconcile_step(
     added = 0
     if config.mode is TradingMode.PAPER:
         with engine.begin() as conn:
-            positions = _paper_positions(
+            positions = paper_positions(
                 store.fills_for_event(conn, event_ticker, mode), store.settled_tickers(conn, mode)
             )
     else:
@@ -405,19 +416,12 @@ def reconcile_step(
         "resting_orders": resting,
     }
     steps = run["steps"]
-    final = (
-        dict(summary)
-        if summary is not None
-        else {
-            **_base(run),
-            "decisions": steps.get("decide", {}).get("decisions", 0),
-            "cancelled_stale": steps.get("decide", {}).get("cancelled_stale", 0),
-            **{
-                k: steps.get("place", {}).get(k, 0)
-                for k in ("orders", "already_placed", "rejected", "filled")
-            },
-        }
-    )
+    final = {
+        **_base(run),
+        "decisions": steps.get("decide", {}).get("decisions", 0),
+        "cancelled_stale": steps.get("decide", {}).get("cancelled_stale", 0),
+        **{k: steps.get("place", {}).get(k, 0) for k in ("orders", "already_placed", "rejected", "filled")},
+    }
     final.update(fills=fills, positions=recorded)
     with engine.begin() as conn:
         store.record_step(conn, run_id, "reconcile", result)
@@ -426,160 +430,38 @@ def reconcile_step(
     return result
 
 
-# ---- the Airflow-facing steps: configuration from params over the environment -----------------------------
-
-
-def _engine(warehouse_url: str | None) -> sa.Engine:
-    from tsa_bot.warehouse.engine import get_engine
-
-    return get_engine(warehouse_url)
-
-
-@contextlib.contextmanager
-def _client(
-    config: TradingConfig,
-    params: Mapping[str, Any],
-    private_key_pem: bytes | None,
-    *,
-    needed: bool = True,
-    read_only: bool = False,
-) -> Iterator[KalshiClient | None]:
-    """The mode's client, or None where the step needs none (a backfill; the paper book after fetch)."""
-    if config.backfill or not needed:
-        yield None
-        return
-    extra = {"private_key_pem": private_key_pem} if private_key_pem else {}
-    with client_for_mode(config, params, read_only=read_only, **extra) as client:
-        yield client
-
-
-def fetch_market(
-    run_key: str,
-    week_start: date,
-    *,
-    params: Mapping[str, Any] | None,
-    warehouse_url: str | None = None,
-    private_key_pem: bytes | None = None,
-    as_of: datetime | None = None,
+def settle_step(
+    engine: sa.Engine, event_ticker: str, *, client: KalshiClient, mode: TradingMode | str
 ) -> dict[str, Any]:
-    """Start the trading run and record its snapshot of the week's event (or why it is skipped).
-
-    Returns ``{run_id, mode, event_ticker, snapshot_id, snapshot_source_run, markets, taken_at}`` or
-    ``{run_id, mode, event_ticker, skipped}``.
-    """
-    params = dict(params or {})
-    config = TradingConfig.from_params(params)
-    engine = _engine(warehouse_url)
-    event_ticker = event_ticker_for_week(week_start)
-    with _client(config, params, private_key_pem) as client:
-        return fetch_step(
-            engine, run_key, event_ticker, config=config, client=client, params=params, as_of=as_of
-        )
-
-
-def price_market(
-    run_key: str,
-    *,
-    probabilities: Mapping[int, float] | Mapping[str, float],
-    params: Mapping[str, Any] | None,
-    warehouse_url: str | None = None,
-) -> dict[str, Any]:
-    """Quote every strike.
-
-    Returns ``{run_id, mode, event_ticker, quotes, best_edge, best_ticker, best_side}``.
-    """
-    config = TradingConfig.from_params(params)
-    return price_step(_engine(warehouse_url), run_key, probabilities, config=config)
-
-
-def _exchange_step(
-    step: Callable[..., dict[str, Any]],
-    run_key: str,
-    params: Mapping[str, Any] | None,
-    warehouse_url: str | None,
-    private_key_pem: bytes | None,
-    cached_step: str | None = None,
-) -> dict[str, Any]:
-    """Run a step that may need the exchange, building a client only when it will really be used."""
-    params = dict(params or {})
-    config = TradingConfig.from_params(params)
-    engine = _engine(warehouse_url)
-    needed = config.mode is not TradingMode.PAPER and _needs_work(engine, run_key, config, cached_step)
-    with _client(config, params, private_key_pem, needed=needed) as client:
-        return step(engine, run_key, config=config, client=client)
-
-
-def decide_orders(
-    run_key: str,
-    *,
-    params: Mapping[str, Any] | None,
-    warehouse_url: str | None = None,
-    private_key_pem: bytes | None = None,
-) -> dict[str, Any]:
-    """Cancel stale orders of earlier runs and decide.
-
-    Returns ``{run_id, mode, event_ticker, decisions, buys, cancelled_stale}``.
-    """
-    return _exchange_step(decide_step, run_key, params, warehouse_url, private_key_pem, cached_step="decide")
-
-
-def place_orders(
-    run_key: str,
-    *,
-    params: Mapping[str, Any] | None,
-    warehouse_url: str | None = None,
-    private_key_pem: bytes | None = None,
-) -> dict[str, Any]:
-    """Risk-check and place the decisions, each at most once.
-
-    Returns ``{run_id, mode, event_ticker, orders, already_placed, rejected, filled}``.
-    """
-    return _exchange_step(place_step, run_key, params, warehouse_url, private_key_pem)
-
-
-def reconcile(
-    run_key: str,
-    *,
-    params: Mapping[str, Any] | None,
-    warehouse_url: str | None = None,
-    private_key_pem: bytes | None = None,
-) -> dict[str, Any]:
-    """Sync fills, record positions, finish the run.
-
-    Returns ``{run_id, mode, event_ticker, fills, new_fills, positions, resting_orders}``.
-    """
-    return _exchange_step(reconcile_step, run_key, params, warehouse_url, private_key_pem)
-
-
-def _needs_work(engine: sa.Engine, run_key: str, config: TradingConfig, cached_step: str | None) -> bool:
-    """False when the step will return without the exchange: the run was skipped, or the step is done."""
-    run = _load_run(engine, run_key, config)
-    return run["status"] != "skipped" and (cached_step is None or cached_step not in run["steps"])
-
-
-def settle(
-    day: date,
-    *,
-    params: Mapping[str, Any] | None,
-    warehouse_url: str | None = None,
-    private_key_pem: bytes | None = None,
-) -> dict[str, Any]:
-    """Record the P&L of the week containing ``day`` once Kalshi has settled it (reads only).
-
-    Returns ``{event_ticker, mode, positions_settled, pnl}``, or ``{event_ticker, mode, skipped}`` for
-    a backfill (it contacts no exchange; paper positions settle from TSA's first-published numbers).
-    """
-    params = dict(params or {})
-    config = TradingConfig.from_params(params)
-    event_ticker = event_ticker_for_week(day)
-    if config.backfill:
-        return {
-            "event_ticker": event_ticker,
-            "mode": config.mode.value,
-            "skipped": "backfill: no exchange is contacted; paper positions settle from TSA's numbers",
+    """Record P&L per position for every market of the event the exchange has determined."""
+    mode = TradingMode(mode).value
+    event = client.event(event_ticker)
+    exchange_revenue: dict[str, Decimal] = {}
+    if mode != TradingMode.PAPER.value:
+        sync_fills(engine, client, event_ticker, mode)
+        exchange_revenue = {
+            s.ticker: s.revenue_dollars for s in client.settlements(event_ticker=event_ticker)
         }
-    # Settlement only reads: a read-only client; live still needs its configuration opt-in.
-    client_params = {**params, "live": True} if config.mode is TradingMode.LIVE else params
-    with _client(config, client_params, private_key_pem, read_only=True) as client:
-        assert client is not None
-        return settle_event(event_ticker, engine=_engine(warehouse_url), client=client, mode=config.mode)
+    with engine.begin() as conn:
+        fills = store.fills_for_event(conn, event_ticker, mode)
+        by_ticker: dict[str, list[Mapping[str, Any]]] = {}
+        for f in fills:
+            by_ticker.setdefault(f["ticker"], []).append(f)
+        recorded, total = 0, ZERO
+        for market in event.markets:
+            if market.result not in ("yes", "no") or market.ticker not in by_ticker:
+                continue
+            figures = position_pnl(by_ticker[market.ticker], market.result)
+            row = {
+                "mode": mode,
+                "event_ticker": event_ticker,
+                "ticker": market.ticker,
+                "result": market.result,
+                "expiration_value": market.expiration_value or None,
+                "exchange_revenue": exchange_revenue.get(market.ticker),
+                **figures,
+            }
+            if store.save_settlement(conn, row):
+                recorded += 1
+                total += figures["pnl"]
+    return {"event_ticker": event_ticker, "mode": mode, "positions_settled": recorded, "pnl": str(total)}

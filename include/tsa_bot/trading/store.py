@@ -15,9 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.kalshi.models import Level, Order, OrderRequest
+from tsa_bot.kalshi.models import Order, OrderRequest
+from tsa_bot.market import Action, BookSide, Direction, Level, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule
-from tsa_bot.pricing.quotes import MarketSnapshot, StrikeBook, StrikeQuote
+from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote
 from tsa_bot.trading.decide import Decision
 
 
@@ -168,7 +169,13 @@ def load_snapshot(conn: sa.Connection, run_id: str) -> MarketSnapshot | None:
         return tuple(Level(Decimal(p), Decimal(c)) for p, c in pairs)
 
     books = tuple(
-        StrikeBook(r["ticker"], r["strike"], levels(r["book"]["yes"]), levels(r["book"]["no"])) for r in rows
+        OrderBook(
+            ticker=r["ticker"],
+            strike=r["strike"],
+            yes_bids=levels(r["book"]["yes"]),
+            no_bids=levels(r["book"]["no"]),
+        )
+        for r in rows
     )
     fees = FeeSchedule(run["fee_type"], Decimal(str(run["fee_multiplier"])))
     return MarketSnapshot(run["event_ticker"], fees, books, run["snapshot_taken_at"])
@@ -306,19 +313,19 @@ def load_decisions(conn: sa.Connection, run_id: str) -> list[tuple[int, Decision
         (
             r["id"],
             Decision(
-                r["event_ticker"],
-                r["ticker"],
-                r["strike"],
-                r["fair_yes"],
-                r["raw_fair_yes"],
-                r["action"],
-                r["count"],
-                r["limit_price"],
-                r["fee_per_contract"],
-                r["ev_per_contract"],
-                r["kelly_contracts"],
-                r["client_order_id"],
-                r["reason"],
+                event_ticker=r["event_ticker"],
+                ticker=r["ticker"],
+                strike=r["strike"],
+                fair_yes=r["fair_yes"],
+                raw_fair_yes=r["raw_fair_yes"],
+                action=Action(r["action"]),
+                count=r["count"],
+                limit_price=r["limit_price"],
+                fee_per_contract=r["fee_per_contract"],
+                ev_per_contract=r["ev_per_contract"],
+                kelly_contracts=r["kelly_contracts"],
+                client_order_id=r["client_order_id"],
+                reason=r["reason"],
             ),
         )
         for r in rows
@@ -466,8 +473,8 @@ def adopt_order(conn: sa.Connection, *, run_id: str, mode: str, event_ticker: st
             "oid": order.order_id,
             "e": event_ticker,
             "t": order.ticker,
-            "dir": "no" if order.side == "ask" else "yes",
-            "bs": order.side or "bid",
+            "dir": Direction.NO if order.side == BookSide.ASK else Direction.YES,
+            "bs": order.side or BookSide.BID,
             "yp": order.yes_price_dollars,
             "c": order.initial_count_fp,
             "f": order.fill_count_fp,

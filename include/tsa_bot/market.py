@@ -1,0 +1,119 @@
+"""The market's vocabulary, defined once: the series, its week, event and market tickers, the New York zone,
+money constants, the words of an order (mode, direction, book side, action) and the order book.
+
+Kalshi's weekly TSA contract (series ``KXTSAW``) has one event per Monday-Sunday week, named for the
+Sunday (``KXTSAW-26FEB15``), and one market per strike (``KXTSAW-26FEB15-A2.30``: "weekly mean above
+2.30 M"). Every order is expressed on the YES book: buying YES at p is a ``bid`` at p, buying NO at q an
+``ask`` at 1 - q.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+NEW_YORK = ZoneInfo("America/New_York")  # TSA publishes, and Kalshi's week runs, on New York time
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+SERIES = "KXTSAW"
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+class TradingMode(StrEnum):
+    """Where orders go: a local paper book, Kalshi's demo exchange, or production."""
+
+    PAPER = "paper"
+    DEMO = "demo"
+    LIVE = "live"
+
+
+class Direction(StrEnum):
+    """Which contract is bought: YES (the mean ends above the strike) or NO."""
+
+    YES = "yes"
+    NO = "no"
+
+
+class BookSide(StrEnum):
+    """The side of the YES book an order rests on."""
+
+    BID = "bid"
+    ASK = "ask"
+
+
+class Action(StrEnum):
+    """What a decision does in one market."""
+
+    BUY_YES = "buy_yes"
+    BUY_NO = "buy_no"
+    NONE = "none"
+
+
+def week_sunday(day: date) -> date:
+    """The Sunday that ends the Monday-Sunday week containing ``day``."""
+    return day + timedelta(days=6 - day.weekday())
+
+
+def event_ticker_for_week(day: date, series: str = SERIES) -> str:
+    """``KXTSAW-26FEB15`` for any day of the week ending Sunday 2026-02-15."""
+    sunday = week_sunday(day)
+    return f"{series}-{sunday:%y}{MONTHS[sunday.month - 1]}{sunday.day:02d}"
+
+
+def series_of(event_ticker: str) -> str:
+    """``KXTSAW`` for ``KXTSAW-26FEB15`` (or any of its market tickers)."""
+    return event_ticker.split("-")[0]
+
+
+def in_event(ticker: str, event_ticker: str) -> bool:
+    """Whether a market ticker belongs to the event."""
+    return ticker.startswith(event_ticker + "-")
+
+
+@dataclass(frozen=True)
+class Level:
+    price: Decimal
+    count: Decimal
+
+
+def asks_from_opposite_bids(bids: tuple[Level, ...]) -> tuple[Level, ...]:
+    """Kalshi books hold bids only: a bid at q on one side is an offer at 1 - q on the other.
+
+    Best bids first in, so cheapest asks first out.
+    """
+    return tuple(Level(ONE - lv.price, lv.count) for lv in bids)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderBook:
+    """One market's resting bids on each side, best first; ``strike`` where the market has one."""
+
+    ticker: str
+    yes_bids: tuple[Level, ...]
+    no_bids: tuple[Level, ...]
+    strike: int | None = None
+
+    @property
+    def best_yes_bid(self) -> Level | None:
+        return self.yes_bids[0] if self.yes_bids else None
+
+    @property
+    def best_no_bid(self) -> Level | None:
+        return self.no_bids[0] if self.no_bids else None
+
+    @property
+    def yes_asks(self) -> tuple[Level, ...]:
+        """Where YES can be bought, cheapest first."""
+        return asks_from_opposite_bids(self.no_bids)
+
+    @property
+    def no_asks(self) -> tuple[Level, ...]:
+        """Where NO can be bought, cheapest first."""
+        return asks_from_opposite_bids(self.yes_bids)
+
+    def asks(self, direction: Direction | str) -> tuple[Level, ...]:
+        return self.yes_asks if direction == Direction.YES else self.no_asks
