@@ -6,7 +6,8 @@
 The quotes come from the replay test kit's crowd generator (tests/replay/replay_testkit.py) until the
 simulator serves candlestick history. The first policy runs on an empty forecast cache (unless --cache-dir
 holds one) and is the timed figure (wall, and CPU of this process and its forecast workers: the machine's
-two cores are shared); the others reuse the cache. Prints each policy's table row beside the YoY baseline and doing nothing.
+two cores are shared); the others reuse the cache. Prints each policy's row beside the YoY baseline's and
+doing nothing's.
 """
 
 from __future__ import annotations
