@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
@@ -128,6 +127,7 @@ def replay(
     out = Outcome(source, config.policy.value)
     book = PaperBook(config.paper_bankroll)
     learned: list[ScoredWeek] = []
+    weights: dict[int, Decimal] = {}
     equity = ZERO
     for monday in weeks:
         history = histories.get(monday)
@@ -177,7 +177,10 @@ def replay(
             week_scores.append(ScoredWeek(history.event_ticker, moment.at, settled_at, model, market, known))
             if source == NOTHING:
                 continue
-            week_trades += _trade(history, moment, snapshot, quotes, found, book, learned, config, out)
+            if config.policy in (Policy.BLEND, Policy.GUARDED):
+                weight = _learned_weight(learned, moment.at, weights)
+                config = replace(config, market_weight=weight)
+            week_trades += _trade(history, moment, snapshot, quotes, book, config, out)
         learned += week_scores
         # Settlement: each market the book holds in this event, once its result is known.
         pnl_week = ZERO
@@ -208,21 +211,25 @@ def replay(
     return out
 
 
+def _learned_weight(learned: Sequence[ScoredWeek], moment: datetime, memo: dict[int, Decimal]) -> Decimal:
+    """``learn_weight`` at the moment. The weeks known by then are a prefix of ``learned`` (weeks settle in
+    order), so the weight is remembered by that prefix's length: every day of a week sees the same."""
+    known = [h for h in learned if h.settled_at < moment and h.moment < moment]
+    if len(known) not in memo:
+        memo[len(known)] = Decimal(repr(learn_weight(known, moment).market_weight))
+    return memo[len(known)]
+
+
 def _trade(
     history: EventHistory,
     moment: Moment,
     snapshot: Any,
     quotes: list[Any],
-    forecast: WeekForecast,
     book: PaperBook,
-    learned: Sequence[ScoredWeek],
     config: TradingConfig,
     out: Outcome,
 ) -> list[Trade]:
     """One moment's decide and place steps on the paper book; returns the fills as trades."""
-    if config.policy in (Policy.BLEND, Policy.GUARDED):
-        weight = learn_weight(learned, moment.at)
-        config = replace(config, market_weight=Decimal(repr(weight.market_weight)))
     broker = PaperBroker(snapshot, snapshot.fees, book.fills, book.settled, book.start + book.realised)
     state = broker.exposure(history.event_ticker, {})
     today = book.realised_on.get(moment.at.date(), ZERO)
