@@ -22,10 +22,11 @@ from typing import Any
 import pandas as pd
 
 from tsa_bot.forecast.backtest import DEFAULT_WORKERS, forecast_weeks
-from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.cache import PointCache, cache_key
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import InsufficientData
 from tsa_bot.forecast.distribution import WeekForecast
+from tsa_bot.forecast.model import DEFAULT_PARAMS, MODEL_VERSION
 from tsa_bot.publication import publication_time
 
 KNOWN_DAYS = (0, 1, 2, 3, 4)  # Saturday and Sunday's moments know Monday–Thursday at most
@@ -41,6 +42,10 @@ def known_days(series: pd.Series, monday: dt.date, moment: datetime) -> int:
             break
         k += 1
     return k
+
+
+def _raw(payload: Any) -> Any:
+    return payload
 
 
 class MemoryCache:
@@ -98,6 +103,21 @@ class Forecaster:
                 cache=self.cache,
             )
 
+    def _reuse_earlier_weeks(self, rows: pd.Series, monday: dt.date, ks: tuple[int, ...]) -> None:
+        """Cache the earlier weeks' points at ``ks`` from their points at every count, where those exist.
+
+        A week whose data stop mid-week is forecast at fewer known-days counts, and the cache is keyed by
+        the counts asked for. Each count's point comes from the same fit, independently of the others, so
+        the points at ``ks`` are a subset of the points at ``KNOWN_DAYS``: no earlier week is refitted.
+        """
+        for i in range(1, self.calibration_weeks + 1):
+            week = monday - dt.timedelta(weeks=i)
+            earlier = rows[rows.index < pd.Timestamp(week + dt.timedelta(days=7))]
+            found = self.cache.get(cache_key(MODEL_VERSION, DEFAULT_PARAMS, week, KNOWN_DAYS, earlier), _raw)
+            if found is not None:
+                subset = found if isinstance(found, dict) else [p for p in found if p["known_days"] in ks]
+                self.cache.put(cache_key(MODEL_VERSION, DEFAULT_PARAMS, week, ks, earlier), subset)
+
     def week(self, monday: dt.date) -> WeekForecasts:
         """The week's forecasts at every known-days count its data reach (all of 0..4 normally)."""
         if monday in self._weeks:
@@ -105,6 +125,8 @@ class Forecaster:
         rows = self.series[self.series.index < pd.Timestamp(monday + dt.timedelta(days=7))]
         present = known_days(rows, monday, datetime.max.replace(tzinfo=dt.UTC))
         ks = KNOWN_DAYS if present >= max(KNOWN_DAYS) else tuple(range(present + 1))
+        if ks != KNOWN_DAYS:
+            self._reuse_earlier_weeks(rows, monday, ks)
         try:
             scored = forecast_weeks(
                 rows,
