@@ -42,6 +42,7 @@ down: $(STAMP)
 ## The test suite: real PostgreSQL (127.0.0.1:5432, else embedded), real HTTP, dag.test().
 ## The warehouse tests then run again on the embedded server, the fallback used where no Postgres runs.
 test: $(STAMP) browser
+	$(BIN)/lint-imports  # the import contracts in pyproject.toml: layers, no cycles
 	$(BIN)/python -m pytest
 	TSABOT_TEST_EMBEDDED_PG=1 $(BIN)/python -m pytest -q tests/test_warehouse_engine.py tests/test_warehouse_load.py \
 		tests/test_warehouse_migrate.py

@@ -69,6 +69,7 @@ def kalshi_settings():
     """
     from dataclasses import replace
 
+    import httpx
     from airflow.sdk import BaseHook
 
     from tsa_bot.kalshi.client import KalshiSettings
@@ -82,7 +83,8 @@ def kalshi_settings():
     if conn.host:
         scheme = conn.schema or "https"
         base = conn.host if "://" in conn.host else f"{scheme}://{conn.host}"
-        changes["api_base"] = base + (f":{conn.port}" if conn.port else "")
+        # The port goes after the host, not after a path the host field may carry (/trade-api/v2).
+        changes["api_base"] = str(httpx.URL(base).copy_with(port=conn.port)) if conn.port else base
     if conn.login:
         changes["key_id"] = conn.login
     pem = conn.password or conn.extra_dejson.get("private_key")

@@ -6,18 +6,16 @@ strict "above": a strike pays YES only when the mean is greater than it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
 
+from tsa_bot import scoring
 from tsa_bot.forecast.store import load_forecast, load_strike_probabilities
 from tsa_bot.publication import publication_time
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
-
-PROBABILITY_FLOOR = 1e-6  # log loss of a confident miss is large, not infinite
 
 
 @dataclass(frozen=True)
@@ -31,12 +29,8 @@ class ForecastScore:
 def score_probabilities(
     prob_above: dict[int, float], actual_mean: float, mean: float, q10: float, q90: float
 ) -> ForecastScore:
-    """Brier and log loss over the strike grid, with the strict ``>`` Kalshi uses."""
-    outcomes = {strike: actual_mean > strike for strike in prob_above}
-    brier = sum((p - outcomes[k]) ** 2 for k, p in prob_above.items()) / len(prob_above)
-    log_loss = -sum(
-        math.log(max(PROBABILITY_FLOOR, p if outcomes[k] else 1 - p)) for k, p in prob_above.items()
-    ) / len(prob_above)
+    """Brier and log loss over the strike grid (see :mod:`tsa_bot.scoring`), and the mean's error."""
+    brier, log_loss = scoring.strike_scores(prob_above, actual_mean)
     return ForecastScore(abs(mean - actual_mean) / actual_mean, q10 <= actual_mean <= q90, brier, log_loss)
 
 
@@ -108,8 +102,7 @@ def score_week(engine: sa.Engine, week_start: date, actual_mean: float) -> int:
 
 def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float) -> dict:
     """P&L of the paper book's positions in one event, from the first-published weekly mean."""
-    from tsa_bot.trading import store
-    from tsa_bot.trading.book import position_pnl
+    from tsa_bot.trading.book import Outcome, settle_book
 
     with engine.begin() as conn:
         strikes = dict(
@@ -121,25 +114,9 @@ def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float)
                 {"e": event_ticker},
             ).all()
         )
-        by_ticker: dict[str, list] = {}
-        for fill in store.fills_for_event(conn, event_ticker, "paper"):
-            by_ticker.setdefault(fill["ticker"], []).append(fill)
-        settled, total = 0, Decimal(0)
-        for ticker, fills in by_ticker.items():
-            result = "yes" if actual_mean > strikes[ticker] else "no"
-            figures = position_pnl(fills, result)
-            row = {
-                "mode": "paper",
-                "event_ticker": event_ticker,
-                "ticker": ticker,
-                "result": result,
-                "expiration_value": Decimal(str(round(actual_mean, 2))),
-                "exchange_revenue": None,
-                **figures,
-            }
-            if store.save_settlement(conn, row):
-                settled += 1
-                total += figures["pnl"]
+        value = Decimal(str(round(actual_mean, 2)))
+        outcomes = {t: Outcome("yes" if actual_mean > k else "no", value) for t, k in strikes.items()}
+        settled, total = settle_book(conn, "paper", event_ticker, outcomes)
     return {"event_ticker": event_ticker, "positions_settled": settled, "pnl": str(total)}
 
 

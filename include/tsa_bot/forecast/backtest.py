@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsa_bot import scoring
 from tsa_bot.errors import ValidationError
 from tsa_bot.forecast.baseline import BASELINE_VERSION, yoy_remaining_forecast
 from tsa_bot.forecast.cache import PointCache, cache_key
@@ -42,7 +43,6 @@ from tsa_bot.forecast.model import (
 )
 
 DEFAULT_WORKERS = 2
-LOG_LOSS_EPS = 1e-3  # probabilities are clipped to [eps, 1 - eps] before scoring log loss
 MIN_CALIBRATION_WEEKS = 8
 
 
@@ -262,15 +262,12 @@ def score(
     if not pairs:
         return {"weeks": 0, "mape": None, "coverage80": None, "brier": None, "log_loss": None}
     ape, covered, brier, logloss = [], [], [], []
-    strikes = np.asarray(STRIKES, dtype=float)
     for f, actual in pairs:
         ape.append(abs(f.mean - actual) / actual)
         covered.append(f.quantile(0.1) <= actual <= f.quantile(0.9))
-        probs = np.array([f.prob_above(s) for s in strikes])
-        outcome = (actual > strikes).astype(float)
-        brier.append(np.mean((probs - outcome) ** 2))
-        clipped = np.clip(probs, LOG_LOSS_EPS, 1 - LOG_LOSS_EPS)
-        logloss.append(np.mean(-(outcome * np.log(clipped) + (1 - outcome) * np.log(1 - clipped))))
+        week_brier, week_log_loss = scoring.strike_scores({s: f.prob_above(s) for s in STRIKES}, actual)
+        brier.append(week_brier)
+        logloss.append(week_log_loss)
     return {
         "weeks": len(pairs),
         "mape": float(np.mean(ape)),

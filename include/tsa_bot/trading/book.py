@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
+
 from tsa_bot.market import ONE, ZERO, BookSide
+from tsa_bot.trading import store
 
 
 def position_pnl(fills: list[Mapping[str, Any]], result: str) -> dict[str, Decimal]:
@@ -32,8 +36,9 @@ def position_pnl(fills: list[Mapping[str, Any]], result: str) -> dict[str, Decim
     return {"net_position": net, "gross_cost": gross, "fees": fees, "payout": payout, "pnl": pnl - fees}
 
 
-def paper_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> list[dict[str, Any]]:
-    """Open positions from paper fills (markets not yet settled): ``ticker, position, exposure, fees``."""
+def open_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> dict[str, dict[str, Any]]:
+    """Per market not yet settled: net ``position`` (+ YES, - NO), ``exposure`` (what the contracts
+    cost) and ``fees``, from our fills. The paper broker's exposure and the recorded positions use it."""
     out: dict[str, dict[str, Any]] = {}
     for f in fills:
         if f["ticker"] in settled:
@@ -43,6 +48,52 @@ def paper_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> list[d
         )
         bought_yes = f["book_side"] == BookSide.BID
         p["position"] += f["count"] if bought_yes else -f["count"]
-        p["exposure"] += f["count"] * (f["yes_price"] if bought_yes else 1 - f["yes_price"])
+        p["exposure"] += f["count"] * (f["yes_price"] if bought_yes else ONE - f["yes_price"])
         p["fees"] += f["fee"]
-    return [p for p in out.values() if p["position"] != 0]
+    return out
+
+
+def paper_positions(fills: list[Mapping[str, Any]], settled: set[str]) -> list[dict[str, Any]]:
+    """The open positions worth recording: those not netted to zero."""
+    return [p for p in open_positions(fills, settled).values() if p["position"] != 0]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one market settled: ``yes`` or ``no``, the value it settled on, what the exchange paid us."""
+
+    result: str
+    expiration_value: Decimal | None
+    exchange_revenue: Decimal | None = None
+
+
+def settle_book(
+    conn: sa.Connection, mode: str, event_ticker: str, outcomes: Mapping[str, Outcome]
+) -> tuple[int, Decimal]:
+    """Record the P&L of each of our positions in the event whose market has an outcome, once per market.
+
+    The one settlement of fills, whoever determines the outcomes (the exchange, or TSA's first-published
+    numbers for the paper book). Returns (positions newly settled, their P&L).
+    """
+    by_ticker: dict[str, list[Mapping[str, Any]]] = {}
+    for f in store.fills_for_event(conn, event_ticker, mode):
+        by_ticker.setdefault(f["ticker"], []).append(f)
+    recorded, total = 0, ZERO
+    for ticker, fills in by_ticker.items():
+        outcome = outcomes.get(ticker)
+        if outcome is None:
+            continue
+        figures = position_pnl(fills, outcome.result)
+        row = {
+            "mode": mode,
+            "event_ticker": event_ticker,
+            "ticker": ticker,
+            "result": outcome.result,
+            "expiration_value": outcome.expiration_value,
+            "exchange_revenue": outcome.exchange_revenue,
+            **figures,
+        }
+        if store.save_settlement(conn, row):
+            recorded += 1
+            total += figures["pnl"]
+    return recorded, total

@@ -18,6 +18,7 @@ from tsa_bot.kalshi.models import Order
 from tsa_bot.market import ONE, ZERO, BookSide, Direction
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 from tsa_bot.pricing.quotes import MarketSnapshot
+from tsa_bot.trading.book import open_positions
 from tsa_bot.trading.decide import Decision
 from tsa_bot.trading.risk import ExposureState, Holding, RestingOrder
 from tsa_bot.trading.store import FillRecord
@@ -131,17 +132,10 @@ class PaperBroker:
         return []
 
     def exposure(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> ExposureState:
-        holdings: dict[str, Holding] = {}
-        for f in self._fills:
-            if f["ticker"] in self._settled:
-                continue
-            h = holdings.get(f["ticker"], Holding())
-            sign = 1 if f["book_side"] == BookSide.BID else -1
-            unit = f["yes_price"] if sign > 0 else ONE - f["yes_price"]
-            holdings[f["ticker"]] = Holding(h.position + sign * f["count"], h.exposure + f["count"] * unit)
+        book = open_positions(self._fills, self._settled)
+        holdings = {ticker: Holding(p["position"], p["exposure"]) for ticker, p in book.items()}
         # Settled markets are already in the bankroll through their P&L (net of fees).
-        open_fees = sum((f["fee"] for f in self._fills if f["ticker"] not in self._settled), ZERO)
-        spent = sum((h.exposure for h in holdings.values()), ZERO) + open_fees
+        spent = sum((p["exposure"] + p["fees"] for p in book.values()), ZERO)
         return ExposureState(holdings, (), ZERO, self._bankroll - spent)
 
     def place(self, decision: Decision, time_in_force: str) -> Placement:

@@ -55,8 +55,9 @@ def exposure_lock(engine: sa.Engine, account: str) -> Iterator[None]:
 
 
 def account_of(run: Mapping[str, Any]) -> str:
-    """What one lock covers: one mode on one exchange host (all its events: total exposure spans them)."""
-    return f"{run['mode']}|{run['api_host']}"
+    """What one lock covers: all events (total exposure spans them) of one account: the paper book (one,
+    whatever host its market data came from), or one mode on one exchange host."""
+    return "paper" if run["mode"] == "paper" else f"{run['mode']}|{run['api_host']}"
 
 
 def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_ticker: str, mode: str) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from tsa_bot.market import ZERO, Direction
+from tsa_bot.market import ONE, ZERO, Direction
 from tsa_bot.trading.config import RiskLimits
 
 
@@ -83,6 +83,66 @@ class Violation:
     value: Decimal | bool
 
 
+@dataclass(frozen=True)
+class _Measure:
+    """One size limit as it applies to one intent: ``used + count * per_contract <= limit``."""
+
+    code: str
+    limit: Decimal
+    used: Decimal
+    per_contract: Decimal
+    message: str  # formatted with value and limit
+
+    def value(self, count: Decimal) -> Decimal:
+        return self.used + count * self.per_contract
+
+    def most_contracts(self) -> Decimal:
+        return (self.limit - self.used) / self.per_contract
+
+
+def _size_limits(intent: OrderIntent, state: ExposureState, limits: RiskLimits) -> tuple[_Measure, ...]:
+    """Every limit on an order's size, defined once: :func:`check_order` checks them, and
+    :func:`largest_allowed` sizes by them."""
+    unit = intent.price + intent.fee_per_contract
+    return (
+        _Measure(
+            "order_contracts",
+            limits.max_order_contracts,
+            ZERO,
+            ONE,
+            "{value} contracts exceed the largest order of {limit}",
+        ),
+        _Measure(
+            "order_cost",
+            limits.max_order_cost,
+            ZERO,
+            unit,
+            "order cost {value} exceeds the largest order of ${limit}",
+        ),
+        _Measure(
+            "market_contracts",
+            limits.max_contracts_per_market,
+            state.held(intent.ticker, intent.direction),
+            ONE,
+            f"{{value}} contracts in {intent.ticker} exceed {{limit}}",
+        ),
+        _Measure(
+            "event_exposure",
+            limits.max_event_exposure,
+            state.event_exposure(intent.event_ticker),
+            unit,
+            f"exposure {{value}} in {intent.event_ticker} would exceed ${{limit}}",
+        ),
+        _Measure(
+            "total_exposure",
+            limits.max_total_exposure,
+            state.total_exposure(),
+            unit,
+            "total exposure {value} would exceed ${limit}",
+        ),
+    )
+
+
 def check_order(intent: OrderIntent, state: ExposureState, limits: RiskLimits) -> list[Violation]:
     """Every limit the order would break; empty means it may be sent."""
     out: list[Violation] = []
@@ -98,54 +158,10 @@ def check_order(intent: OrderIntent, state: ExposureState, limits: RiskLimits) -
                 -state.realised_pnl_today,
             )
         )
-    if intent.count > limits.max_order_contracts:
-        out.append(
-            Violation(
-                "order_contracts",
-                f"{intent.count} contracts exceed the largest order of {limits.max_order_contracts}",
-                limits.max_order_contracts,
-                intent.count,
-            )
-        )
-    if intent.cost > limits.max_order_cost:
-        out.append(
-            Violation(
-                "order_cost",
-                f"order cost {intent.cost} exceeds the largest order of ${limits.max_order_cost}",
-                limits.max_order_cost,
-                intent.cost,
-            )
-        )
-    per_market = state.held(intent.ticker, intent.direction) + intent.count
-    if per_market > limits.max_contracts_per_market:
-        out.append(
-            Violation(
-                "market_contracts",
-                f"{per_market} contracts in {intent.ticker} exceed {limits.max_contracts_per_market}",
-                limits.max_contracts_per_market,
-                per_market,
-            )
-        )
-    event = state.event_exposure(intent.event_ticker) + intent.cost
-    if event > limits.max_event_exposure:
-        out.append(
-            Violation(
-                "event_exposure",
-                f"exposure {event} in {intent.event_ticker} would exceed ${limits.max_event_exposure}",
-                limits.max_event_exposure,
-                event,
-            )
-        )
-    total = state.total_exposure() + intent.cost
-    if total > limits.max_total_exposure:
-        out.append(
-            Violation(
-                "total_exposure",
-                f"total exposure {total} would exceed ${limits.max_total_exposure}",
-                limits.max_total_exposure,
-                total,
-            )
-        )
+    for m in _size_limits(intent, state, limits):
+        value = m.value(intent.count)
+        if value > m.limit:
+            out.append(Violation(m.code, m.message.format(value=value, limit=m.limit), m.limit, value))
     return out
 
 
@@ -154,15 +170,7 @@ def largest_allowed(intent: OrderIntent, state: ExposureState, limits: RiskLimit
 
     Kill switch and daily loss are not sizing limits: they reject, so that the rejection is recorded.
     """
-    unit = intent.price + intent.fee_per_contract
-    caps = {
-        "": intent.count,
-        "order_contracts": limits.max_order_contracts,
-        "order_cost": limits.max_order_cost / unit,
-        "market_contracts": limits.max_contracts_per_market - state.held(intent.ticker, intent.direction),
-        "event_exposure": (limits.max_event_exposure - state.event_exposure(intent.event_ticker)) / unit,
-        "total_exposure": (limits.max_total_exposure - state.total_exposure()) / unit,
-    }
+    caps = {"": intent.count} | {m.code: m.most_contracts() for m in _size_limits(intent, state, limits)}
     binding = min(caps, key=lambda k: caps[k])
     count = max(caps[binding], ZERO).to_integral_value(rounding=ROUND_FLOOR)
     return count, ("" if caps[binding] >= intent.count else binding)

@@ -37,7 +37,7 @@ from tsa_bot.market import ZERO, Action, series_of
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store
-from tsa_bot.trading.book import paper_positions, position_pnl
+from tsa_bot.trading.book import Outcome, paper_positions, settle_book
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
 from tsa_bot.trading.config import TradingConfig, TradingMode
 from tsa_bot.trading.decide import decide
@@ -442,26 +442,11 @@ def settle_step(
         exchange_revenue = {
             s.ticker: s.revenue_dollars for s in client.settlements(event_ticker=event_ticker)
         }
+    outcomes = {
+        m.ticker: Outcome(m.result, m.expiration_value or None, exchange_revenue.get(m.ticker))
+        for m in event.markets
+        if m.result in ("yes", "no")
+    }
     with engine.begin() as conn:
-        fills = store.fills_for_event(conn, event_ticker, mode)
-        by_ticker: dict[str, list[Mapping[str, Any]]] = {}
-        for f in fills:
-            by_ticker.setdefault(f["ticker"], []).append(f)
-        recorded, total = 0, ZERO
-        for market in event.markets:
-            if market.result not in ("yes", "no") or market.ticker not in by_ticker:
-                continue
-            figures = position_pnl(by_ticker[market.ticker], market.result)
-            row = {
-                "mode": mode,
-                "event_ticker": event_ticker,
-                "ticker": market.ticker,
-                "result": market.result,
-                "expiration_value": market.expiration_value or None,
-                "exchange_revenue": exchange_revenue.get(market.ticker),
-                **figures,
-            }
-            if store.save_settlement(conn, row):
-                recorded += 1
-                total += figures["pnl"]
+        recorded, total = settle_book(conn, mode, event_ticker, outcomes)
     return {"event_ticker": event_ticker, "mode": mode, "positions_settled": recorded, "pnl": str(total)}

@@ -1,0 +1,39 @@
+"""How a forecast's strike probabilities are scored against the week's outcome, one way for every caller:
+the backtest, the settlement of a finished week (whose stored scores the UI shows) and anything after.
+
+Each strike is a yes/no question with Kalshi's strict "above": a mean exactly on the strike is a NO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+# Probabilities are clipped to [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP] before the log loss: a confident
+# miss then costs -log(0.001) = 6.9 rather than infinity, and a confident hit about 0.001 rather than 0.
+PROBABILITY_CLIP = 1e-3
+
+
+def outcomes(strikes: Iterable[float], actual_mean: float) -> np.ndarray:
+    """1.0 where the week's mean ended strictly above the strike, else 0.0."""
+    return (actual_mean > np.asarray(list(strikes), dtype=float)).astype(float)
+
+
+def brier(probabilities: Iterable[float], resolved: Iterable[float]) -> float:
+    """Mean squared difference between P(above) and the outcome (0 is perfect, 1 the worst)."""
+    p, y = np.asarray(list(probabilities), dtype=float), np.asarray(list(resolved), dtype=float)
+    return float(np.mean((p - y) ** 2))
+
+
+def log_loss(probabilities: Iterable[float], resolved: Iterable[float]) -> float:
+    """Mean negative log likelihood of the outcomes, probabilities clipped by :data:`PROBABILITY_CLIP`."""
+    p = np.clip(np.asarray(list(probabilities), dtype=float), PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
+    y = np.asarray(list(resolved), dtype=float)
+    return float(np.mean(-(y * np.log(p) + (1 - y) * np.log(1 - p))))
+
+
+def strike_scores(prob_above: Mapping[float, float], actual_mean: float) -> tuple[float, float]:
+    """(Brier, log loss) of ``{strike: P(mean > strike)}`` once the week's mean is known."""
+    resolved = outcomes(prob_above.keys(), actual_mean)
+    return brier(prob_above.values(), resolved), log_loss(prob_above.values(), resolved)
