@@ -9,6 +9,7 @@ from typing import Any
 
 from tsa_bot.replay.engine import Outcome, Score, Trade
 from tsa_bot.replay.market import DEPTH, FEES, RUN_TIME
+from tsa_bot.scoring import brier
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ZERO = Decimal(0)
@@ -46,7 +47,7 @@ def max_drawdown(pnls: Iterable[Decimal]) -> Decimal:
 def _brier(scores: Sequence[Score], which: str) -> float | None:
     if not scores:
         return None
-    return round(sum((getattr(s, which) - s.outcome) ** 2 for s in scores) / len(scores), 6)
+    return round(brier([getattr(s, which) for s in scores], [float(s.outcome) for s in scores]), 6)
 
 
 def _figures(trades: Sequence[Trade], scores: Sequence[Score], drawdown: Decimal) -> dict[str, Any]:
