@@ -65,6 +65,14 @@ LATE_PUBLICATION_RETRIES = {
         "max_total_exposure": Param(500, type="number", minimum=0, description="Dollars."),
         "max_daily_loss": Param(100, type="number", minimum=0, description="Dollars."),
         "kill_switch": Param(False, type="boolean", description="Place no order at all."),
+        "policy": Param(
+            "kelly",
+            enum=["kelly", "ladder", "blend", "guarded"],
+            description="How decide sizes the event (tsabot replay --policy compares them).",
+        ),
+        "market_weight": Param(
+            0.5, type="number", minimum=0, maximum=1, description="The market's weight in blend."
+        ),
         "calibration_weeks": Param(52, type="integer", minimum=8, maximum=104),
     },
     tags=["tsa", "kalshi", "trading"],

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tsa_bot.quotes.commands",  # adds `kalshi history`, so after tsa_bot.kalshi.commands
     "tsa_bot.kalshi_sim.commands",
     "tsa_bot.local_commands",
+    "tsa_bot.replay.commands",
 )
 
 

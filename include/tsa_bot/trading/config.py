@@ -19,10 +19,32 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from typing import Any
 
 from tsa_bot.errors import ConfigurationError
 from tsa_bot.market import TradingMode
+
+
+class Policy(StrEnum):
+    """How the decide step sizes an event (``trading.policies``); compared side by side by ``tsabot replay``.
+
+    ``kelly``: each strike on its own (fractional Kelly). ``ladder``: the whole ladder as one bet.
+    ``blend``: the ladder on the model pooled with the market's implied distribution (``market_weight``).
+    ``guarded``: ``blend``, shrunk or skipped when the market disagrees far beyond the model's own error.
+    """
+
+    KELLY = "kelly"
+    LADDER = "ladder"
+    BLEND = "blend"
+    GUARDED = "guarded"
+
+
+def parse_policy(raw: Any, source: str) -> Policy:
+    name = str(raw).strip().lower()
+    if name not in Policy._value2member_map_:
+        raise ConfigurationError(f"{source} must be one of {', '.join(Policy)}, not '{raw}'")
+    return Policy(name)
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,8 @@ class TradingConfig:
     paper_bankroll: Decimal = Decimal(1000)
     time_in_force: str = "good_till_canceled"
     backfill: bool = False  # a backfill run: paper, and no exchange contacted at all
+    policy: Policy = Policy.KELLY  # today's behaviour until a replay shows another does better
+    market_weight: Decimal = Decimal("0.5")  # the market's weight in the blend (the replay learns it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TradingConfig:
@@ -91,7 +115,15 @@ class TradingConfig:
         mode = env.get("TSABOT_TRADING_MODE", "paper").strip().lower()
         if mode not in TradingMode._value2member_map_:
             raise ConfigurationError(f"TSABOT_TRADING_MODE must be paper, demo or live, not '{mode}'")
-        return cls(mode=TradingMode(mode), live_enabled=flag("TSABOT_LIVE_TRADING_ENABLED"), limits=limits)
+        policy = (
+            parse_policy(env["TSABOT_POLICY"], "TSABOT_POLICY") if env.get("TSABOT_POLICY") else Policy.KELLY
+        )
+        return cls(
+            mode=TradingMode(mode),
+            live_enabled=flag("TSABOT_LIVE_TRADING_ENABLED"),
+            limits=limits,
+            policy=policy,
+        )
 
     @classmethod
     def from_params(
@@ -100,10 +132,10 @@ class TradingConfig:
         """The environment's configuration with the DAG run's params laid over it.
 
         Keys: ``mode``, ``kelly_fraction``, ``min_edge``, the ``max_*`` limits, ``kill_switch``,
-        ``backfill`` (``live`` is read by :func:`live_allowed`). A missing or null key keeps the
-        environment's value. Numbers may arrive as strings or floats (JSON): each goes through
-        ``Decimal(str(x))``. A kill switch set in the environment cannot be turned off by a param.
-        A backfill is always paper.
+        ``backfill``, ``policy``, ``market_weight`` (``live`` is read by :func:`live_allowed`). A missing
+        or null key keeps the environment's value. Numbers may arrive as strings or floats (JSON): each
+        goes through ``Decimal(str(x))``. A kill switch set in the environment cannot be turned off by a
+        param. A backfill is always paper.
         """
         base = cls.from_env(env)
         params = params or {}
@@ -135,6 +167,8 @@ class TradingConfig:
             kelly_fraction=number("kelly_fraction", base.kelly_fraction, at_most=Decimal(1)),
             min_edge=number("min_edge", base.min_edge, at_most=Decimal(1)),
             backfill=backfill,
+            policy=parse_policy(params["policy"], "param policy") if given("policy") else base.policy,
+            market_weight=number("market_weight", base.market_weight, at_most=Decimal(1)),
         )
 
 

@@ -15,7 +15,8 @@ from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.market import ONE, ZERO, Action, BookSide, Direction, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, kelly_contracts
-from tsa_bot.trading.config import TradingConfig
+from tsa_bot.trading.config import Policy, TradingConfig
+from tsa_bot.trading.policies import joint_choices
 from tsa_bot.trading.risk import ExposureState, OrderIntent, RestingOrder, largest_allowed
 
 # Fixed forever: changing it would change every client_order_id, and with them the idempotency.
@@ -119,6 +120,8 @@ def decide(
     config: TradingConfig,
 ) -> list[Decision]:
     """One decision per quote. Sizes respect the size limits; each buy counts against the next."""
+    if config.policy is not Policy.KELLY:
+        return _decide_joint(run_id, quotes, snapshot, state, config)
     books = {b.ticker: b for b in snapshot.books}
     event = snapshot.event_ticker
     out: list[Decision] = []
@@ -175,5 +178,58 @@ def decide(
         )
         out.append(decision)
         pending = RestingOrder("pending", coid, q.ticker, direction, count, limit + fee)
+        state = replace(state, resting=(*state.resting, pending))
+    return out
+
+
+def _decide_joint(
+    run_id: str,
+    quotes: list[StrikeQuote],
+    snapshot: MarketSnapshot,
+    state: ExposureState,
+    config: TradingConfig,
+) -> list[Decision]:
+    """The joint policies (``trading.policies``): the ladder's targets, then the per-order risk sizing."""
+    event = snapshot.event_ticker
+    choices, note = joint_choices(quotes, snapshot, state, config)
+    out: list[Decision] = []
+    for q in quotes:
+        c = choices.get(q.ticker)
+        if c is None:
+            out.append(_none(q, event, q.note or "nothing to buy"))
+            continue
+        if c.count <= 0 or c.limit_price is None or c.fee_per_contract is None:
+            out.append(_none(q, event, f"{c.reason}; {note}", kelly=c.target))
+            continue
+        ev = c.prob - c.limit_price - c.fee_per_contract
+        details = dict(limit_price=c.limit_price, fee=c.fee_per_contract, ev=ev, kelly=c.target)
+        direction = Direction(c.direction)
+        intent = OrderIntent(event, q.ticker, direction, c.count, c.limit_price, c.fee_per_contract)
+        count, binding = largest_allowed(intent, state, config.limits)
+        if count <= 0:
+            out.append(_none(q, event, f"sized to 0 by the {binding} limit; {c.reason}", **details))
+            continue
+        reason = f"{c.reason}; {note}" + (f"; cut to {count} by the {binding} limit" if binding else "")
+        coid = client_order_id(run_id, q.ticker, direction)
+        out.append(
+            Decision(
+                event_ticker=event,
+                ticker=q.ticker,
+                strike=q.strike,
+                fair_yes=q.fair_yes,
+                raw_fair_yes=q.raw_fair_yes,
+                action=Action.BUY_YES if direction == Direction.YES else Action.BUY_NO,
+                count=count,
+                limit_price=c.limit_price,
+                fee_per_contract=c.fee_per_contract,
+                ev_per_contract=ev,
+                kelly_contracts=c.target,
+                client_order_id=coid,
+                reason=reason,
+            )
+        )
+        pending = RestingOrder(
+            "pending", coid, q.ticker, direction, count, c.limit_price + c.fee_per_contract
+        )
         state = replace(state, resting=(*state.resting, pending))
     return out

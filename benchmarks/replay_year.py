@@ -1,0 +1,100 @@
+"""Time ``tsabot replay`` over a generated year of weekly KXTSAW events, every day, from a cold cache.
+
+    PYTHONPATH=include .venv/bin/python benchmarks/replay_year.py                 # 2025, policy kelly
+    PYTHONPATH=include .venv/bin/python benchmarks/replay_year.py --policies kelly ladder blend guarded
+
+The quotes come from the replay test kit's crowd generator (tests/replay/replay_testkit.py) until the
+simulator serves candlestick history. The first policy runs on an empty forecast cache (unless --cache-dir
+holds one) and is the timed figure (wall, and CPU of this process and its forecast workers: the machine's
+two cores are shared); the others reuse the cache. Prints each policy's row beside the YoY baseline's and
+doing nothing's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "replay"))
+
+from replay_testkit import generate_quotes  # noqa: E402
+
+from tsa_bot.forecast.cache import PointCache  # noqa: E402
+from tsa_bot.forecast.data import load_csv  # noqa: E402
+from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file  # noqa: E402
+from tsa_bot.replay.commands import run_replay  # noqa: E402
+from tsa_bot.replay.market import mondays  # noqa: E402
+from tsa_bot.trading.config import TradingConfig, parse_policy  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tsa_daily_2019_2025.csv"
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _row(name: str, s: dict) -> str:
+    brier = "-" if s["brier_model"] is None else f"{s['brier_model']:.4f} vs {s['brier_market']:.4f}"
+    return (
+        f"{name:<22}{s['pnl']:>10.2f}{s['trades']:>8}{s['contracts']:>10.0f}{s['max_drawdown']:>10.2f}"
+        f"{s['fees']:>9.2f}   {brier}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--start", default="2024-12-30")
+    parser.add_argument("--end", default="2025-12-22")
+    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--policies", nargs="+", default=["kelly"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--quotes", help="write (or, if it exists, read) the generated quotes CSV here")
+    parser.add_argument("--json-dir", help="write each policy's replay JSON here")
+    parser.add_argument("--cache-dir", help="keep the forecast cache here (default: a new, empty one)")
+    args = parser.parse_args(argv)
+
+    series = load_csv(args.data)
+    start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+    quotes = Path(args.quotes) if args.quotes else None
+    if quotes is not None and quotes.exists():
+        rows = read_quotes_file(quotes)
+    else:
+        rows = generate_quotes(series, mondays(start, end), seed=args.seed)
+        if quotes is not None:
+            write_quotes_file(rows, quotes)
+    print(f"{len(rows)} quote rows, {len({r.event_ticker for r in rows})} events, {start} .. {end}")
+    print(
+        f"{'':<22}{'P&L':>10}{'trades':>8}{'contracts':>10}{'max DD':>10}{'fees':>9}   Brier model vs market"
+    )
+    with tempfile.TemporaryDirectory(prefix="replay-cache-") as scratch:
+        cache_dir = args.cache_dir or scratch
+        for i, policy in enumerate(args.policies):
+            config = replace(TradingConfig(), policy=parse_policy(policy, "--policies"))
+            cold = "cold cache" if not any(Path(cache_dir).glob("*.json")) else "warm cache"
+            began, cpu = time.monotonic(), _cpu()
+            doc = run_replay(
+                series, rows, start, end, config=config, workers=args.workers, cache=PointCache(cache_dir)
+            )
+            wall, used = time.monotonic() - began, _cpu() - cpu
+            if args.json_dir:
+                Path(args.json_dir, f"replay-{policy}.json").write_text(json.dumps(doc, indent=1) + "\n")
+            print(_row(f"{policy} (model)", doc["summary"]))
+            print(_row(f"{policy} (YoY baseline)", doc["beside"]["yoy_baseline"]))
+            if i == 0:
+                print(_row("nothing", doc["beside"]["nothing"]))
+            print(f"  {doc['run']['weeks']} weeks, every day: {wall:.0f}s wall, {used:.0f}s CPU ({cold})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Replay the live strategy over quote history: ``tsabot replay``."""

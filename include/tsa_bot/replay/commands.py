@@ -1,0 +1,134 @@
+"""``tsabot replay``: the live strategy over quote history, beside the YoY baseline and doing nothing."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tsa_bot.config import get_settings
+from tsa_bot.errors import ValidationError
+from tsa_bot.forecast.backtest import DEFAULT_WORKERS
+from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
+from tsa_bot.forecast.data import load_csv
+from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
+from tsa_bot.replay import report
+from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
+from tsa_bot.replay.forecasts import Forecaster
+from tsa_bot.replay.market import event_histories, mondays
+from tsa_bot.trading.config import Policy, TradingConfig, parse_policy
+
+
+def _date(text: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(f"{option} is not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "replay",
+        help="replay the live strategy over quote history (P&L, Brier against the market)",
+        description="Trade every day of every week whose Monday is in [start, end], point in time.",
+    )
+    p.add_argument("--data", required=True, help="TSA CSV with date,passengers")
+    p.add_argument("--quotes", help="quote interchange CSV (default: the warehouse's quote history)")
+    p.add_argument("--start", required=True, help="first week's Monday (or a day before it), YYYY-MM-DD")
+    p.add_argument("--end", required=True, help="the last Monday may fall on this day, YYYY-MM-DD")
+    p.add_argument("--json", required=True, help="write the result object here")
+    p.add_argument("--plot", help="write a PNG chart (equity, Brier by day) here")
+    p.add_argument(
+        "--policy", default=None, help=f"one of {', '.join(Policy)} (default: the trading config's)"
+    )
+    p.add_argument(
+        "--period", type=int, choices=(60, 1440), default=60, help="warehouse candles (default 60)"
+    )
+    p.add_argument("--cache-dir", help="forecast point cache (default: the DAG's, under TSABOT_STATE_DIR)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="parallel forecast processes")
+    p.add_argument("--calibration-weeks", type=int, default=DEFAULT_CALIBRATION_WEEKS, help=argparse.SUPPRESS)
+    p.set_defaults(handler=run_replay_command)
+
+
+def _warehouse_quotes(start: dt.date, end: dt.date, period: int) -> list[QuoteRow]:
+    from tsa_bot.quotes.store import read_history
+    from tsa_bot.warehouse.engine import get_engine
+
+    with get_engine().begin() as conn:
+        return read_history(conn, period=period, series="KXTSAW", start=start, end=end + dt.timedelta(days=7))
+
+
+def run_replay(
+    series: pd.Series,
+    rows: Sequence[QuoteRow],
+    start: dt.date,
+    end: dt.date,
+    *,
+    config: TradingConfig,
+    workers: int = DEFAULT_WORKERS,
+    calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+    cache: PointCache | None = None,
+) -> dict[str, Any]:
+    """The whole replay as its JSON document: the strategy, the YoY baseline's and doing nothing."""
+    weeks = mondays(start, end)
+    if not weeks:
+        raise ValidationError(f"no Monday between {start} and {end}: nothing to replay")
+    histories = event_histories(rows, weeks)
+    if not histories:
+        raise ValidationError(f"the quotes have no KXTSAW event for the weeks of {weeks[0]} .. {weeks[-1]}")
+    forecaster = Forecaster(series, calibration_weeks=calibration_weeks, workers=workers, cache=cache)
+    forecaster.warm([w for w in weeks if w in histories])
+    strategy = replay(histories, weeks, forecaster, config, source=MODEL)
+    beside = [
+        replay(histories, weeks, forecaster, config, source=BASELINE),
+        replay(histories, weeks, forecaster, config, source=NOTHING),
+    ]
+    return report.document(strategy, beside, start=start.isoformat(), end=end.isoformat(), weeks=len(weeks))
+
+
+def run_replay_command(args: argparse.Namespace) -> int:
+    start, end = _date(args.start, "--start"), _date(args.end, "--end")
+    if start > end:
+        raise ValidationError(f"--start {start} is after --end {end}")
+    if args.workers < 1:
+        raise ValidationError(f"--workers must be at least 1, got {args.workers}")
+    out = Path(args.json)
+    if not out.parent.is_dir():
+        raise ValidationError(f"directory for --json does not exist: {out.parent}")
+    if args.plot and not Path(args.plot).parent.is_dir():
+        raise ValidationError(f"directory for --plot does not exist: {Path(args.plot).parent}")
+    config = TradingConfig.from_env()
+    if args.policy:
+        config = replace(config, policy=parse_policy(args.policy, "--policy"))
+    series = load_csv(args.data)
+    rows = read_quotes_file(Path(args.quotes)) if args.quotes else _warehouse_quotes(start, end, args.period)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else get_settings().state_dir / "forecast-cache"
+    began, cpu = time.monotonic(), time.process_time()
+    doc = run_replay(
+        series,
+        rows,
+        start,
+        end,
+        config=config,
+        workers=args.workers,
+        calibration_weeks=args.calibration_weeks,
+        cache=PointCache(cache_dir),
+    )
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(report.table(doc))
+    print(
+        f"{doc['run']['weeks']} weeks in {time.monotonic() - began:.0f}s "
+        f"({time.process_time() - cpu:.0f}s CPU in this process); JSON written to {out}"
+    )
+    if args.plot:
+        report.plot(doc, args.plot)
+        print(f"chart written to {args.plot}")
+    return 0

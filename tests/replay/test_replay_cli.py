@@ -1,0 +1,185 @@
+"""``tsabot replay`` on the command line: one-line errors, and two real weeks end to end (CSV, warehouse)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from replay_testkit import generate_quotes
+
+from tsa_bot.cli import main
+from tsa_bot.forecast.data import load_csv
+from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
+from tsa_bot.replay.market import mondays
+
+START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 10)
+
+
+@pytest.fixture(scope="module")
+def quotes_csv(shared_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("replay") / "quotes.csv"
+    write_quotes_file(generate_quotes(load_csv(shared_csv), mondays(START, END)), path)
+    return path
+
+
+def _replay(*args: str) -> int:
+    return main(["replay", *args])
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, text: str) -> None:
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("tsabot: error: ") and text in err, err
+    assert err.count("\n") == 1, err
+
+
+def test_bad_input_gets_one_line(shared_csv, quotes_csv, tmp_path, capsys):
+    out = str(tmp_path / "out.json")
+    common = ["--json", out]
+    code = _replay(
+        "--data",
+        str(tmp_path / "none.csv"),
+        "--quotes",
+        str(quotes_csv),
+        "--start",
+        "2025-03-03",
+        "--end",
+        "2025-03-10",
+        *common,
+    )
+    _one_line_error(capsys, code, "data file not found")
+    code = _replay(
+        "--data",
+        str(shared_csv),
+        "--quotes",
+        str(tmp_path / "none.csv"),
+        "--start",
+        "2025-03-03",
+        "--end",
+        "2025-03-10",
+        *common,
+    )
+    _one_line_error(capsys, code, "cannot read")
+    code = _replay(
+        "--data",
+        str(shared_csv),
+        "--quotes",
+        str(quotes_csv),
+        "--start",
+        "2025-02-30",
+        "--end",
+        "2025-03-10",
+        *common,
+    )
+    _one_line_error(capsys, code, "--start is not a date (YYYY-MM-DD): '2025-02-30'")
+    code = _replay(
+        "--data",
+        str(shared_csv),
+        "--quotes",
+        str(quotes_csv),
+        "--start",
+        "2025-03-10",
+        "--end",
+        "2025-03-03",
+        *common,
+    )
+    _one_line_error(capsys, code, "--start 2025-03-10 is after --end 2025-03-03")
+    code = _replay(
+        "--data",
+        str(shared_csv),
+        "--quotes",
+        str(quotes_csv),
+        "--start",
+        "2025-03-04",
+        "--end",
+        "2025-03-09",
+        *common,
+    )
+    _one_line_error(capsys, code, "no Monday between 2025-03-04 and 2025-03-09: nothing to replay")
+    code = _replay(
+        "--data",
+        str(shared_csv),
+        "--quotes",
+        str(quotes_csv),
+        "--start",
+        "2025-06-02",
+        "--end",
+        "2025-06-09",
+        *common,
+    )
+    _one_line_error(capsys, code, "the quotes have no KXTSAW event for the weeks of 2025-06-02 .. 2025-06-09")
+    code = _replay(
+        "--data",
+        str(shared_csv),
+        "--quotes",
+        str(quotes_csv),
+        "--start",
+        "2025-03-03",
+        "--end",
+        "2025-03-10",
+        "--policy",
+        "martingale",
+        *common,
+    )
+    _one_line_error(capsys, code, "--policy must be one of kelly, ladder, blend, guarded, not 'martingale'")
+    code = _replay(
+        "--data",
+        str(shared_csv),
+        "--quotes",
+        str(quotes_csv),
+        "--start",
+        "2025-03-03",
+        "--end",
+        "2025-03-10",
+        "--json",
+        str(tmp_path / "missing" / "out.json"),
+    )
+    _one_line_error(capsys, code, "directory for --json does not exist")
+    assert not Path(out).exists()
+
+
+@pytest.mark.slow
+def test_replay_end_to_end_from_csv_and_from_the_warehouse(
+    shared_csv, quotes_csv, tsa_env, tmp_path, capsys, tmp_path_factory
+):
+    cache = str(tmp_path_factory.getbasetemp() / "replay-forecast-cache")
+    args = [
+        "--data",
+        str(shared_csv),
+        "--start",
+        "2025-03-03",
+        "--end",
+        "2025-03-10",
+        "--cache-dir",
+        cache,
+        "--calibration-weeks",
+        "8",
+        "--policy",
+        "ladder",
+    ]
+    out, png = tmp_path / "replay.json", tmp_path / "replay.png"
+    assert _replay(*args, "--quotes", str(quotes_csv), "--json", str(out), "--plot", str(png)) == 0
+    printed = capsys.readouterr().out
+    assert "ladder (model)" in printed and "yoy_baseline" in printed and "nothing" in printed
+    assert "  Mon" in printed and "  Sun" in printed
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    doc = json.loads(out.read_text())
+    assert [w["event_ticker"] for w in doc["weeks"]] == ["KXTSAW-25MAR09", "KXTSAW-25MAR16"]
+    assert doc["summary"]["trades"] == len(doc["trades"]) == sum(w["trades"] for w in doc["weeks"])
+    assert doc["summary"]["pnl"] == pytest.approx(sum(w["pnl"] for w in doc["weeks"]))
+    # Every day is a moment (daily candles), so each two-sided quote of the history is scored once.
+    rows = read_quotes_file(quotes_csv)
+    assert doc["summary"]["strikes_scored"] == sum(
+        r.yes_bid is not None and r.yes_ask is not None for r in rows
+    )
+    assert all(t["result"] in ("yes", "no") and t["pnl"] is not None for t in doc["trades"])
+    assert doc["run"]["policy"] == "ladder"
+
+    # The same history from the warehouse (imported as daily candles) replays to the same trades.
+    assert main(["kalshi", "history", "--import", str(quotes_csv), "--period", "1440"]) == 0
+    capsys.readouterr()
+    from_warehouse = tmp_path / "warehouse.json"
+    assert _replay(*args, "--period", "1440", "--json", str(from_warehouse)) == 0
+    assert json.loads(from_warehouse.read_text())["trades"] == doc["trades"]
