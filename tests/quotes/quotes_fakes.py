@@ -107,8 +107,9 @@ class FakeKalshi:
 
     def client(self, **kwargs: Any) -> KalshiClient:
         kwargs.setdefault("retry", FAST_RETRY)
+        # A loopback address passes the client's host guard; the mock transport answers, nothing connects.
         return KalshiClient(
-            "http://kalshi.test" + PREFIX, transport=httpx.MockTransport(self.handle), **kwargs
+            "http://127.0.0.1:9" + PREFIX, transport=httpx.MockTransport(self.handle), **kwargs
         )
 
     def paths(self, prefix: str = "") -> list[str]:
