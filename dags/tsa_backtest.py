@@ -17,6 +17,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from tsa_bot import market
 from tsa_bot.alerts import on_task_failure
 from tsa_bot.config import get_settings
 from tsa_bot.forecast import backtest_steps
@@ -26,7 +27,7 @@ from tsa_bot.orchestration import fail_fast
 @dag(
     dag_id="tsa_backtest",
     schedule=None,
-    start_date=pendulum.datetime(2023, 1, 1, tz="America/New_York"),
+    start_date=pendulum.datetime(2023, 1, 1, tz=market.NEW_YORK.key),
     catchup=False,
     default_args={
         "retries": 2,

@@ -18,12 +18,13 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
+from tsa_bot import market
 from tsa_bot.alerts import on_task_failure
 from tsa_bot.config import get_settings
 from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings
 from tsa_bot.quotes import tasks as quotes
 
-NEW_YORK = "America/New_York"
+NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
 RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
 
 

@@ -11,10 +11,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from tsa_bot.config import check_http_url, get_settings
 from tsa_bot.errors import PageLayoutError
+from tsa_bot.market import NEW_YORK
 from tsa_bot.sources.offline import offline_site
 from tsa_bot.sources.tsa_page import DailyCount, parse_page
 from tsa_bot.sources.tsa_site import fetch_page, page_url
@@ -24,8 +24,6 @@ from tsa_bot.warehouse.engine import get_engine
 from tsa_bot.warehouse.migrate import migrate
 
 log = logging.getLogger(__name__)
-
-NEW_YORK = ZoneInfo("America/New_York")
 
 
 def today_in_new_york() -> date:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from cryptography.hazmat.primitives import serialization
@@ -33,15 +32,12 @@ from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validat
 from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.history import HistorySeed
 from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker, sunday_of
-from tsa_bot.market import event_ticker_for_week
+from tsa_bot.market import NEW_YORK, ONE, ZERO, event_ticker_for_week
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
 API_PREFIX = "/trade-api/v2"
 HOUSE = "__house__"
 MAX_SKEW_MS = 5_000
-_ET = ZoneInfo("America/New_York")
-ZERO = Decimal(0)
-ONE = Decimal(1)
 
 __all__ = ["ApiError", "EventSeed", "Exchange"]
 
@@ -220,8 +216,8 @@ class Exchange:
             }
             sunday = sunday_of(seed.event_ticker)
             monday = sunday - timedelta(days=6)
-            open_ts = datetime(monday.year, monday.month, monday.day, tzinfo=_ET).timestamp()
-            close_ts = datetime(sunday.year, sunday.month, sunday.day, 23, 59, tzinfo=_ET).timestamp()
+            open_ts = datetime(monday.year, monday.month, monday.day, tzinfo=NEW_YORK).timestamp()
+            close_ts = datetime(sunday.year, sunday.month, sunday.day, 23, 59, tzinfo=NEW_YORK).timestamp()
             self.events[seed.event_ticker] = {
                 "event_ticker": seed.event_ticker,
                 "series_ticker": seed.series_ticker,

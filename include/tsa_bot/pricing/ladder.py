@@ -47,13 +47,12 @@ from functools import cache
 import numpy as np
 
 from tsa_bot.errors import TsaBotError
-from tsa_bot.market import Level
+from tsa_bot.market import ZERO, Level
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 
 TICK = Decimal("0.0001")  # Kalshi's finest price step, and the fee's rounding unit
 SIDES = ("yes", "no")
 _TOLERANCE = 1e-12  # the smallest gain in E[log W] (nats) that counts as an improvement
-_ZERO = Decimal(0)
 
 
 class LadderError(TsaBotError):
@@ -206,7 +205,7 @@ def _build_leg(
     asks = strike.yes_asks if side == "yes" else strike.no_asks
     merged: dict[Decimal, int] = {}
     for level in asks:
-        if not level.price.is_finite() or not _ZERO < level.price < 1:
+        if not level.price.is_finite() or not ZERO < level.price < 1:
             raise LadderError(f"{strike.ticker} {side} ask {level.price} is not a price between 0 and 1")
         if not level.count.is_finite() or level.count < 0:
             raise LadderError(f"{strike.ticker} {side} ask size {level.count} is not a count >= 0")
@@ -261,7 +260,7 @@ def plan_ladder(
     kelly_fraction: Decimal,
     limits: LadderLimits,
     held: Mapping[tuple[str, str], Held] | None = None,
-    min_edge: Decimal = _ZERO,
+    min_edge: Decimal = ZERO,
 ) -> LadderPlan:
     """The contracts to hold on each side of each market of one event, and the orders that get there.
 
@@ -299,17 +298,17 @@ def plan_ladder(
         return _ticks(price, "an ask") + _ticks(fee_per_contract(fees, price), "a fee")
 
     legs = [
-        _build_leg(s, side, held.get((s.ticker, side), Held(_ZERO, _ZERO)), unit_ticks, caps)
+        _build_leg(s, side, held.get((s.ticker, side), Held(ZERO, ZERO)), unit_ticks, caps)
         for s in ordered
         for side in SIDES
     ]
-    held_cost = sum((leg.held_cost for leg in legs), _ZERO)
+    held_cost = sum((leg.held_cost for leg in legs), ZERO)
     kelly_bankroll = kelly_fraction * (bankroll + held_cost)
     budgets = {"event_exposure": limits.max_event_exposure - held_cost}
     if limits.max_new_cost is not None:
         budgets["new_cost"] = limits.max_new_cost
     budget_reason = min(budgets, key=lambda k: budgets[k])
-    budget = _limit_ticks(max(budgets[budget_reason], _ZERO), budget_reason)
+    budget = _limit_ticks(max(budgets[budget_reason], ZERO), budget_reason)
 
     grid = np.unique(np.asarray([s.strike for s in ordered], dtype=float))
     prob = outcome_probabilities(values, grid)
@@ -480,8 +479,8 @@ def _plan(
                 binding=budget_reason if binding == "budget" else binding,
             )
         )
-    held_cost = sum((leg.held_cost for leg in legs), _ZERO)
-    new_cost = sum((leg.cost for leg in out), _ZERO)
+    held_cost = sum((leg.held_cost for leg in legs), ZERO)
+    new_cost = sum((leg.cost for leg in out), ZERO)
     bought = solver.n.astype(float)
     payoff = (held_counts + bought) @ pays
     expected = float(prob @ (bought @ pays)) - float(new_cost)

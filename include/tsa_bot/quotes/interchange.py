@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tsa_bot.errors import TsaBotError
+from tsa_bot.market import ONE
 
 HEADER = (
     "event_ticker",
@@ -34,7 +35,6 @@ HEADER = (
     "result",
 )
 RESULTS = ("yes", "no", "")
-ONE = Decimal(1)
 # What the warehouse keeps (numeric(12, 6) prices, numeric(16, 2) counts): more would be rounded silently.
 PRICE_PLACES, COUNT_PLACES = 6, 2
 MAX_COUNT = Decimal(10) ** 14

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from tsa_bot.market import ZERO
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
@@ -37,7 +38,6 @@ from tsa_bot.trading.config import Policy, TradingConfig
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.risk import ExposureState, RestingOrder, check_order
 
-ZERO = Decimal(0)
 MODEL, BASELINE, NOTHING = "model", "yoy_baseline", "nothing"
 SUNDAY = timedelta(days=6)
 

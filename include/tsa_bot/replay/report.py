@@ -7,12 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tsa_bot.market import ZERO
 from tsa_bot.replay.engine import Outcome, Score, Trade
 from tsa_bot.replay.market import DEPTH, FEES, RUN_TIME
 from tsa_bot.scoring import brier
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-ZERO = Decimal(0)
 
 ASSUMPTIONS = {
     "moment": f"each day, the end of the first candle ending at or after {RUN_TIME:%H:%M} America/New_York "

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from tsa_bot.market import ZERO
 from tsa_bot.pricing.ladder import Held, LadderLimits, LadderStrike, plan_ladder
 from tsa_bot.pricing.market_implied import (
     ImpliedDistribution,
@@ -35,7 +36,6 @@ from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote
 from tsa_bot.trading.config import Policy, TradingConfig
 from tsa_bot.trading.risk import ExposureState
 
-ZERO = Decimal(0)
 SAMPLES = 10_000
 
 
