@@ -118,10 +118,15 @@ def decide(
     snapshot: MarketSnapshot,
     state: ExposureState,
     config: TradingConfig,
+    *,
+    weight_note: str | None = None,
 ) -> list[Decision]:
-    """One decision per quote. Sizes respect the size limits; each buy counts against the next."""
+    """One decision per quote. Sizes respect the size limits; each buy counts against the next.
+
+    ``weight_note``: where a joint policy's market weight came from, said in every reason.
+    """
     if config.policy is not Policy.KELLY:
-        return _decide_joint(run_id, quotes, snapshot, state, config)
+        return _decide_joint(run_id, quotes, snapshot, state, config, weight_note)
     books = {b.ticker: b for b in snapshot.books}
     event = snapshot.event_ticker
     out: list[Decision] = []
@@ -188,10 +193,11 @@ def _decide_joint(
     snapshot: MarketSnapshot,
     state: ExposureState,
     config: TradingConfig,
+    weight_note: str | None = None,
 ) -> list[Decision]:
     """The joint policies (``trading.policies``): the ladder's targets, then the per-order risk sizing."""
     event = snapshot.event_ticker
-    choices, note = joint_choices(quotes, snapshot, state, config)
+    choices, note = joint_choices(quotes, snapshot, state, config, weight_note=weight_note)
     out: list[Decision] = []
     for q in quotes:
         c = choices.get(q.ticker)

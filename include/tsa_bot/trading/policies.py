@@ -8,7 +8,8 @@ through the same risk sizing as the per-strike rule. Pure: no I/O.
   interval between strikes, and :func:`samples_from_probabilities` puts exactly that mass (to 1/n) at a
   point inside each interval (the midpoint; half a strike step beyond the outer strikes).
 - ``blend`` pools those samples with the market's implied distribution at ``config.market_weight``
-  (``market_implied.pooled_samples``); the replay learns that weight point in time.
+  (``market_implied.pooled_samples``); the replay and the live step (``trading.market_history``) learn
+  that weight point in time.
 - ``guarded`` is ``blend`` with ``market_implied.disagreement_guard``: its factor scales the Kelly
   fraction, and a skip buys nothing; its reason goes into every decision's reason.
 """
@@ -95,9 +96,18 @@ def market_view(quotes: Sequence[StrikeQuote]) -> ImpliedDistribution:
 
 
 def joint_choices(
-    quotes: Sequence[StrikeQuote], snapshot: MarketSnapshot, state: ExposureState, config: TradingConfig
+    quotes: Sequence[StrikeQuote],
+    snapshot: MarketSnapshot,
+    state: ExposureState,
+    config: TradingConfig,
+    *,
+    weight_note: str | None = None,
 ) -> tuple[dict[str, LegChoice], str]:
-    """One choice per tradable quote (priced, not crossed), and a note on the policy's inputs."""
+    """One choice per tradable quote (priced, not crossed), and a note on the policy's inputs.
+
+    ``weight_note`` says where ``config.market_weight`` came from (the live step learns it); it replaces
+    the bare "market weight w" in the note.
+    """
     tradable = [q for q in quotes if q.fair_yes is not None and not q.crossed]
     if not tradable:
         return {}, "nothing to price"
@@ -110,7 +120,7 @@ def joint_choices(
             notes.append(f"model alone ({exc})")
         else:
             samples = pooled_samples(model, market, float(config.market_weight))
-            notes.append(f"market weight {config.market_weight}")
+            notes.append(weight_note or f"market weight {config.market_weight}")
             if config.policy is Policy.GUARDED:
                 verdict = disagreement_guard(model, market)
                 notes.append(verdict.reason)

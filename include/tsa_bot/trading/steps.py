@@ -12,7 +12,9 @@ rows and never sends a second order.
   of the event recorded by ``as_of``, or skips.
 - ``price_step`` saves one quote per strike (``trading_quotes``).
 - ``decide_step`` adopts and cancels stale resting orders of earlier runs, then saves one decision per
-  strike. Once done it is not recomputed: after orders are placed the exposure it sized against changed.
+  strike. Under ``blend``/``guarded`` it pools the market at the weight of ``market_history``: the run's
+  pinned ``market_weight`` param, else learned from weeks settled before its ``as_of``, else the default.
+  Once done it is not recomputed: after orders are placed the exposure it sized against changed.
 - ``place_step`` risk-checks each decision and places it at most once (see :mod:`.execution`); a
   decision rejected once stays rejected on a retry.
 - ``reconcile_step`` syncs fills, records positions and finishes the run.
@@ -39,7 +41,7 @@ from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store
 from tsa_bot.trading.book import Outcome, paper_positions, settle_book
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
-from tsa_bot.trading.config import TradingConfig, TradingMode
+from tsa_bot.trading.config import Policy, TradingConfig, TradingMode
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.execution import (
     account_of,
@@ -50,6 +52,7 @@ from tsa_bot.trading.execution import (
     sync_fills,
 )
 from tsa_bot.trading.factories import guard
+from tsa_bot.trading.market_history import market_weight_for
 from tsa_bot.trading.risk import ExposureState, RestingOrder
 
 log = logging.getLogger(__name__)
@@ -279,6 +282,19 @@ def decide_step(
     snapshot = _snapshot_of(engine, run_id)
     with engine.begin() as conn:
         quotes = store.load_quotes(conn, run_id)
+    weighed: dict[str, Any] = {}
+    weight_note = None
+    if config.policy in (Policy.BLEND, Policy.GUARDED):
+        moment = _utc(run["as_of"] or run["started_at"])
+        chosen = market_weight_for(engine, moment, run["params"] or {}, config.market_weight)
+        config = replace(config, market_weight=chosen.weight)
+        weight_note = chosen.reason
+        weighed = {
+            "market_weight": str(chosen.weight),
+            "market_weight_source": chosen.source,
+            "market_weight_weeks": chosen.weeks,
+            "market_weight_reason": chosen.reason,
+        }
     with exposure_lock(engine, account_of(run)):
         broker, realised_today = _book_state(engine, run, snapshot, config, client)
         if isinstance(broker, ExchangeBroker):
@@ -289,12 +305,13 @@ def decide_step(
         cancelled = cancel_stale(broker, engine, run_id, event_ticker, ours)
         state = broker.exposure(event_ticker, ours)
         state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
-        decisions = decide(run_id, quotes, snapshot, state, config)
+        decisions = decide(run_id, quotes, snapshot, state, config, weight_note=weight_note)
     result = {
         **_base(run),
         "decisions": len(decisions),
         "buys": sum(1 for d in decisions if d.action != Action.NONE),
         "cancelled_stale": cancelled,
+        **weighed,
     }
     with engine.begin() as conn:  # all the decisions or none, and the step marked done with them
         for d in decisions:

@@ -639,3 +639,28 @@ def fills_for_run(conn: sa.Connection, run_id: str) -> list[Mapping[str, Any]]:
         {"r": run_id},
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def quotes_of_first_daily_runs(conn: sa.Connection, before: datetime) -> list[Mapping[str, Any]]:
+    """The quotes (model and market, per strike) of the first priced run of each event on each UTC day,
+    for runs acting strictly before ``before`` (a run's moment is its ``as_of``, else its start).
+
+    One run a day: repeated runs of a day see nearly the same model and market and would weigh that day
+    many times over; a backfill run that reuses an earlier snapshot counts once with it.
+    """
+    rows = conn.execute(
+        sa.text(
+            "with priced as ("
+            " select distinct on (r.event_ticker, (coalesce(r.as_of, r.started_at) at time zone 'UTC')::date)"
+            "  r.run_id, r.event_ticker, coalesce(r.as_of, r.started_at) as moment"
+            " from trading_runs r"
+            " where (r.steps -> 'price') is not null and coalesce(r.as_of, r.started_at) < :before"
+            " order by r.event_ticker, (coalesce(r.as_of, r.started_at) at time zone 'UTC')::date,"
+            "  coalesce(r.as_of, r.started_at), r.run_id)"
+            " select p.run_id, p.event_ticker, p.moment, q.strike, q.fair_yes, q.yes_bid, q.yes_ask"
+            " from priced p join trading_quotes q on q.run_id = p.run_id"
+            " order by p.moment, p.run_id, q.strike"
+        ),
+        {"before": before},
+    )
+    return [dict(r) for r in rows.mappings()]

@@ -1,0 +1,247 @@
+"""The live decide step learns the market's weight point in time from the warehouse's settled weeks.
+
+Real Postgres; the step runs through ``tsa_bot.daily`` with real HTTP to the simulator. The history is
+written as the trading steps write it (``trading_runs`` with a priced step, ``trading_quotes``) and the
+outcomes as ingest writes them (``tsa_daily`` first-published values).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from statistics import NormalDist
+
+import pytest
+import sqlalchemy as sa
+from trading_testkit import EVENT, KEY_ID, RUN_TIME, run_info, save_forecast
+
+from tsa_bot import daily
+from tsa_bot.market import event_ticker_for_week
+from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT
+from tsa_bot.publication import publication_time
+from tsa_bot.trading.market_history import market_weight_for, scored_history, week_of_event
+
+STRIKES = (2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000)
+FIRST_MONDAY = date(2025, 11, 24)  # ten weeks, the last (Jan 26 - Feb 1) published on Feb 2
+PROBS = {2_200_000: 0.90, 2_250_000: 0.70, 2_300_000: 0.50, 2_350_000: 0.30, 2_400_000: 0.15}
+PAPER = {"mode": "paper", "max_order_contracts": 15, "max_contracts_per_market": 100}
+
+
+@pytest.fixture
+def paper_env(monkeypatch, tmp_path, tsim, pem, warehouse_url):
+    """The warehouse, the exchange and the key from the environment, as a deployed worker has them."""
+    key_file = tmp_path / "kalshi.pem"
+    key_file.write_bytes(pem)
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("KALSHI_API_BASE", tsim.base_url)
+    monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)
+    monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_file))
+    for name in ("TSABOT_TRADING_MODE", "TSABOT_LIVE_TRADING_ENABLED", "TSABOT_KILL_SWITCH", "TSABOT_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    return tsim
+
+
+def survival(mean: float, sd: float = 30_000) -> dict[int, float]:
+    return {k: 1 - NormalDist(mean, sd).cdf(k) for k in STRIKES}
+
+
+def actual_of(i: int) -> int:
+    return 2_215_000 + 40_000 * (i % 5)
+
+
+def seed_week(
+    engine: sa.Engine,
+    monday: date,
+    actual: int,
+    model: dict[int, float],
+    market: dict[int, float],
+    *,
+    moment: datetime | None = None,
+    seen: datetime | None = None,
+    run_id: str | None = None,
+) -> None:
+    """A priced paper run of the week on its Wednesday (or ``moment``), and the week's seven TSA days,
+    first seen on TSA's schedule (or at ``seen``)."""
+    event = event_ticker_for_week(monday)
+    moment = moment or datetime.combine(monday + timedelta(days=2), datetime.min.time(), UTC).replace(hour=14)
+    run_id = run_id or f"hist-{event}-{moment:%Y%m%d%H}"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into trading_runs (run_id, mode, event_ticker, api_host, as_of, status, steps)"
+                " values (:r, 'paper', :e, '127.0.0.1', :a, 'finished', cast(:s as jsonb))"
+            ),
+            {"r": run_id, "e": event, "a": moment, "s": '{"fetch": {}, "price": {}, "decide": {}}'},
+        )
+        for k in STRIKES:
+            mid = Decimal(f"{market[k]:.2f}")
+            conn.execute(
+                sa.text(
+                    "insert into trading_quotes (run_id, event_ticker, ticker, strike, fair_yes, yes_bid,"
+                    " yes_ask, yes_ask_size, no_ask_size) values (:r, :e, :t, :k, :f, :b, :a, 10, 10)"
+                ),
+                {
+                    "r": run_id,
+                    "e": event,
+                    "t": f"{event}-A{k / 1e6:.2f}",
+                    "k": k,
+                    "f": Decimal(f"{model[k]:.6f}"),
+                    "b": max(mid - Decimal("0.01"), Decimal(0)),
+                    "a": min(mid + Decimal("0.01"), Decimal(1)),
+                },
+            )
+        ingest = conn.execute(
+            sa.text(
+                "insert into ingest_runs (run_key, started_at) values (:k, now())"
+                " on conflict (run_key) do update set started_at = excluded.started_at returning id"
+            ),
+            {"k": "test-history"},
+        ).scalar_one()
+        for d in range(7):
+            day = monday + timedelta(days=d)
+            conn.execute(
+                sa.text(
+                    "insert into tsa_daily (day, first_value, first_seen, first_ingest_run_id, latest_value,"
+                    " last_seen, last_ingest_run_id) values (:d, :v, :s, :i, :v, :s, :i)"
+                    " on conflict (day) do nothing"
+                ),
+                {"d": day, "v": actual, "s": seen or publication_time(day), "i": ingest},
+            )
+
+
+def seed_market_wins(engine: sa.Engine, weeks: int = 10, start: date = FIRST_MONDAY) -> None:
+    """``weeks`` settled weeks in which the market saw the mean and the model was 80 k off, either way."""
+    for i in range(weeks):
+        actual = actual_of(i)
+        off = 80_000 if i % 2 else -80_000
+        seed_week(engine, start + timedelta(weeks=i), actual, survival(actual + off), survival(actual))
+
+
+def seed_model_wins(engine: sa.Engine, weeks: int, start: date) -> None:
+    for i in range(weeks):
+        actual = actual_of(i)
+        off = 80_000 if i % 2 else -80_000
+        seed_week(engine, start + timedelta(weeks=i), actual, survival(actual), survival(actual + off))
+
+
+def decisions(engine: sa.Engine, run_id: str) -> list[dict]:
+    with engine.connect() as conn:
+        return [
+            dict(r)
+            for r in conn.execute(
+                sa.text(
+                    "select ticker, action, reason from trading_decisions where run_id = :r order by strike"
+                ),
+                {"r": run_id},
+            ).mappings()
+        ]
+
+
+def decide_via_daily(engine: sa.Engine, key: str, params: dict, probs: dict[int, float] = PROBS) -> dict:
+    """The DAG's first three trading tasks for a run at RUN_TIME; the decide task's result."""
+    forecast = save_forecast(engine, key, probs)
+    run = run_info(key, params)
+    daily.fetch_market(run, forecast)
+    daily.price(run, forecast)
+    return daily.decide(run)
+
+
+def test_event_ticker_gives_its_monday():
+    assert week_of_event(EVENT) == date(2026, 2, 9)
+    assert week_of_event("KXTSAW-26XYZ15") is None
+    assert week_of_event("nonsense") is None
+
+
+def test_no_settled_history_uses_the_default_and_says_so(paper_env, warehouse_engine):
+    result = decide_via_daily(warehouse_engine, "wl-default", {**PAPER, "policy": "blend"})
+    assert result["market_weight_source"] == "default"
+    assert Decimal(result["market_weight"]) == Decimal(repr(DEFAULT_MARKET_WEIGHT))
+    assert result["market_weight_weeks"] == 0
+    rows = decisions(warehouse_engine, "wl-default")
+    assert rows and all("default market weight 0.5" in r["reason"] for r in rows)
+
+
+def test_market_clearly_better_moves_the_learned_weight_towards_it(warehouse_engine):
+    seed_market_wins(warehouse_engine)
+    history = scored_history(warehouse_engine, RUN_TIME)
+    assert len(history) == 10 and all(h.settled_at < RUN_TIME for h in history)
+    chosen = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"))
+    assert chosen.source == "learned" and chosen.weeks == 10
+    assert chosen.weight >= Decimal("0.8")
+    assert "from 10 settled weeks" in chosen.reason
+
+
+def test_a_pinned_param_wins_over_the_learned_weight(warehouse_engine):
+    seed_market_wins(warehouse_engine)
+    chosen = market_weight_for(warehouse_engine, RUN_TIME, {"market_weight": "0.2"}, Decimal("0.2"))
+    assert (chosen.weight, chosen.source) == (Decimal("0.2"), "param")
+
+
+def test_rows_settled_or_recorded_after_as_of_do_not_change_the_weight(warehouse_engine):
+    seed_market_wins(warehouse_engine)
+    before = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"))
+    # Twelve later weeks in which the model was right and the market wrong: all after RUN_TIME.
+    seed_model_wins(warehouse_engine, 12, date(2026, 2, 16))
+    # The run's own week: priced the day before (known), but it settles after RUN_TIME, and a day of it
+    # is already in the table, first seen after RUN_TIME.
+    seed_week(
+        warehouse_engine,
+        date(2026, 2, 9),
+        2_395_000,
+        survival(2_395_000),
+        survival(2_195_000),
+        moment=RUN_TIME - timedelta(days=1),
+        seen=RUN_TIME + timedelta(days=3),
+    )
+    # A second run of a settled week, the same day as its first but later: the first run of the day counts.
+    monday = FIRST_MONDAY
+    seed_week(
+        warehouse_engine,
+        monday,
+        actual_of(0),
+        survival(actual_of(0)),
+        survival(actual_of(0) + 300_000),
+        moment=datetime.combine(monday + timedelta(days=2), datetime.min.time(), UTC).replace(hour=20),
+    )
+    after = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"))
+    assert (after.weight, after.weeks, after.reason) == (before.weight, before.weeks, before.reason)
+    # The same rows do move the weight once they are in the past: the truncation is what kept them out.
+    later = market_weight_for(warehouse_engine, datetime(2026, 6, 1, tzinfo=UTC), {}, Decimal("0.5"))
+    assert later.weeks > before.weeks and later.weight < before.weight
+
+
+def test_blend_through_daily_records_the_learned_weight(paper_env, warehouse_engine):
+    seed_market_wins(warehouse_engine)
+    expected = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"))
+    result = decide_via_daily(warehouse_engine, "wl-blend", {**PAPER, "policy": "blend"})
+    assert result["market_weight_source"] == "learned"
+    assert result["market_weight"] == str(expected.weight)
+    assert result["market_weight_weeks"] == 10
+    with warehouse_engine.connect() as conn:
+        steps = conn.execute(sa.text("select steps from trading_runs where run_id = 'wl-blend'")).scalar_one()
+    assert steps["decide"]["market_weight_source"] == "learned"
+    rows = decisions(warehouse_engine, "wl-blend")
+    assert rows and all(f"market weight {expected.weight} from 10 settled weeks" in r["reason"] for r in rows)
+
+
+def test_blend_with_a_pinned_weight_through_daily_says_so(paper_env, warehouse_engine):
+    seed_market_wins(warehouse_engine)
+    result = decide_via_daily(
+        warehouse_engine, "wl-pinned", {**PAPER, "policy": "blend", "market_weight": 0.2}
+    )
+    assert (result["market_weight"], result["market_weight_source"]) == ("0.2", "param")
+    assert all("pinned by the run's params" in r["reason"] for r in decisions(warehouse_engine, "wl-pinned"))
+
+
+def test_guarded_on_a_shock_week_skips_and_stores_why(paper_env, warehouse_engine):
+    """The model puts the mean above 2.40 M; the market's median sits at 2.30 M: far outside the model's
+    own error. Nothing is bought, and every decision says why and at which weight."""
+    shock = {k: 0.99 for k in STRIKES}
+    result = decide_via_daily(warehouse_engine, "wl-guarded", {**PAPER, "policy": "guarded"}, shock)
+    assert result["buys"] == 0 and result["market_weight_source"] == "default"
+    rows = decisions(warehouse_engine, "wl-guarded")
+    assert len(rows) == len(STRIKES)
+    for r in rows:
+        assert r["action"] == "none"
+        assert "skipping" in r["reason"] and "outside the model's" in r["reason"]
+        assert "default market weight 0.5" in r["reason"]
