@@ -11,6 +11,10 @@ What the warehouse knew strictly before the run's ``as_of``:
   every strike of every priced week, held or not, in every mode; ``trading_settlements`` only has the
   strikes a book held.
 
+Point in time means by the run's ``as_of``, not by when rows were written: a backfill run records today
+what a past moment saw, and a live run's decide step runs at its ``as_of``, so nothing written later
+exists yet when it learns (a done step is never recomputed).
+
 ``learn_weight`` then scores the linear pool over those weeks. The weight a run uses: its params'
 ``market_weight`` when they pin one, else the learned weight, else (fewer than ``MIN_SETTLED_WEEKS``
 settled weeks) ``DEFAULT_MARKET_WEIGHT``; the choice and why go into the step's result and every reason.
