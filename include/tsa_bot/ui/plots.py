@@ -14,13 +14,15 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 
 from tsa_bot.ui.charts import empty
 
 MODEL, MARKET = "#2b6cb0", "#dd6b20"
 MODE_COLOURS = {"paper": "#2f855a", "demo": "#805ad5", "live": "#c53030"}
-REPLAY, BESIDE = "#1a202c", "#a0aec0"
+REPLAY = "#1a202c"
+BESIDE = {"yoy_baseline": ("#718096", "--"), "nothing": ("#a0aec0", ":")}
 
 
 def _svg(fig: Figure, name: str, title: str) -> str:
@@ -64,6 +66,7 @@ def brier_by_day_chart(by_day: Sequence[Mapping[str, Any]]) -> str:
         ax.bar([i + offset * width / 2 for i in x], values, width, label=label, color=colour)
     ax.set_xticks(list(x), [f"{d['day']}\n{d['strikes_scored']}" for d in by_day])
     ax.set_ylabel("Brier score", fontsize=8)
+    ax.set_xlabel("New York weekday of the run (strikes scored)", fontsize=8)
     ax.legend(fontsize=8, frameon=False)
     return _svg(fig, "brier-by-day", "Brier score by day of the week: model vs market (strikes scored)")
 
@@ -83,7 +86,8 @@ def equity_chart(replay: Mapping[str, Any] | None, pnl: Mapping[str, Sequence[Ma
             (f"replay ({policy})", [(_at(p["at"]), p["pnl"]) for p in replay["equity"]], REPLAY, "-")
         )
         for source, points in sorted(replay.get("beside_equity", {}).items()):
-            lines.append((f"replay {source}", [(_at(p["at"]), p["pnl"]) for p in points], BESIDE, ":"))
+            colour, style = BESIDE.get(source, ("#a0aec0", ":"))
+            lines.append((f"replay {source}", [(_at(p["at"]), p["pnl"]) for p in points], colour, style))
     for mode, rows in sorted(pnl.items()):
         points = [(_at(r["event_date"]), r["cumulative"]) for r in rows]
         lines.append((mode, points, MODE_COLOURS.get(mode, "#2b6cb0"), "-"))
@@ -97,5 +101,7 @@ def equity_chart(replay: Mapping[str, Any] | None, pnl: Mapping[str, Sequence[Ma
     ax.axhline(0, color="#999", linewidth=0.8)
     ax.set_ylabel("P&L ($)", fontsize=8)
     ax.legend(fontsize=8, frameon=False)
-    fig.autofmt_xdate()
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     return _svg(fig, "equity", "Equity: cumulative P&L of the replay and of paper/demo trading")
