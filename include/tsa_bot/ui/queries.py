@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -333,16 +334,21 @@ def health(conn: sa.Connection) -> dict[str, Any]:
 
 
 def _implied_by_run(conn: sa.Connection, run_ids: list[str]) -> dict[str, dict[int, float]]:
-    """Each run's market-implied P(mean > strike) from the ladder it quoted (bids and asks at its moment).
-
-    A run whose ladder says nothing usable (no quote on any strike) gets an empty mapping.
-    """
-    ladders: dict[str, list[LadderQuote]] = {}
-    for row in conn.execute(
+    """Each run's market-implied P(mean > strike) from the ladder it quoted (bids and asks at its moment)."""
+    rows = conn.execute(
         sa.text("select run_id, strike, yes_bid, yes_ask from trading_quotes where run_id = any(:r)"),
         {"r": run_ids},
-    ):
-        ladders.setdefault(row.run_id, []).append(LadderQuote(row.strike, row.yes_bid, row.yes_ask))
+    ).mappings()
+    return _implied(rows)
+
+
+def _implied(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, float]]:
+    """Per run, ``implied_probabilities`` of its rows' ladder; a ladder with no usable quote maps to {}."""
+    ladders: dict[str, list[LadderQuote]] = {}
+    for row in rows:
+        ladders.setdefault(row["run_id"], []).append(
+            LadderQuote(row["strike"], row["yes_bid"], row["yes_ask"])
+        )
     out: dict[str, dict[int, float]] = {}
     for run_id, ladder in ladders.items():
         try:
@@ -366,23 +372,34 @@ def market_brier(conn: sa.Connection) -> dict[str, Any]:
         r"""
         with weeks as (
             select week_start, max(actual_mean) as actual_mean from forecast_scores group by week_start
+        ), settled as (
+            select distinct on (ticker) ticker, result from trading_settlements order by ticker, id
+        ), events as (
+            -- KXTSAW-26JAN04 is the week that ends on Sunday 2026-01-04
+            select e.event_ticker, w.actual_mean
+            from (select distinct event_ticker from trading_quotes) e
+            join weeks w on w.week_start
+                = to_date(substring(e.event_ticker from '-([0-9]{2}[A-Z]{3}[0-9]{2})$'), 'YYMONDD') - 6
         )
         select q.run_id, coalesce(r.as_of, r.started_at) as moment, q.strike, q.fair_yes,
+               q.yes_bid, q.yes_ask,
                coalesce(nullif(nullif(m.result, ''), 'scalar'), s.result,
-                        case when w.actual_mean > q.strike then 'yes' when w.actual_mean is not null
+                        case when e.actual_mean > q.strike then 'yes' when e.actual_mean is not null
                              then 'no' end) as result
         from trading_quotes q
         join trading_runs r on r.run_id = q.run_id
         left join quote_markets m on m.ticker = q.ticker
-        left join lateral (select result from trading_settlements t where t.ticker = q.ticker limit 1) s
-            on true
-        left join weeks w on w.week_start
-            = to_date(substring(q.event_ticker from '-([0-9]{2}[A-Z]{3}[0-9]{2})$'), 'YYMONDD') - 6
-        where q.fair_yes is not null and q.yes_bid is not null and q.yes_ask is not null
+        left join settled s on s.ticker = q.ticker
+        left join events e on e.event_ticker = q.event_ticker
         """,
     )
-    settled = [r for r in rows if r["result"] in ("yes", "no")]
-    implied = _implied_by_run(conn, sorted({r["run_id"] for r in settled}))
+    settled = [
+        r
+        for r in rows
+        if r["result"] in ("yes", "no") and None not in (r["fair_yes"], r["yes_bid"], r["yes_ask"])
+    ]
+    scored_runs = {r["run_id"] for r in settled}
+    implied = _implied(r for r in rows if r["run_id"] in scored_runs)  # the whole ladder, one-sided too
     per_day: dict[int, tuple[list[float], list[float], list[float], set[str]]] = {
         i: ([], [], [], set()) for i in range(7)
     }
