@@ -150,6 +150,10 @@ def test_orders_show_each_decision_order_and_fill_with_its_reason(client, filled
     assert sum(f["count"] for f in run["fills"]) == sum(o["filled_count"] for o in run["orders"])
     assert len(run["fills"]) == scalar(filled["engine"], "select count(*) from trading_fills")
     assert run["rejections"] == []
+    # The simulator quotes every strike: each decision has the market's implied P(above) beside the fair
+    # one, non-increasing along the ladder as the implied distribution must be.
+    implied = [d["market_yes"] for d in sorted(run["decisions"], key=lambda d: d["strike"])]
+    assert all(0 < p < 1 for p in implied) and implied == sorted(implied, reverse=True)
 
 
 def test_history_compares_forecasts_with_actuals_and_calibrates(client, filled):
@@ -228,6 +232,9 @@ def test_the_page_renders_in_airflow_with_headless_chromium(filled, tmp_path):
     assert _chart(dom, "brier").count('class="pt"') == 8
     assert "KXTSAW-26JAN04-A2.10" in dom and "buy_yes" in dom and "by the order_cost limit" in dom
     assert shot.exists() and shot.stat().st_size > 20_000
+    # No week of the run's event has settled and no replay was saved: the market panels say so.
+    assert "Brier by day of the week, model vs market" in dom and "No settled week with both" in dom
+    assert "Equity: replay and paper/demo" in dom
 
 
 def test_the_page_requires_an_airflow_login(filled, tmp_path):

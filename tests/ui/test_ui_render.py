@@ -21,11 +21,13 @@ from tsa_bot.trading import store
 from tsa_bot.ui.app import create_app
 from tsa_bot.ui.charts import fan_chart, strike_chart
 
-ENDPOINTS = ("/api/this-week", "/api/orders", "/api/history", "/api/health")
+ENDPOINTS = ("/api/this-week", "/api/orders", "/api/history", "/api/market", "/api/health")
 
 
-def test_an_empty_warehouse_renders_a_clear_empty_state(warehouse_engine):
-    client = TestClient(create_app(engine_factory=lambda: warehouse_engine))
+def test_an_empty_warehouse_renders_a_clear_empty_state(warehouse_engine, tmp_path):
+    client = TestClient(
+        create_app(engine_factory=lambda: warehouse_engine, replay_file=lambda: tmp_path / "no-replay.json")
+    )
 
     page = client.get("/")
     assert page.status_code == 200
@@ -37,6 +39,10 @@ def test_an_empty_warehouse_renders_a_clear_empty_state(warehouse_engine):
     assert history["weeks"] == [] and history["pnl"] == {} and history["revision_count"] == 0
     health = client.get("/api/health").json()
     assert health["last_ingest"] is None and health["tsa_days"] == 0 and health["risk_limits"] == []
+    market = client.get("/api/market").json()
+    assert market["equity"] == {"replay": None, "settled": {}}
+    assert market["brier_by_day"]["overall"]["strikes_scored"] == 0
+    assert "No settled week with both a model and a market price yet" in page.text
 
 
 def test_an_unreachable_warehouse_says_so():
@@ -117,9 +123,11 @@ def _fill_a_year(engine: sa.Engine, weeks: int = 52) -> None:
 
 
 @pytest.mark.slow
-def test_a_year_of_history_renders_fast(warehouse_engine, capsys):
+def test_a_year_of_history_renders_fast(warehouse_engine, tmp_path, capsys):
     _fill_a_year(warehouse_engine)
-    client = TestClient(create_app(engine_factory=lambda: warehouse_engine))
+    client = TestClient(
+        create_app(engine_factory=lambda: warehouse_engine, replay_file=lambda: tmp_path / "no-replay.json")
+    )
     client.get("/")  # warm the pool
 
     timings = {}
@@ -143,4 +151,9 @@ def test_a_year_of_history_renders_fast(warehouse_engine, capsys):
     assert len(history["brier"]) == 52
     assert client.get("/api/this-week").json()["forecast"]["week_start"] == "2025-12-29"
     assert len(client.get("/api/orders").json()["runs"]) == 5
+    # Every run quoted 15 strikes on both sides, each week settled: 52 weeks x 7 days x 15 strikes scored.
+    market = client.get("/api/market").json()["brier_by_day"]
+    assert market["overall"]["strikes_scored"] == 52 * 7 * 15
+    assert sum(d["runs"] for d in market["by_day"]) == 52 * 7  # each on the weekday it started (today)
+    assert 'id="chart-brier-by-day"' in page and 'id="chart-equity"' in page
     assert timings["/"] < 3.0, timings  # generous: the figure is reported, the bound only catches a blow-up

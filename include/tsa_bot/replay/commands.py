@@ -94,6 +94,21 @@ def run_replay(
     return report.document(strategy, beside, start=start.isoformat(), end=end.isoformat(), weeks=len(weeks))
 
 
+def latest_replay_file() -> Path:
+    """Where the latest replay's document is kept for the project's page to show."""
+    return get_settings().state_dir / "replay" / "latest.json"
+
+
+def save_latest(doc: dict[str, Any]) -> None:
+    """Keep ``doc`` as the latest replay, whole or not at all (written beside, then renamed)."""
+    path = latest_replay_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = {**doc, "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(saved) + "\n")
+    tmp.replace(path)
+
+
 def run_replay_command(args: argparse.Namespace) -> int:
     start, end = _date(args.start, "--start"), _date(args.end, "--end")
     if start > end:
@@ -123,6 +138,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
         cache=PointCache(cache_dir),
     )
     out.write_text(json.dumps(doc, indent=1) + "\n")
+    save_latest(doc)
     print(report.table(doc))
     print(
         f"{doc['run']['weeks']} weeks in {time.monotonic() - began:.0f}s "

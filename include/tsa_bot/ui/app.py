@@ -7,6 +7,7 @@ Mounted by ``plugins/tsa_bot_ui.py`` under ``/tsa-bot`` in Airflow's api-server;
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -37,6 +38,12 @@ async def _airflow_read_access(request: Request) -> None:
     requires_access_dag("GET", param_dag_id=queries.DAG_ID)(request, user)
 
 
+def _default_replay_file() -> Path:
+    from tsa_bot.replay.commands import latest_replay_file
+
+    return latest_replay_file()
+
+
 def _no_auth() -> None:
     return None
 
@@ -45,6 +52,7 @@ def create_app(
     *,
     airflow_auth: bool = False,
     engine_factory: Callable[[], sa.Engine] = _default_engine,
+    replay_file: Callable[[], Path] = _default_replay_file,
     url_prefix: str = URL_PREFIX,
 ) -> FastAPI:
     """The app; ``airflow_auth`` checks Airflow's login and DAG permissions on every request."""
@@ -95,6 +103,17 @@ def create_app(
         """Forecast vs actual, calibration bins, cumulative P&L by mode, Brier by week, revisions."""
         return read(queries.history)
 
+    def market(conn: sa.Connection) -> dict[str, Any]:
+        return {
+            "brier_by_day": queries.market_brier(conn),
+            "equity": {"replay": queries.replay_equity(replay_file()), "settled": queries.settled_pnl(conn)},
+        }
+
+    @app.get("/api/market")
+    def api_market() -> dict[str, Any]:
+        """Brier model vs market by weekday over settled strikes; equity of the latest replay and by mode."""
+        return read(market)
+
     @app.get("/api/health")
     def api_health() -> dict[str, Any]:
         """Last ingest, newest TSA day, last trading run, risk limits and their use."""
@@ -114,6 +133,7 @@ def create_app(
                 "orders": queries.orders(conn, runs=5),
                 "history": queries.history(conn),
                 "health": queries.health(conn),
+                "market": market(conn),
             }
         return HTMLResponse(render_page(data, base))
 

@@ -7,7 +7,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from tsa_bot.ui import charts
+from tsa_bot.ui import charts, plots
 from tsa_bot.ui.queries import DAG_ID
 
 STYLE = """
@@ -26,7 +26,8 @@ figcaption{font-weight:600;font-size:14px;margin:2px 4px 6px}
 svg.chart{background:#fff;border:1px solid #edf2f7;width:100%;height:auto}
 """
 RUN_TASKS = ("fetch_market", "price", "decide", "place_orders", "reconcile")
-DECISION_COLUMNS = [("ticker", "l"), ("action", "l"), ("count", ""), ("limit", ""), ("EV/contract", "")]
+DECISION_COLUMNS = [("ticker", "l"), ("action", "l"), ("count", ""), ("limit", ""), ("fair", "")]
+DECISION_COLUMNS += [("market", ""), ("EV/contract", "")]
 DECISION_COLUMNS.append(("reason", "l"))
 ORDER_COLUMNS = [("order", "l"), ("ticker", "l"), ("side", "l"), ("YES price", ""), ("count", "")]
 ORDER_COLUMNS += [("filled", ""), ("status", "l"), ("note", "l")]
@@ -189,6 +190,8 @@ def _orders(data: dict[str, Any], base: str) -> str:
                         escape(d["action"]),
                         _fmt(d["count"], ",.0f"),
                         _fmt(d["limit_price"], ".2f"),
+                        _fmt(d["fair_yes"], ".3f"),
+                        _fmt(d["market_yes"], ".3f"),
                         _fmt(d["ev_per_contract"], "+.4f"),
                         escape(d["reason"]),
                     ]
@@ -257,6 +260,34 @@ def history_panels(data: dict[str, Any]) -> list[str]:
             "Brier score by week (lower is better)",
             charts.line_chart("brier", "Brier score by week", brier)
             or charts.empty("No scored weeks yet: scores appear once a week is complete."),
+        ),
+    ]
+
+
+def market_panels(data: dict[str, Any]) -> list[str]:
+    """Model against market: Brier by weekday, and the equity of the replay and of paper/demo trading."""
+    overall = data["brier_by_day"]["overall"]
+    said = ""
+    if overall["strikes_scored"]:
+        said = (
+            f" — all days: model {overall['brier_model']:.4f}, market {overall['brier_market']:.4f}"
+            f" over {overall['strikes_scored']} strikes"
+        )
+    replay = data["equity"]["replay"]
+    replay_said = ""
+    if replay:
+        replay_said = (
+            f" — replay {escape(str(replay['run'].get('start')))} … {escape(str(replay['run'].get('end')))}"
+            f" P&amp;L {_money(replay['summary']['pnl'])}, saved {_when(replay.get('saved_at'))}"
+        )
+    return [
+        _panel(
+            f"Brier by day of the week, model vs market (lower is better){said}",
+            plots.brier_by_day_chart(data["brier_by_day"]["by_day"]),
+        ),
+        _panel(
+            f"Equity: replay and paper/demo, net of fees{replay_said}",
+            plots.equity_chart(replay, data["equity"]["settled"]),
         ),
     ]
 
@@ -334,7 +365,7 @@ def render_page(data: dict[str, Any] | None, base: str, error: str | None = None
             " and reload this page.</div>"
         )
     week, history = data["this_week"], data["history"]
-    panels = [strikes_chart_panel(week, base), *history_panels(history)]
+    panels = [strikes_chart_panel(week, base), *history_panels(history), *market_panels(data["market"])]
     sections += [
         '<section id="health"><h2>Health</h2>',
         _health(data["health"], base),
@@ -350,6 +381,7 @@ def render_page(data: dict[str, Any] | None, base: str, error: str | None = None
         revisions_table(history),
         "</section>",
         '<p class="muted">JSON: <a href="api/this-week">this-week</a> · <a href="api/orders">orders</a> · '
-        '<a href="api/history">history</a> · <a href="api/health">health</a></p>',
+        '<a href="api/history">history</a> · <a href="api/market">market</a> · '
+        '<a href="api/health">health</a></p>',
     ]
     return head + "".join(sections) + "</body></html>"

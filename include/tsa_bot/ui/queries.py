@@ -7,10 +7,17 @@ Every function takes an open connection and tolerates an empty warehouse (it ret
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+
+from tsa_bot.market import NEW_YORK
+from tsa_bot.pricing.market_implied import LadderQuote, MarketViewError, implied_probabilities
+from tsa_bot.scoring import brier
 
 DAG_ID = "tsa_daily"
 FAN_LEVELS = ("0.05", "0.10", "0.25", "0.50", "0.75", "0.90", "0.95")
@@ -43,6 +50,9 @@ def airflow_run_id(run_key: str | None) -> str | None:
     if not run_key or not run_key.startswith(f"{DAG_ID}/"):
         return None
     return run_key.split("/", 1)[1]
+
+
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _rows(conn: sa.Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
@@ -145,6 +155,9 @@ def orders(conn: sa.Connection, runs: int = 5) -> dict[str, Any]:
             " reason from trading_decisions where run_id = :r order by strike, ticker",
             r=r,
         )
+        implied = _implied_by_run(conn, [r]).get(r, {})
+        for d in run["decisions"]:
+            d["market_yes"] = implied.get(d["strike"])
         run["orders"] = _rows(
             conn,
             "select client_order_id, order_id, ticker, direction, book_side, yes_price, count, filled_count,"
@@ -203,7 +216,33 @@ def history(conn: sa.Connection, calibration_bins: int = 10) -> dict[str, Any]:
         """,
         b=calibration_bins,
     )
-    pnl = _rows(
+    brier = _rows(
+        conn,
+        "select week_start, avg(brier) as brier, avg(log_loss) as log_loss, avg(abs_pct_error) as mape,"
+        " avg(case when in_80_interval then 1.0 else 0.0 end) as coverage80, count(*) as forecasts"
+        " from forecast_scores group by week_start order by week_start",
+    )
+    revisions = _rows(
+        conn,
+        "select day, previous_value, new_value, seen_at from tsa_revisions order by seen_at desc, id desc"
+        " limit 50",
+    )
+    revision_count = conn.execute(sa.text("select count(*) from tsa_revisions")).scalar_one()
+    return plain(
+        {
+            "weeks": weeks,
+            "calibration": calibration,
+            "pnl": settled_pnl(conn),
+            "brier": brier,
+            "revisions": revisions,
+            "revision_count": revision_count,
+        }
+    )
+
+
+def settled_pnl(conn: sa.Connection) -> dict[str, list[dict[str, Any]]]:
+    """Paper/demo/live equity: each settled event's P&L net of fees and the running total, by mode."""
+    rows = _rows(
         conn,
         """
         with events as (
@@ -218,31 +257,10 @@ def history(conn: sa.Connection, calibration_bins: int = 10) -> dict[str, Any]:
         from events order by mode, event_date, event_ticker
         """,
     )
-    brier = _rows(
-        conn,
-        "select week_start, avg(brier) as brier, avg(log_loss) as log_loss, avg(abs_pct_error) as mape,"
-        " avg(case when in_80_interval then 1.0 else 0.0 end) as coverage80, count(*) as forecasts"
-        " from forecast_scores group by week_start order by week_start",
-    )
-    revisions = _rows(
-        conn,
-        "select day, previous_value, new_value, seen_at from tsa_revisions order by seen_at desc, id desc"
-        " limit 50",
-    )
-    revision_count = conn.execute(sa.text("select count(*) from tsa_revisions")).scalar_one()
-    pnl_by_mode: dict[str, list[dict[str, Any]]] = {}
-    for row in pnl:
-        pnl_by_mode.setdefault(row.pop("mode"), []).append(row)
-    return plain(
-        {
-            "weeks": weeks,
-            "calibration": calibration,
-            "pnl": pnl_by_mode,
-            "brier": brier,
-            "revisions": revisions,
-            "revision_count": revision_count,
-        }
-    )
+    by_mode: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_mode.setdefault(row.pop("mode"), []).append(row)
+    return plain(by_mode)
 
 
 def health(conn: sa.Connection) -> dict[str, Any]:
@@ -313,3 +331,115 @@ def health(conn: sa.Connection) -> dict[str, Any]:
             "risk_limits": limits,
         }
     )
+
+
+def _implied_by_run(conn: sa.Connection, run_ids: list[str]) -> dict[str, dict[int, float]]:
+    """Each run's market-implied P(mean > strike) from the ladder it quoted (bids and asks at its moment)."""
+    rows = conn.execute(
+        sa.text("select run_id, strike, yes_bid, yes_ask from trading_quotes where run_id = any(:r)"),
+        {"r": run_ids},
+    ).mappings()
+    return _implied(rows)
+
+
+def _implied(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, float]]:
+    """Per run, ``implied_probabilities`` of its rows' ladder; a ladder with no usable quote maps to {}."""
+    ladders: dict[str, list[LadderQuote]] = {}
+    for row in rows:
+        ladders.setdefault(row["run_id"], []).append(
+            LadderQuote(row["strike"], row["yes_bid"], row["yes_ask"])
+        )
+    out: dict[str, dict[int, float]] = {}
+    for run_id, ladder in ladders.items():
+        try:
+            out[run_id] = implied_probabilities(ladder)
+        except MarketViewError:
+            out[run_id] = {}
+    return out
+
+
+def market_brier(conn: sa.Connection) -> dict[str, Any]:
+    """The model's Brier score against the market's, by New York weekday of each run's moment
+    (its ``as_of``, else its start), over settled strikes.
+
+    At each trading run's moment, every strike quoted on both sides is scored twice against how it settled:
+    with the model's fair probability and with the market-implied one (the ladder's mids made monotone,
+    ``pricing.market_implied``). Same strikes, same moments. A strike has settled when its market has a
+    result (quote history or a settlement of ours), or else its week's mean is scored (strict ``>``).
+    """
+    rows = _rows(
+        conn,
+        r"""
+        with weeks as (
+            select week_start, max(actual_mean) as actual_mean from forecast_scores group by week_start
+        ), settled as (
+            select distinct on (ticker) ticker, result from trading_settlements order by ticker, id
+        ), events as (
+            -- KXTSAW-26JAN04 is the week that ends on Sunday 2026-01-04
+            select e.event_ticker, w.actual_mean
+            from (select distinct event_ticker from trading_quotes) e
+            join weeks w on w.week_start
+                = to_date(substring(e.event_ticker from '-([0-9]{2}[A-Z]{3}[0-9]{2})$'), 'YYMONDD') - 6
+        )
+        select q.run_id, coalesce(r.as_of, r.started_at) as moment, q.strike, q.fair_yes,
+               q.yes_bid, q.yes_ask,
+               coalesce(nullif(nullif(m.result, ''), 'scalar'), s.result,
+                        case when e.actual_mean > q.strike then 'yes' when e.actual_mean is not null
+                             then 'no' end) as result
+        from trading_quotes q
+        join trading_runs r on r.run_id = q.run_id
+        left join quote_markets m on m.ticker = q.ticker
+        left join settled s on s.ticker = q.ticker
+        left join events e on e.event_ticker = q.event_ticker
+        """,
+    )
+    settled = [
+        r
+        for r in rows
+        if r["result"] in ("yes", "no") and None not in (r["fair_yes"], r["yes_bid"], r["yes_ask"])
+    ]
+    scored_runs = {r["run_id"] for r in settled}
+    implied = _implied(r for r in rows if r["run_id"] in scored_runs)  # the whole ladder, one-sided too
+    per_day: dict[int, tuple[list[float], list[float], list[float], set[str]]] = {
+        i: ([], [], [], set()) for i in range(7)
+    }
+    for r in settled:
+        market = implied.get(r["run_id"], {}).get(r["strike"])
+        if market is None:
+            continue
+        model_p, market_p, outcome, runs = per_day[r["moment"].astimezone(NEW_YORK).weekday()]
+        model_p.append(float(r["fair_yes"]))
+        market_p.append(market)
+        outcome.append(1.0 if r["result"] == "yes" else 0.0)
+        runs.add(r["run_id"])
+
+    def score(model_p: list[float], market_p: list[float], outcome: list[float], runs: set[str]) -> dict:
+        return {
+            "brier_model": round(brier(model_p, outcome), 6) if outcome else None,
+            "brier_market": round(brier(market_p, outcome), 6) if outcome else None,
+            "strikes_scored": len(outcome),
+            "runs": len(runs),
+        }
+
+    by_day = [{"day": DAYS[i], **score(*per_day[i])} for i in range(7)]
+    every = [[v for i in range(7) for v in per_day[i][k]] for k in range(3)]
+    overall = score(*every, set().union(*(per_day[i][3] for i in range(7))))
+    return plain({"by_day": by_day, "overall": overall})
+
+
+def replay_equity(path: Path) -> dict[str, Any] | None:
+    """The latest saved replay (``tsabot replay`` keeps one): its run, summary and equity curves; else None.
+
+    A missing or unreadable file is no replay yet, not an error of the page.
+    """
+    try:
+        doc = json.loads(Path(path).read_text())
+        return {
+            "saved_at": doc.get("saved_at"),
+            "run": doc["run"],
+            "summary": {k: v for k, v in doc["summary"].items() if k != "by_day"},
+            "equity": doc["equity"],
+            "beside_equity": doc.get("beside_equity", {}),
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
