@@ -3,8 +3,9 @@
     PYTHONPATH=include .venv/bin/python benchmarks/replay_year.py                 # 2025, policy kelly
     PYTHONPATH=include .venv/bin/python benchmarks/replay_year.py --policies kelly ladder blend guarded
 
-The quotes come from the replay test kit's crowd generator (tests/replay/replay_testkit.py) until the
-simulator serves candlestick history. The first policy runs on an empty forecast cache (unless --cache-dir
+The quotes are the simulator's crowd market over the TSA data (``kalshi_sim.history_quote_rows``: the
+rows ``tsabot kalshi history`` + ``--export`` would download from ``tsabot simulator`` hosting the same
+``HistorySeed``), as daily candles. The first policy runs on an empty forecast cache (unless --cache-dir
 holds one) and is the timed figure (wall, and CPU of this process and its forecast workers: the machine's
 two cores are shared); the others reuse the cache. Prints each policy's row beside the YoY baseline's and
 doing nothing's.
@@ -22,17 +23,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.data import load_csv
+from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
+from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
+from tsa_bot.replay.commands import run_replay
+from tsa_bot.trading.config import TradingConfig, parse_policy
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "replay"))
-
-from replay_testkit import generate_quotes  # noqa: E402
-
-from tsa_bot.forecast.cache import PointCache  # noqa: E402
-from tsa_bot.forecast.data import load_csv  # noqa: E402
-from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file  # noqa: E402
-from tsa_bot.replay.commands import run_replay  # noqa: E402
-from tsa_bot.replay.market import mondays  # noqa: E402
-from tsa_bot.trading.config import TradingConfig, parse_policy  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tsa_daily_2019_2025.csv"
 
@@ -69,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if quotes is not None and quotes.exists():
         rows = read_quotes_file(quotes)
     else:
-        rows = generate_quotes(series, mondays(start, end), seed=args.seed)
+        rows = history_quote_rows(HistorySeed(start, end, truth=truth_of(series), seed=args.seed))
         if quotes is not None:
             write_quotes_file(rows, quotes)
     print(f"{len(rows)} quote rows, {len({r.event_ticker for r in rows})} events, {start} .. {end}")

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from replay_testkit import generate_quotes
 
 from tsa_bot.cli import main
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
+from tsa_bot.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
-from tsa_bot.replay.market import mondays
 
 START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 10)
 
@@ -20,7 +20,7 @@ START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 10)
 @pytest.fixture(scope="module")
 def quotes_csv(shared_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("replay") / "quotes.csv"
-    write_quotes_file(generate_quotes(load_csv(shared_csv), mondays(START, END)), path)
+    write_quotes_file(history_quote_rows(HistorySeed(START, END, truth=truth_of(load_csv(shared_csv)))), path)
     return path
 
 
@@ -169,8 +169,15 @@ def test_replay_end_to_end_from_csv_and_from_the_warehouse(
     assert [w["event_ticker"] for w in doc["weeks"]] == ["KXTSAW-25MAR09", "KXTSAW-25MAR16"]
     assert doc["summary"]["trades"] == len(doc["trades"]) == sum(w["trades"] for w in doc["weeks"])
     assert doc["summary"]["pnl"] == pytest.approx(sum(w["pnl"] for w in doc["weeks"]))
-    # Every day is a moment (daily candles), so each two-sided quote of the history is scored once.
-    rows = read_quotes_file(quotes_csv)
+    # Every day is a moment (daily candles), so each two-sided quote of the week's days is scored once;
+    # a market's last daily candle ends the evening after the Sunday close, outside the week: not a moment.
+    sundays = {event_ticker_for_week(m): m + dt.timedelta(days=6) for m in (START, END)}
+    rows = [
+        r
+        for r in read_quotes_file(quotes_csv)
+        if r.end_ts.astimezone(NEW_YORK).date() <= sundays[r.event_ticker]
+    ]
+    assert len(rows) == 2 * 21 * 7
     assert doc["summary"]["strikes_scored"] == sum(
         r.yes_bid is not None and r.yes_ask is not None for r in rows
     )

@@ -4,7 +4,7 @@ The TSA series loses every number published after the moment (the schedule the D
 history loses every candle ending after it. The trades made at or before the moment must be identical, and
 so must the forecast's probability of every strike at every moment up to it (a moment without trades would
 hide a leak from the trades alone). Real Prophet fits (eight calibration weeks to keep it short); the
-policies that read the market too.
+policies that read the market too. The quotes are the simulator's crowd's (``history_quote_rows``).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from replay_testkit import generate_quotes
 
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.publication import NEW_YORK, publication_time
 from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.forecasts import Forecaster
@@ -36,7 +36,7 @@ def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(
     policy: Policy, shared_csv: Path, tmp_path_factory: pytest.TempPathFactory
 ):
     series = load_csv(shared_csv)
-    rows = generate_quotes(series, mondays(START, END))
+    rows = history_quote_rows(HistorySeed(START, END, truth=truth_of(series)))
     config = TradingConfig(policy=policy)
     cache = PointCache(tmp_path_factory.getbasetemp() / "replay-forecast-cache")
 

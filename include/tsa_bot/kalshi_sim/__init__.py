@@ -8,6 +8,7 @@ forever (409), the tick grid, balance checks, token-bucket rate limits (429) and
 - ``exchange.py``: the state and rules, without HTTP;
 - ``crowd.py``, ``history.py``, ``candles.py``: past weeks (``HistorySeed``) priced by a crowd that sees
   the truth through noise, and their candlesticks;
+- ``history_rows.py``: those candlesticks as quote interchange rows, offline (``history_quote_rows``);
 - ``app.py``: the HTTP layer, a Starlette route table;
 - ``server.py``: serving it (``running_simulator`` for tests, ``tsabot simulator`` for people);
 - ``commands.py``: the ``tsabot simulator`` command.
@@ -44,6 +45,8 @@ _HOMES = {
     "Fault": "faults",
     "parse_fault": "faults",
     "HistorySeed": "history",
+    "history_quote_rows": "history_rows",
+    "truth_of": "history_rows",
     "EventSeed": "seed",
     "market_ticker": "seed",
     "sunday_of": "seed",
