@@ -186,6 +186,24 @@ def _signed(rsa_key, method: str, path: str, key_id: str = KEY_ID, clock=time.ti
     return Signer(key_id, rsa_key, clock).headers(method, path)
 
 
+@pytest.mark.parametrize("bad", ["", "../portfolio/balance", "KXTSAW-26FEB15/orderbook", "é☃", "a b"])
+def test_an_identifier_that_would_change_the_path_is_refused_before_any_request(bad):
+    """``event("")`` used to GET /events/ (the listing); ``cancel_order("../x")`` would sign another path."""
+    from tsa_bot.errors import ConfigurationError
+
+    def nothing_may_be_sent(request: httpx.Request) -> httpx.Response:
+        raise AssertionError(f"sent {request.method} {request.url}")
+
+    with KalshiClient(
+        "http://127.0.0.1:9/trade-api/v2", transport=httpx.MockTransport(nothing_may_be_sent)
+    ) as c:
+        for call in (c.event, c.market, c.orderbook, c.cancel_order, c.series):
+            with pytest.raises(ConfigurationError, match="not a Kalshi"):
+                call(bad)
+        with pytest.raises(ConfigurationError, match="not a Kalshi"):
+            c.market_candlesticks("KXTSAW", bad, start_ts=0, end_ts=1, period_interval=60)
+
+
 def test_auth_failures_have_kalshis_codes(sim, rsa_key, other_rsa_key):
     path = "/trade-api/v2/portfolio/balance"
     with httpx.Client(base_url=sim.root_url) as raw:

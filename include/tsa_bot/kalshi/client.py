@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -77,6 +78,18 @@ class HostKind(StrEnum):
     DEMO = "demo"
     LOOPBACK = "loopback"
     SIMULATOR = "simulator"
+
+
+# Tickers and order ids as Kalshi writes them. Anything else would change the path it is put in ("" lists
+# every event, "../x" reaches another endpoint), so it is refused before a request is built.
+_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def path_id(value: str, what: str) -> str:
+    """``value`` if it can stand as one segment of an API path; else a one-line ConfigurationError."""
+    if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
+        raise ConfigurationError(f"not a Kalshi {what}: {value!r}")
+    return value
 
 
 def host_of(base_url: str) -> str:
@@ -350,10 +363,14 @@ class KalshiClient:
         return ExchangeStatus.from_json(self._request("GET", "/exchange/status"))
 
     def series(self, series_ticker: str = SERIES) -> Series:
-        return Series.from_json(self._request("GET", f"/series/{series_ticker}")["series"])
+        return Series.from_json(
+            self._request("GET", f"/series/{path_id(series_ticker, 'series ticker')}")["series"]
+        )
 
     def event(self, event_ticker: str) -> Event:
-        data = self._request("GET", f"/events/{event_ticker}", params={"with_nested_markets": "true"})
+        data = self._request(
+            "GET", f"/events/{path_id(event_ticker, 'event ticker')}", params={"with_nested_markets": "true"}
+        )
         return Event.from_json(data["event"], data.get("markets") if "markets" in data else None)
 
     def markets(
@@ -372,10 +389,14 @@ class KalshiClient:
         ]
 
     def market(self, ticker: str) -> Market:
-        return Market.from_json(self._request("GET", f"/markets/{ticker}")["market"])
+        return Market.from_json(
+            self._request("GET", f"/markets/{path_id(ticker, 'market ticker')}")["market"]
+        )
 
     def orderbook(self, ticker: str, depth: int | None = None) -> OrderBook:
-        data = self._request("GET", f"/markets/{ticker}/orderbook", params={"depth": depth})
+        data = self._request(
+            "GET", f"/markets/{path_id(ticker, 'market ticker')}/orderbook", params={"depth": depth}
+        )
         return parse_orderbook(ticker, data)
 
     # ---- portfolio -----------------------------------------------------------------------------
@@ -465,7 +486,9 @@ class KalshiClient:
 
     def cancel_order(self, order_id: str) -> CanceledOrder:
         """Cancel; raises KalshiNotFound for an unknown or already-cancelled order."""
-        return CanceledOrder.from_json(self._request("DELETE", f"{ORDERS_V2}/{order_id}", signed=True))
+        return CanceledOrder.from_json(
+            self._request("DELETE", f"{ORDERS_V2}/{path_id(order_id, 'order id')}", signed=True)
+        )
 
     def cancel_if_resting(self, order_id: str) -> CanceledOrder | None:
         """Cancel, treating "already gone" (404) as done: what a retried cancel sees."""
@@ -520,7 +543,8 @@ class KalshiClient:
         from tsa_bot.kalshi.models import Candlestick
 
         params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
-        data = self._request("GET", f"/series/{series_ticker}/markets/{ticker}/candlesticks", params=params)
+        series, market = path_id(series_ticker, "series ticker"), path_id(ticker, "market ticker")
+        data = self._request("GET", f"/series/{series}/markets/{market}/candlesticks", params=params)
         return [Candlestick.from_json(c) for c in data.get("candlesticks") or []]
 
     def historical_cutoff(self) -> Any:
@@ -553,5 +577,7 @@ class KalshiClient:
         from tsa_bot.kalshi.models import Candlestick
 
         params = {"start_ts": start_ts, "end_ts": end_ts, "period_interval": period_interval}
-        data = self._request("GET", f"/historical/markets/{ticker}/candlesticks", params=params)
+        data = self._request(
+            "GET", f"/historical/markets/{path_id(ticker, 'market ticker')}/candlesticks", params=params
+        )
         return [Candlestick.from_json(c) for c in data.get("candlesticks") or []]
