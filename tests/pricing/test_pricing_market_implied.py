@@ -25,6 +25,7 @@ from tsa_bot.pricing.market_implied import (
     learn_weight,
     pooled_samples,
     results_from_mean,
+    sorted_quantiles,
 )
 
 D = Decimal
@@ -171,6 +172,19 @@ def test_pooled_samples_mix_model_and_market_by_weight():
         expected = (1 - w) * float(np.mean(model > 2.4e6)) + w * market.survival(2.4e6)
         assert float(np.mean(pooled > 2.4e6)) == pytest.approx(expected, abs=2 / len(model))
     assert np.array_equal(pooled_samples(model, market, 0.3), pooled_samples(model, market, 0.3))
+
+
+@settings(max_examples=300)
+@given(
+    values=st.lists(
+        st.floats(min_value=-1e7, max_value=1e7, allow_nan=False, allow_subnormal=False), min_size=1, max_size=60
+    ),
+    levels=st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=40),
+)
+def test_sorted_quantiles_are_numpys_quantiles_to_the_bit(values, levels):
+    """The pool's quantiles come from one sort, not np.quantile's partition per call: same numbers."""
+    sample, at = np.asarray(values), np.asarray(levels)
+    assert np.array_equal(sorted_quantiles(np.sort(sample), at), np.quantile(sample, at))
 
 
 # ---- the learned weight --------------------------------------------------------------------------------
