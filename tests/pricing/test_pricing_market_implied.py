@@ -177,7 +177,9 @@ def test_pooled_samples_mix_model_and_market_by_weight():
 @settings(max_examples=300)
 @given(
     values=st.lists(
-        st.floats(min_value=-1e7, max_value=1e7, allow_nan=False, allow_subnormal=False), min_size=1, max_size=60
+        st.floats(min_value=-1e7, max_value=1e7, allow_nan=False, allow_subnormal=False),
+        min_size=1,
+        max_size=60,
     ),
     levels=st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=40),
 )
@@ -185,6 +187,19 @@ def test_sorted_quantiles_are_numpys_quantiles_to_the_bit(values, levels):
     """The pool's quantiles come from one sort, not np.quantile's partition per call: same numbers."""
     sample, at = np.asarray(values), np.asarray(levels)
     assert np.array_equal(sorted_quantiles(np.sort(sample), at), np.quantile(sample, at))
+
+
+def test_samples_are_the_evenly_spaced_quantiles_whatever_was_sampled_before():
+    """``samples(n)`` reuses the probits of its levels across distributions: the numbers must not change."""
+    wide, narrow = (
+        ImpliedDistribution.from_probabilities(implied_probabilities(quotes_of(NormalDist(2.3e6, sd))))
+        for sd in (0.08e6, 0.02e6)
+    )
+    for n in (1, 2, 501, 4000):
+        for market in (wide, narrow, wide):
+            expected = market.quantiles((np.arange(n) + 0.5) / n)
+            assert np.array_equal(market.samples(n), expected)
+    assert not np.array_equal(wide.samples(100), narrow.samples(100))
 
 
 # ---- the learned weight --------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -113,8 +113,10 @@ class ImpliedDistribution:
         levels = np.asarray(levels, dtype=float)
         if np.any((levels <= 0) | (levels >= 1)):
             raise ValueError("quantile levels must lie strictly between 0 and 1")
+        return self._at_probits(np.array([_NORMAL.inv_cdf(float(q)) for q in levels]))
+
+    def _at_probits(self, z: np.ndarray) -> np.ndarray:
         z_knots, k = self._probits, np.asarray(self.strikes)
-        z = np.array([_NORMAL.inv_cdf(float(q)) for q in levels])
         inside = np.interp(z, z_knots, k)
         scale = self._tail_scale
         below = k[0] + (z - z_knots[0]) * scale
@@ -132,7 +134,7 @@ class ImpliedDistribution:
         """``n`` evenly spaced quantiles (at (i + ½)/n): a deterministic, sorted sample."""
         if n <= 0:
             return np.empty(0)
-        return self.quantiles((np.arange(n) + 0.5) / n)
+        return self._at_probits(_even_probits(n))
 
     def survival(self, strike: float) -> float:
         """P(mean > strike), read back off the same interpolation."""
@@ -145,6 +147,15 @@ class ImpliedDistribution:
         else:
             z = float(np.interp(strike, k, z_knots))
         return 1 - _NORMAL.cdf(z)
+
+
+@lru_cache(maxsize=32)
+def _even_probits(n: int) -> np.ndarray:
+    """The probits of the levels (i + ½)/n, i < n: the same for every distribution sampled n times, so
+    worked out once (a replay samples thousands of snapshots; ``inv_cdf`` is pure Python)."""
+    z = np.array([_NORMAL.inv_cdf((i + 0.5) / n) for i in range(n)])
+    z.flags.writeable = False
+    return z
 
 
 def _check_weight(weight: float) -> float:
