@@ -112,6 +112,49 @@ def _none(quote: StrikeQuote, event_ticker: str, reason: str, **kw) -> Decision:
     )
 
 
+@dataclass(frozen=True)
+class _Want:
+    """What a policy wants to buy in one market before the risk limits: a side, a count, and why."""
+
+    direction: Direction
+    count: Decimal
+    limit_price: Decimal
+    fee: Decimal
+    ev: Decimal
+    target: Decimal  # the position the policy sizes to (Kelly's or the ladder's)
+    reason: str
+
+
+def _within_limits(
+    run_id: str, q: StrikeQuote, event: str, want: _Want, state: ExposureState, config: TradingConfig
+) -> tuple[Decision, ExposureState]:
+    """The sizing every policy ends with: cut to the risk limits, then count the order as resting, so
+    the next market's sizing sees it."""
+    details = dict(limit_price=want.limit_price, fee=want.fee, ev=want.ev, kelly=want.target)
+    intent = OrderIntent(event, q.ticker, want.direction, want.count, want.limit_price, want.fee)
+    count, binding = largest_allowed(intent, state, config.limits)
+    if count <= 0:
+        return _none(q, event, f"sized to 0 by the {binding} limit; {want.reason}", **details), state
+    coid = client_order_id(run_id, q.ticker, want.direction)
+    decision = Decision(
+        event_ticker=event,
+        ticker=q.ticker,
+        strike=q.strike,
+        fair_yes=q.fair_yes,
+        raw_fair_yes=q.raw_fair_yes,
+        action=Action.BUY_YES if want.direction == Direction.YES else Action.BUY_NO,
+        count=count,
+        limit_price=want.limit_price,
+        fee_per_contract=want.fee,
+        ev_per_contract=want.ev,
+        kelly_contracts=want.target,
+        client_order_id=coid,
+        reason=want.reason + (f"; cut to {count} by the {binding} limit" if binding else ""),
+    )
+    pending = RestingOrder("pending", coid, q.ticker, want.direction, count, want.limit_price + want.fee)
+    return decision, replace(state, resting=(*state.resting, pending))
+
+
 def decide(
     run_id: str,
     quotes: list[StrikeQuote],
@@ -151,39 +194,18 @@ def decide(
         target = kelly_contracts(prob, limit, fee, state.bankroll, config.kelly_fraction)
         held = state.held(q.ticker, direction)
         want = min(target - held, available)
-        details = dict(limit_price=limit, fee=fee, ev=ev, kelly=target)
         if want <= 0:
             reason = f"holding {held} {direction.upper()} of a Kelly target of {target}"
-            out.append(_none(q, event, reason, **details))
-            continue
-        intent = OrderIntent(event, q.ticker, direction, want, limit, fee)
-        count, binding = largest_allowed(intent, state, config.limits)
-        if count <= 0:
-            out.append(_none(q, event, f"sized to 0 by the {binding} limit", **details))
+            out.append(_none(q, event, reason, limit_price=limit, fee=fee, ev=ev, kelly=target))
             continue
         reason = (
             f"EV {ev} per contract after fees; Kelly target {target}, holding {held}, "
             f"{available} offered up to {limit}"
-        ) + (f"; cut to {count} by the {binding} limit" if binding else "")
-        coid = client_order_id(run_id, q.ticker, direction)
-        decision = Decision(
-            event_ticker=event,
-            ticker=q.ticker,
-            strike=q.strike,
-            fair_yes=q.fair_yes,
-            raw_fair_yes=q.raw_fair_yes,
-            action=Action.BUY_YES if direction == Direction.YES else Action.BUY_NO,
-            count=count,
-            limit_price=limit,
-            fee_per_contract=fee,
-            ev_per_contract=ev,
-            kelly_contracts=target,
-            client_order_id=coid,
-            reason=reason,
+        )
+        decision, state = _within_limits(
+            run_id, q, event, _Want(direction, want, limit, fee, ev, target, reason), state, config
         )
         out.append(decision)
-        pending = RestingOrder("pending", coid, q.ticker, direction, count, limit + fee)
-        state = replace(state, resting=(*state.resting, pending))
     return out
 
 
@@ -208,34 +230,15 @@ def _decide_joint(
             out.append(_none(q, event, f"{c.reason}; {note}", kelly=c.target))
             continue
         ev = c.prob - c.limit_price - c.fee_per_contract
-        details = dict(limit_price=c.limit_price, fee=c.fee_per_contract, ev=ev, kelly=c.target)
-        direction = Direction(c.direction)
-        intent = OrderIntent(event, q.ticker, direction, c.count, c.limit_price, c.fee_per_contract)
-        count, binding = largest_allowed(intent, state, config.limits)
-        if count <= 0:
-            out.append(_none(q, event, f"sized to 0 by the {binding} limit; {c.reason}", **details))
-            continue
-        reason = f"{c.reason}; {note}" + (f"; cut to {count} by the {binding} limit" if binding else "")
-        coid = client_order_id(run_id, q.ticker, direction)
-        out.append(
-            Decision(
-                event_ticker=event,
-                ticker=q.ticker,
-                strike=q.strike,
-                fair_yes=q.fair_yes,
-                raw_fair_yes=q.raw_fair_yes,
-                action=Action.BUY_YES if direction == Direction.YES else Action.BUY_NO,
-                count=count,
-                limit_price=c.limit_price,
-                fee_per_contract=c.fee_per_contract,
-                ev_per_contract=ev,
-                kelly_contracts=c.target,
-                client_order_id=coid,
-                reason=reason,
-            )
+        want = _Want(
+            Direction(c.direction),
+            c.count,
+            c.limit_price,
+            c.fee_per_contract,
+            ev,
+            c.target,
+            f"{c.reason}; {note}",
         )
-        pending = RestingOrder(
-            "pending", coid, q.ticker, direction, count, c.limit_price + c.fee_per_contract
-        )
-        state = replace(state, resting=(*state.resting, pending))
+        decision, state = _within_limits(run_id, q, event, want, state, config)
+        out.append(decision)
     return out
