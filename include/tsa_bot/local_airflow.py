@@ -305,5 +305,14 @@ def demo_market_arguments(week_start: date) -> list[str]:
     ]
 
 
+def demo_replay_confs(week_start: date) -> tuple[dict, dict]:
+    """The offline demo's ``tsa_market_history`` backfill of the hosted weeks (daily candles, the markets
+    closing on their Sundays) and its ``tsa_replay`` of the same weeks."""
+    first, last = demo_history(week_start)
+    history = {"start": first.isoformat(), "end": (last + timedelta(days=6)).isoformat(), "period": 1440}
+    replay = {"start": first.isoformat(), "end": last.isoformat(), "period": 1440}
+    return history, replay
+
+
 def local_airflow(port: int | None = None, *, offline: bool = True) -> LocalAirflow:
     return LocalAirflow(home=get_settings().state_dir / "airflow", port=port or DEFAULT_PORT, offline=offline)
