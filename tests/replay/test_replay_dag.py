@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
@@ -68,6 +69,11 @@ def test_the_dag_replays_the_warehouse_history_as_the_cli_does(
     assert [w["event_ticker"] for w in saved["weeks"]] == ["KXTSAW-25MAR09", "KXTSAW-25MAR16"]
     assert saved["trades"] and saved["summary"]["trades"] == len(saved["trades"])
     assert saved["run"]["policy"] == "ladder"
+    summary = _return_value(run)
+    assert summary["saved"] == str(latest_replay_file()) and summary["weeks"] == summary["events"] == 2
+    assert (summary["pnl"], summary["trades"]) == (saved["summary"]["pnl"], saved["summary"]["trades"])
+    assert summary["beside_pnl"] == {name: b["pnl"] for name, b in saved["beside"].items()}
+    assert len(json.dumps(summary)) < 1000  # a summary for XCom, not the document
 
     # `tsabot replay` over the same range, the same TSA numbers (from the CSV) and the same forecast cache.
     out = tmp_path / "cli.json"
@@ -76,6 +82,31 @@ def test_the_dag_replays_the_warehouse_history_as_the_cli_does(
     assert code == 0
     assert json.loads(out.read_text()) == saved
     capsys.readouterr()
+
+
+def _return_value(run) -> dict:
+    import sqlalchemy as sa
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        stored = session.scalar(
+            sa.select(XComModel.value).where(
+                XComModel.dag_id == "tsa_replay",
+                XComModel.run_id == run.run_id,
+                XComModel.key == "return_value",
+            )
+        )
+    return XComModel.deserialize_value(SimpleNamespace(value=stored))
+
+
+@pytest.mark.slow
+def test_an_unknown_policy_is_refused_before_the_run(replay_dag, warehouse_history):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="martingale"):
+        replay_dag.test(logical_date=None, run_conf={**RANGE, "policy": "martingale"})
+    assert not latest_replay_file().exists()
 
 
 @pytest.mark.slow
