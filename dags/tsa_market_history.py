@@ -8,6 +8,10 @@ cutoff are read from the `/historical` endpoints. Re-running a day adds nothing;
 by the next run. Together with the trading runs' own order-book snapshots (the `quote_history` view) this
 is the record `tsabot kalshi history --export` writes and the replay reads.
 
+Backfill: trigger it with `start` and `end` (New York dates) to store the markets closing in that range
+and all their candles instead, as `tsabot kalshi history --start --end` does (the offline demo pulls the
+simulator's year of history this way). Empty (the default): yesterday's candles.
+
 Logic lives in `tsa_bot.quotes`; this file only wires it.
 """
 
@@ -45,6 +49,10 @@ RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
     },
     params={
         "period": Param(60, enum=[60, 1440], description="Candle length in minutes: hourly or daily."),
+        "start": Param(
+            "", type="string", description="Backfill: first close date (YYYY-MM-DD); empty: none."
+        ),
+        "end": Param("", type="string", description="Backfill: last close date (YYYY-MM-DD), with start."),
     },
     tags=["kalshi", "quotes", "history"],
     doc_md=__doc__,
@@ -53,15 +61,25 @@ def tsa_market_history():
     @task
     @fail_fast
     def refresh_markets() -> dict:
-        """The series' events and markets open or settling yesterday, with status and result."""
-        return quotes.refresh_markets(current_run().run_time, kalshi=kalshi_settings())
+        """The series' events and markets open or settling yesterday (or closing in start..end)."""
+        run = current_run()
+        return quotes.refresh_markets(
+            run.run_time, start=run.params["start"], end=run.params["end"], kalshi=kalshi_settings()
+        )
 
     @task
     @fail_fast
     def fetch_candles(markets: dict) -> dict:
-        """Those markets' candles up to midnight ending yesterday, each resuming after its last one."""
+        """Those markets' candles up to midnight ending yesterday (a backfill: up to now), each resuming
+        after its last one."""
         run = current_run()
-        return quotes.fetch_candles(run.run_time, period=int(run.params["period"]), kalshi=kalshi_settings())
+        return quotes.fetch_candles(
+            run.run_time,
+            start=run.params["start"],
+            end=run.params["end"],
+            period=int(run.params["period"]),
+            kalshi=kalshi_settings(),
+        )
 
     fetch_candles(refresh_markets())
 

@@ -73,15 +73,17 @@ def test_dockerfile_matches_the_pinned_airflow_and_installs_the_package():
     assert "pip install --no-cache-dir --no-deps -e /opt/airflow/project" in dockerfile
 
 
-def test_the_optional_simulator_serves_the_offline_demo_week():
-    from tsa_bot.local_airflow import DEMO_MARKET_CENTER, _offline_week
+def test_the_optional_simulator_serves_the_offline_demo_market():
+    """The same market as `tsabot airflow up` starts: the year of history and the crowd-priced week."""
+    from tsa_bot.local_airflow import _offline_week, demo_market_arguments
 
     simulator = compose()["services"]["simulator"]
     assert simulator["profiles"] == ["offline"]
     command = simulator["command"]
     assert command[:1] == ["simulator"]
-    assert command[command.index("--seed-week") + 1] == _offline_week().isoformat()
-    assert int(command[command.index("--seed-center") + 1]) == DEMO_MARKET_CENTER
+    market = demo_market_arguments(_offline_week())
+    assert command[-len(market) :] == market
+    assert "--seed-center" not in command
 
 
 def _published_on_all_interfaces(port: str | int | dict) -> bool:

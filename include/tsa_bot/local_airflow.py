@@ -1,9 +1,13 @@
 """Run the project's DAGs in a local ``airflow standalone`` (SQLite metadata DB, LocalExecutor).
 
 ``up`` starts Airflow (and, offline, the Kalshi exchange simulator with a demo key) each in its own
-process group, waits for the API, triggers one run and waits for it; ``down`` stops each whole process
+process group, waits for the API, triggers runs and waits for them; ``down`` stops each whole process
 group (SIGTERM to a parent alone leaves orphans) and the embedded warehouse. State lives in
 ``<state_dir>/airflow`` and ``<state_dir>/simulator``.
+
+Offline, the simulator hosts the crowd market of ``tsa_bot.kalshi_sim``: the :data:`HISTORY_WEEKS` weeks
+before the offline week, settled, with their quote history, and the offline week itself, priced by the
+crowd where it stands (no fixed curve). The demo downloads that history and replays it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,8 +32,8 @@ BIN_DIR = Path(sys.executable).parent
 DEFAULT_PORT = 8080
 SIMULATOR_PORT = 8765
 DEMO_KEY_ID = "tsabot-local-demo"
-# The simulator prices the demo week as if the market expected this weekly mean.
-DEMO_MARKET_CENTER = 2_350_000
+# The past weeks the demo's simulator hosts with their quote history, and the demo downloads and replays.
+HISTORY_WEEKS = 52
 
 
 class LocalAirflowError(TsaBotError):
@@ -153,25 +157,23 @@ class DemoExchange:
             )
         return public
 
-    def start(self, week_start) -> None:
-        if self.service.running_pid():
-            return
-        public = self._ensure_key()
-        command = [
+    def command(self, week_start: date, public_key: Path) -> list[str]:
+        return [
             str(BIN_DIR / "tsabot"),
             "simulator",
             "--port",
             str(self.port),
-            "--seed-week",
-            week_start.isoformat(),
-            "--seed-center",
-            str(DEMO_MARKET_CENTER),
+            *demo_market_arguments(week_start),
             "--key-id",
             DEMO_KEY_ID,
             "--public-key",
-            str(public),
+            str(public_key),
         ]
-        process = self.service.start(command, dict(os.environ))
+
+    def start(self, week_start: date) -> None:
+        if self.service.running_pid():
+            return
+        process = self.service.start(self.command(week_start, self._ensure_key()), dict(os.environ))
         _wait_for(f"http://127.0.0.1:{self.port}/sim/health", process, self.service, 30)
 
     def environment(self) -> dict[str, str]:
@@ -282,6 +284,34 @@ def _offline_week():
 
     newest = parse_page(site_pages()[CURRENT_PATH])[-1].day
     return week_start_of(newest + timedelta(days=1))
+
+
+def demo_history(week_start: date) -> tuple[date, date]:
+    """The first and last Monday of the weeks the demo's simulator hosts: the year before ``week_start``."""
+    return week_start - timedelta(weeks=HISTORY_WEEKS), week_start - timedelta(weeks=1)
+
+
+def demo_market_arguments(week_start: date) -> list[str]:
+    """``tsabot simulator`` arguments of the demo's market: the crowd's history of the year before the
+    week, and the week, priced by the same crowd (truth: the shipped TSA pages, as the offline run's)."""
+    first, last = demo_history(week_start)
+    return [
+        "--history-start",
+        first.isoformat(),
+        "--history-end",
+        last.isoformat(),
+        "--seed-week",
+        week_start.isoformat(),
+    ]
+
+
+def demo_replay_confs(week_start: date) -> tuple[dict, dict]:
+    """The offline demo's ``tsa_market_history`` backfill of the hosted weeks (daily candles, the markets
+    closing on their Sundays) and its ``tsa_replay`` of the same weeks."""
+    first, last = demo_history(week_start)
+    history = {"start": first.isoformat(), "end": (last + timedelta(days=6)).isoformat(), "period": 1440}
+    replay = {"start": first.isoformat(), "end": last.isoformat(), "period": 1440}
+    return history, replay
 
 
 def local_airflow(port: int | None = None, *, offline: bool = True) -> LocalAirflow:

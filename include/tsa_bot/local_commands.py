@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     airflow = subparsers.add_parser("airflow", help="run the DAGs in a local airflow standalone")
     actions = airflow.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser(
-        "up", help="start Airflow, trigger one run of tsa_daily, print the UI and a report"
+        "up",
+        help="start Airflow, trigger one run of tsa_daily (offline: then download the simulator's year of "
+        "quote history and replay it), print the UI and a report",
     )
     up.add_argument("--online", action="store_true", help="scrape tsa.gov instead of the offline page set")
     up.add_argument("--port", type=int, help="UI port (default 8080)")
@@ -30,8 +33,40 @@ def up_command(args: argparse.Namespace) -> int:
     print(f"\nAirflow UI: {airflow.url}  login: admin / {airflow.password()}")
     print(f"Run {run['dag_run_id']}: {run['state']}")
     print(run_report(f"tsa_daily/{run['dag_run_id']}"))
+    ok = run["state"] == "success"
+    if not args.online:
+        ok = _replay_the_hosted_year(airflow) and ok
     print("\nStop everything with: make down")
-    return 0 if run["state"] == "success" else 1
+    return 0 if ok else 1
+
+
+def _replay_the_hosted_year(airflow) -> bool:
+    """Download the simulator's year of quote history (tsa_market_history), replay it (tsa_replay), and
+    print the replay's summary; whether both runs succeeded."""
+    from tsa_bot.local_airflow import _offline_week, demo_replay_confs
+    from tsa_bot.replay import report
+    from tsa_bot.replay.commands import latest_replay_file
+
+    history, replay = demo_replay_confs(_offline_week())
+    print(
+        f"\nDownloading the simulator's quote history, {history['start']} to {history['end']} ...", flush=True
+    )
+    run = airflow.trigger_and_wait("tsa_market_history", history)
+    print(f"tsa_market_history {run['dag_run_id']}: {run['state']}")
+    if run["state"] != "success":
+        return False
+    print(
+        f"Replaying the weeks of {replay['start']} to {replay['end']} (a cold year takes minutes) ...",
+        flush=True,
+    )
+    run = airflow.trigger_and_wait("tsa_replay", replay, timeout_s=2400)
+    print(f"tsa_replay {run['dag_run_id']}: {run['state']}")
+    if run["state"] != "success":
+        return False
+    doc = json.loads(latest_replay_file().read_text())
+    print(report.table(doc))
+    print(f"Its equity curves: the 'TSA bot' page, {airflow.url}/tsa-bot/ (from {latest_replay_file()})")
+    return True
 
 
 def down_command(args: argparse.Namespace) -> int:

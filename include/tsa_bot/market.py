@@ -21,6 +21,7 @@ ONE = Decimal(1)
 
 SERIES = "KXTSAW"
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTH_NUMBERS = {m: i + 1 for i, m in enumerate(MONTHS)}
 
 
 class TradingMode(StrEnum):
@@ -62,6 +63,18 @@ def event_ticker_for_week(day: date, series: str = SERIES) -> str:
     """``KXTSAW-26FEB15`` for any day of the week ending Sunday 2026-02-15."""
     sunday = week_sunday(day)
     return f"{series}-{sunday:%y}{MONTHS[sunday.month - 1]}{sunday.day:02d}"
+
+
+def event_sunday(event_ticker: str) -> date:
+    """The Sunday ``KXTSAW-26FEB15`` (or one of its market tickers) is named for: 2026-02-15.
+
+    Raises ``KeyError`` or ``ValueError`` if the ticker names no date.
+    """
+    parts = event_ticker.split("-")
+    if len(parts) < 2:
+        raise ValueError(f"not an event ticker: {event_ticker!r}")
+    code = parts[1]
+    return date(2000 + int(code[:2]), _MONTH_NUMBERS[code[2:5]], int(code[5:]))
 
 
 def series_of(event_ticker: str) -> str:

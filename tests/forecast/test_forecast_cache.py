@@ -55,6 +55,18 @@ def test_a_second_forecast_reads_the_weeks_back_and_matches_a_fresh_one(series, 
     assert _forecast(series, None) == first  # and it is what no cache at all gives
 
 
+def test_the_same_rows_are_one_entry_whatever_the_resolution_of_their_dates(series, tmp_path, fitted_weeks):
+    """A CSV's dates load in microseconds, the warehouse's (the daily forecast, the replay DAG) in seconds:
+    the same rows must hit the same entries, or the DAG runs and `tsabot replay` never share a fit."""
+    assert str(series.index.dtype) == "datetime64[us]"
+    cache = PointCache(tmp_path / "cache")
+    first = _forecast(series, cache)
+    fitted_weeks.clear()
+    in_seconds = pd.Series(series.to_numpy(), index=series.index.as_unit("s"), name=series.name)
+    assert _forecast(in_seconds, cache) == first
+    assert fitted_weeks == []
+
+
 @pytest.mark.slow
 def test_a_changed_row_refits_exactly_the_weeks_that_could_see_it(series, tmp_path, fitted_weeks):
     cache = PointCache(tmp_path / "cache")

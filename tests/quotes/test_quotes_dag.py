@@ -9,9 +9,10 @@ from pathlib import Path
 import pendulum
 import pytest
 import sqlalchemy as sa
-from airflow.utils.state import DagRunState
+from airflow.utils.state import DagRunState, TaskInstanceState
 
-from tsa_bot.kalshi_sim import HistorySeed, running_simulator
+from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, running_simulator
+from tsa_bot.quotes.store import read_history
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +87,53 @@ def test_the_dag_keeps_the_history_current_day_by_day(dag, wednesday_sim, wareho
     assert {row[0].rsplit("-", 1)[0] for row in added} == {OPEN}
     assert len(added) == 21 * 12  # 05:00 ... 16:00 UTC
     assert max(row[2] for row in added) == datetime(2025, 10, 15, 16, tzinfo=UTC)
+
+
+BACKFILL = HistorySeed(date(2025, 6, 2), date(2025, 6, 23))  # KXTSAW-25JUN08 ... KXTSAW-25JUN29
+CUTOFF = datetime(2025, 6, 20, tzinfo=UTC)  # KXTSAW-25JUN15 settled before it: archived
+
+
+@pytest.fixture
+def settled_sim(tsa_env, monkeypatch):
+    with running_simulator(read_rate=100_000, history=BACKFILL, cutoff=CUTOFF.timestamp()) as sim:
+        monkeypatch.setenv("KALSHI_API_BASE", sim.base_url)
+        yield sim
+
+
+def test_a_run_with_start_and_end_backfills_that_range(dag, settled_sim, warehouse_engine):
+    """The weeks closing from start to end, whole (the archived one through /historical), nothing else."""
+    conf = {"start": "2025-06-09", "end": "2025-06-22", "period": 1440}
+    run = dag.test(logical_date=None, run_conf=conf)
+    assert run.state == DagRunState.SUCCESS, {ti.task_id: ti.state for ti in run.get_task_instances()}
+    with warehouse_engine.connect() as conn:
+        stored = read_history(conn, period=1440, series="KXTSAW")
+    wanted = {"KXTSAW-25JUN15", "KXTSAW-25JUN22"}
+    expected = [r for r in history_quote_rows(BACKFILL, period=1440) if r.event_ticker in wanted]
+    assert len(expected) == 2 * 21 * 8 and stored == expected
+    paths = [path for _, path in settled_sim.requests if path.endswith("/candlesticks")]
+    assert sum(p.startswith("/trade-api/v2/historical/markets/KXTSAW-25JUN15-") for p in paths) == 21
+
+    again = dag.test(logical_date=None, run_conf=conf)  # a second backfill of the range adds nothing
+    assert again.state == DagRunState.SUCCESS
+    with warehouse_engine.connect() as conn:
+        assert read_history(conn, period=1440, series="KXTSAW") == stored
+
+
+@pytest.mark.parametrize(
+    ("conf", "says"),
+    [
+        ({"start": "2025-06-22", "end": "2025-06-09"}, "start 2025-06-22 is after end 2025-06-09"),
+        ({"start": "2025-06-09"}, "start and end go together"),
+        ({"start": "2025-06-31", "end": "2025-07-09"}, "start is not a date (YYYY-MM-DD): '2025-06-31'"),
+    ],
+)
+def test_a_bad_range_fails_at_once_with_one_line(dag, settled_sim, conf, capsys, says):
+    run = dag.test(logical_date=None, run_conf=conf)
+    assert run.state == DagRunState.FAILED
+    refresh = {ti.task_id: ti for ti in run.get_task_instances()}["refresh_markets"]
+    assert refresh.state == TaskInstanceState.FAILED and refresh.try_number == 1  # no retry
+    assert f"ValidationError: {says}" in capsys.readouterr().out
+    assert not [p for _, p in settled_sim.requests if p.startswith("/trade-api/")]
 
 
 def test_every_task_retries_and_has_a_timeout(dag):

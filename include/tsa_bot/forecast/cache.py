@@ -37,7 +37,8 @@ def cache_key(
 ) -> str:
     digest = hashlib.sha256()
     digest.update(f"{model_version}|{_CODE_DIGEST}|{params!r}|{week_start.isoformat()}|{known_days}".encode())
-    digest.update(np.ascontiguousarray(rows.index.asi8).tobytes())
+    # Seconds since the epoch, whatever the index resolution (a CSV loads in us, the warehouse in s).
+    digest.update(np.ascontiguousarray(pd.DatetimeIndex(rows.index).as_unit("s").asi8).tobytes())
     digest.update(np.ascontiguousarray(rows.to_numpy(dtype=np.float64)).tobytes())
     return digest.hexdigest()
 

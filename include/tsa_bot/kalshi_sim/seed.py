@@ -12,9 +12,7 @@ from typing import Any
 import numpy as np
 
 from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange
-from tsa_bot.market import MONTHS, event_ticker_for_week
-
-_MONTHS = {m: i + 1 for i, m in enumerate(MONTHS)}
+from tsa_bot.market import event_sunday, event_ticker_for_week
 
 
 @dataclass(frozen=True)
@@ -85,5 +83,4 @@ def market_ticker(event_ticker: str, strike: int) -> str:
 
 
 def sunday_of(event_ticker: str) -> date:
-    code = event_ticker.rsplit("-", 1)[-1]
-    return date(2000 + int(code[:2]), _MONTHS[code[2:5]], int(code[5:]))
+    return event_sunday(event_ticker)

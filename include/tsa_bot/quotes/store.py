@@ -333,3 +333,18 @@ def read_history(
         (QuoteRow(**row) for row in conn.execute(query, params).mappings()),
         key=QuoteRow.sort_key,
     )
+
+
+def settled_events(conn: sa.Connection, series: str) -> list[str]:
+    """The series' events in the quote history with candles and a yes/no result on every market."""
+    return list(
+        conn.execute(
+            sa.text(
+                "select m.event_ticker from quote_markets m"
+                " where m.event_ticker like cast(:s as text) || '-%' group by m.event_ticker"
+                " having bool_and(m.result in ('yes', 'no'))"
+                " and bool_or(exists (select from quote_candles c where c.ticker = m.ticker))"
+            ),
+            {"s": series},
+        ).scalars()
+    )

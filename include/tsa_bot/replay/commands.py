@@ -40,7 +40,9 @@ def register(subparsers: Any) -> None:
         help="replay the live strategy over quote history (P&L, Brier against the market)",
         description="Trade every day of every week whose Monday is in [start, end], point in time.",
     )
-    p.add_argument("--data", required=True, help="TSA CSV with date,passengers")
+    p.add_argument(
+        "--data", help="TSA CSV with date,passengers (default: the warehouse's first-published numbers)"
+    )
     p.add_argument("--quotes", help="quote interchange CSV (default: the warehouse's quote history)")
     p.add_argument("--start", required=True, help="first week's Monday (or a day before it), YYYY-MM-DD")
     p.add_argument("--end", required=True, help="the last Monday may fall on this day, YYYY-MM-DD")
@@ -64,6 +66,21 @@ def _warehouse_quotes(start: dt.date, end: dt.date, period: int) -> list[QuoteRo
 
     with get_engine().begin() as conn:
         return read_history(conn, period=period, series="KXTSAW", start=start, end=end + dt.timedelta(days=7))
+
+
+def _warehouse_series() -> pd.Series:
+    """The TSA numbers in the warehouse as first published (what Kalshi settles on), by day."""
+    from tsa_bot.forecast.data import to_series
+    from tsa_bot.warehouse.engine import get_engine
+    from tsa_bot.warehouse.tsa_daily import first_published_as_of
+
+    days = first_published_as_of(get_engine(), dt.datetime.now(dt.UTC))
+    if not days:
+        raise ValidationError(
+            "the warehouse holds no TSA numbers: ingest them first (tsabot ingest, or a tsa_daily run)"
+        )
+    index = pd.DatetimeIndex([pd.Timestamp(d.day) for d in days])
+    return to_series(pd.Series([float(d.passengers) for d in days], index=index))
 
 
 def run_replay(
@@ -109,6 +126,44 @@ def save_latest(doc: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def replay_range(
+    start: dt.date,
+    end: dt.date,
+    *,
+    policy: Policy | None = None,
+    period: int = 60,
+    data: Path | None = None,
+    quotes: Path | None = None,
+    cache_dir: Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+    calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+) -> dict[str, Any]:
+    """``tsabot replay`` and the ``tsa_replay`` DAG: the replay of the weeks from ``start`` to ``end``,
+    kept as the latest for the page, as its JSON document.
+
+    TSA numbers from ``data`` (a CSV), else the warehouse's; quotes from ``quotes`` (an interchange CSV),
+    else the warehouse's candles of ``period`` minutes; forecasts through the shared point cache
+    (``<state dir>/forecast-cache`` unless ``cache_dir``). ``policy``: else the trading config's.
+    """
+    config = TradingConfig.from_env()
+    if policy is not None:
+        config = replace(config, policy=policy)
+    series = load_csv(data) if data else _warehouse_series()
+    rows = read_quotes_file(quotes) if quotes else _warehouse_quotes(start, end, period)
+    doc = run_replay(
+        series,
+        rows,
+        start,
+        end,
+        config=config,
+        workers=workers,
+        calibration_weeks=calibration_weeks,
+        cache=PointCache(cache_dir or get_settings().state_dir / "forecast-cache"),
+    )
+    save_latest(doc)
+    return doc
+
+
 def run_replay_command(args: argparse.Namespace) -> int:
     start, end = _date(args.start, "--start"), _date(args.end, "--end")
     if start > end:
@@ -120,25 +175,20 @@ def run_replay_command(args: argparse.Namespace) -> int:
         raise ValidationError(f"directory for --json does not exist: {out.parent}")
     if args.plot and not Path(args.plot).parent.is_dir():
         raise ValidationError(f"directory for --plot does not exist: {Path(args.plot).parent}")
-    config = TradingConfig.from_env()
-    if args.policy:
-        config = replace(config, policy=parse_policy(args.policy, "--policy"))
-    series = load_csv(args.data)
-    rows = read_quotes_file(Path(args.quotes)) if args.quotes else _warehouse_quotes(start, end, args.period)
-    cache_dir = Path(args.cache_dir) if args.cache_dir else get_settings().state_dir / "forecast-cache"
+    policy = parse_policy(args.policy, "--policy") if args.policy else None
     began, cpu = time.monotonic(), time.process_time()
-    doc = run_replay(
-        series,
-        rows,
+    doc = replay_range(
         start,
         end,
-        config=config,
+        policy=policy,
+        period=args.period,
+        data=Path(args.data) if args.data else None,
+        quotes=Path(args.quotes) if args.quotes else None,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
         workers=args.workers,
         calibration_weeks=args.calibration_weeks,
-        cache=PointCache(cache_dir),
     )
     out.write_text(json.dumps(doc, indent=1) + "\n")
-    save_latest(doc)
     print(report.table(doc))
     print(
         f"{doc['run']['weeks']} weeks in {time.monotonic() - began:.0f}s "

@@ -1,0 +1,66 @@
+"""
+### TSA replay: the live strategy over the warehouse's quote history, beside the YoY baseline and nothing
+
+`tsabot replay` as a DAG, triggered by hand: every day of every week whose Monday is in `start` .. `end`
+is traded point in time on the warehouse's KXTSAW candles (`period`: hourly or daily, as
+`tsa_market_history` stored them) with the warehouse's TSA numbers, using the forecast cache the daily
+runs share. The result is kept as the latest replay, which the project's page shows
+(`$TSABOT_STATE_DIR/replay/latest.json`); the task's XCom is its summary.
+
+Empty `start` and `end` (the default): the 52 weeks ending with the newest settled week of the quote
+history. A cold year takes a few minutes. Logic lives in `tsa_bot.replay`; this file only wires it.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from tsa_bot import market
+from tsa_bot.alerts import on_task_failure
+from tsa_bot.config import get_settings
+from tsa_bot.orchestration import fail_fast
+from tsa_bot.replay import tasks as replay
+from tsa_bot.trading.config import Policy
+
+
+@dag(
+    dag_id="tsa_replay",
+    schedule=None,
+    start_date=pendulum.datetime(2024, 1, 1, tz=market.NEW_YORK.key),
+    catchup=False,
+    max_active_runs=1,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=get_settings().retry_delay_s),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(minutes=30),
+        "on_failure_callback": [on_task_failure],
+    },
+    params={
+        "start": Param(
+            "", type="string", description="First week's Monday (or a day before); empty: default."
+        ),
+        "end": Param("", type="string", description="The last Monday may fall on this day; with start."),
+        "policy": Param(
+            Policy.KELLY.value, enum=[p.value for p in Policy], description="How the strategy sizes an event."
+        ),
+        "period": Param(60, enum=[60, 1440], description="Candle length in minutes: hourly or daily."),
+        "calibration_weeks": Param(52, type="integer", minimum=8, maximum=104),
+    },
+    tags=["kalshi", "replay", "backtest"],
+    doc_md=__doc__,
+)
+def tsa_replay():
+    @task
+    @fail_fast
+    def run_replay(params: dict | None = None) -> dict:
+        """Replay the range on the warehouse's history; keep it as the page's latest; return its summary."""
+        return replay.replay(params or {})
+
+    run_replay()
+
+
+tsa_replay()
