@@ -6,9 +6,11 @@ markets that were open or settling (status, result, expiration value), then each
 midnight New York, resuming after its last stored candle. Markets settled before Kalshi's historical
 cutoff are read from the `/historical` endpoints. Re-running a day adds nothing; a missed day is caught up
 by the next run. Together with the trading runs' own order-book snapshots (the `quote_history` view) this
-is the record `tsabot kalshi history --export` writes and the replay reads.
+is the record `tsabot kalshi history --export` writes and the replay reads. Last, each week settled by
+then and not yet scored is scored as `tsabot kalshi history --score` does: the model's point-in-time and
+the market's P(YES) at each day's trading moment, what `blend` and `guarded` learn the market's weight from.
 
-Logic lives in `tsa_bot.quotes`; this file only wires it.
+Logic lives in `tsa_bot.quotes` and `tsa_bot.replay.scores`; this file only wires it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tsa_bot.alerts import on_task_failure
 from tsa_bot.config import get_settings
 from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings
 from tsa_bot.quotes import tasks as quotes
+from tsa_bot.replay import scores
 
 NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
 RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
@@ -63,7 +66,18 @@ def tsa_market_history():
         run = current_run()
         return quotes.fetch_candles(run.run_time, period=int(run.params["period"]), kalshi=kalshi_settings())
 
-    fetch_candles(refresh_markets())
+    @task(execution_timeout=timedelta(hours=1))  # a first run scores a downloaded year: ~100 Prophet fits
+    @fail_fast
+    def score_history() -> dict:
+        """Score the settled weeks not yet scored: model vs market at each day's moment, point in time."""
+        run = current_run()
+        return scores.score_warehouse(
+            run.run_time,
+            period=int(run.params["period"]),
+            calibration_weeks=int(run.params.get("calibration_weeks", scores.DEFAULT_CALIBRATION_WEEKS)),
+        )
+
+    fetch_candles(refresh_markets()) >> score_history()
 
 
 tsa_market_history()

@@ -88,8 +88,8 @@ def stored(engine: sa.Engine) -> list[tuple]:
             tuple(r)
             for r in conn.execute(
                 sa.text(
-                    "select event_ticker, period_minutes, model_version, moment, strike, model_yes, market_yes"
-                    " from quote_scores order by 1, 2, 3, 4, 5"
+                    "select event_ticker, period_minutes, model_version, moment, strike, model_yes,"
+                    " market_yes from quote_scores order by 1, 2, 3, 4, 5"
                 )
             )
         ]

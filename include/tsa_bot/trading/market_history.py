@@ -112,7 +112,8 @@ def _history_moments(conn: sa.Connection, as_of: datetime) -> list[_Moment]:
         sa.text(
             "select s.event_ticker, s.period_minutes, s.model_version, s.moment, s.strike, s.model_yes,"
             " s.market_yes, w.scored_at"
-            " from quote_scores s join quote_score_weeks w using (event_ticker, period_minutes, model_version)"
+            " from quote_scores s"
+            " join quote_score_weeks w using (event_ticker, period_minutes, model_version)"
             " where s.moment < :before order by s.moment, s.event_ticker, s.period_minutes, s.strike"
         ),
         {"before": as_of},
