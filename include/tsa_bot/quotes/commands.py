@@ -76,6 +76,8 @@ def history_command(args: argparse.Namespace) -> int:
     if args.export_csv:
         return _export(args)
     if args.score:
+        if args.start or args.end:
+            raise ConfigurationError("--score scores every settled week not yet scored: drop --start/--end")
         if args.score_handler is None:
             raise ConfigurationError("--score needs the replay (tsa_bot.replay), which is not installed")
         return args.score_handler(args)
