@@ -37,8 +37,9 @@ def dag(airflow_db):
 @pytest.fixture
 def wednesday_sim(tsa_env, monkeypatch, tmp_path_factory, warehouse_engine):
     """The exchange on Wednesday 15 October 2025, and the TSA numbers published by then in the warehouse
-    (first seen on TSA's schedule); the forecast cache in a scratch state folder."""
-    monkeypatch.setenv("TSABOT_STATE_DIR", str(tmp_path_factory.getbasetemp() / "market-history-state"))
+    (first seen on TSA's schedule); the forecast cache in the session's scratch state folder (shared with
+    tests/replay/test_replay_scores.py, which fits these weeks too)."""
+    monkeypatch.setenv("TSABOT_STATE_DIR", str(tmp_path_factory.getbasetemp() / "scores-state"))
     get_settings.cache_clear()
     published = [DailyCount(d, v) for d, v in sorted(shipped_truth().items()) if publication_time(d) <= NOW]
     load_batch(warehouse_engine, published, seen_at=NOW, run_key="test-tsa", pages=[])

@@ -35,11 +35,13 @@ from tsa_bot.warehouse.tsa_daily import load_batch
 
 pytestmark = pytest.mark.slow
 
-START, END = dt.date(2025, 1, 6), dt.date(2025, 3, 10)  # ten weeks, the last Mar 10-16
+# Ten weeks, the last Oct 6-12: the tsa_market_history DAG's test scores two of them (their Prophet fits
+# shared through the state folder's forecast cache when both run in one session).
+START, END = dt.date(2025, 8, 4), dt.date(2025, 10, 6)
 CALIBRATION = "8"
-# Thursday of the tenth week: nine weeks settled (the ninth on Monday 10 March), the tenth has moments
-# before now but settles on the 17th.
-AS_OF = dt.datetime(2025, 3, 13, 12, 0, tzinfo=NEW_YORK)
+# Thursday of the tenth week: nine weeks settled (the ninth on Monday 6 October), the tenth has moments
+# before now but settles on the 13th.
+AS_OF = dt.datetime(2025, 10, 9, 12, 0, tzinfo=NEW_YORK)
 LAST = event_ticker_for_week(END)
 
 
@@ -55,7 +57,7 @@ def quotes(series: pd.Series) -> list:
 
 @pytest.fixture
 def shared_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """One state folder for the module's tests, so its forecast cache saves refitting Prophet."""
+    """One state folder for the session's scoring tests, so its forecast cache saves refitting Prophet."""
     state = tmp_path_factory.getbasetemp() / "scores-state"
     monkeypatch.setenv("TSABOT_STATE_DIR", str(state))
     get_settings.cache_clear()
@@ -202,7 +204,7 @@ def test_the_learned_weight_from_history_alone_is_point_in_time(
             cut.dispose()
 
     # Later, the tenth week counts too.
-    later = market_weight_for(warehouse_engine, dt.datetime(2025, 3, 18, tzinfo=dt.UTC), {}, Decimal("0.5"))
+    later = market_weight_for(warehouse_engine, dt.datetime(2025, 10, 14, tzinfo=dt.UTC), {}, Decimal("0.5"))
     assert later.weeks == 10
 
 
@@ -211,11 +213,11 @@ def test_a_runs_own_quotes_win_over_the_history_for_its_event_and_day(
 ):
     load_tsa(warehouse_engine, series)
     import_and_score(warehouse_url, quotes, tmp_path, capsys)
-    event = event_ticker_for_week(dt.date(2025, 2, 3))
+    event = event_ticker_for_week(dt.date(2025, 9, 8))
     before = [h for h in scored_history(warehouse_engine, AS_OF) if h.event_ticker == event]
     assert len(before) == 7
-    # A paper run on the Wednesday, 14:00 UTC: the same UTC day as Tuesday's close (05:00 UTC Wednesday).
-    moment = dt.datetime(2025, 2, 5, 14, tzinfo=dt.UTC)
+    # A paper run on the Wednesday, 14:00 UTC: the same UTC day as Tuesday's close (04:00 UTC Wednesday).
+    moment = dt.datetime(2025, 9, 10, 14, tzinfo=dt.UTC)
     replaced = [h for h in before if h.moment.astimezone(dt.UTC).date() == moment.date()]
     assert len(replaced) == 1
     strikes = sorted(replaced[0].model)[:5]
