@@ -19,6 +19,7 @@ from tsa_bot.forecast.backtest import DEFAULT_WORKERS
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.market import SERIES
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
@@ -84,12 +85,13 @@ def run_score_command(args: argparse.Namespace) -> int:
 
     if args.calibration_weeks < 1 or args.workers < 1:
         raise ValidationError("--calibration-weeks and --workers must be at least 1")
+    if args.series != SERIES:
+        raise ValidationError(f"--score knows the {SERIES} weekly events only, not --series {args.series}")
     engine = get_engine(args.warehouse_url)
     migrate(engine)
     done = score_history(
         engine,
         period=args.period,
-        series=args.series,
         calibration_weeks=args.calibration_weeks,
         workers=args.workers,
     )

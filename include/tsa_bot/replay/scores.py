@@ -1,9 +1,10 @@
 """Score the warehouse's quote history for the market's weight: the model's and the market's P(YES) at each
 daily trading moment of every settled week, kept in ``quote_scores`` (migration 0010).
 
-- Which weeks: each event of the series with candles of the period whose week had settled by ``now`` (all
-  seven of its TSA days known to the warehouse then, the Sunday's published), not yet scored for this
-  candle period and model version, and not half downloaded (no market of it with an unfinished download).
+- Which weeks: each KXTSAW event (the replay's weekly events) with candles of the period whose week had
+  settled by ``now`` (all seven of its TSA days known to the warehouse then, the Sunday's published), not
+  yet scored for this candle period and model version, and not half downloaded (no market of it with an
+  unfinished download).
 - What: the replay's own moments and probabilities, from :func:`replay.engine.replay` with
   ``source=nothing`` (its ``scored``): at each day's moment (the first candle ending at or after 09:30 New
   York) the model's fair P(YES) from :class:`replay.forecasts.Forecaster` on the warehouse's
@@ -148,15 +149,16 @@ def score_history(
     *,
     period: int = 60,
     now: datetime | None = None,
-    series: str = SERIES,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
     workers: int = DEFAULT_WORKERS,
     cache: PointCache | None = None,
 ) -> HistoryScoring:
-    """Score every settled week of the warehouse's quote history not yet scored (see the module's doc)."""
+    """Score every settled KXTSAW week of the warehouse's quote history not yet scored (see the module's
+    doc). ``now`` (default: the clock) decides which weeks have settled; the forecasts are point in time
+    whatever it is."""
     now = (now or datetime.now(UTC)).astimezone(UTC)
     with warehouse_errors("listing the quote history's events"), engine.connect() as conn:
-        events = _events(conn, period, series)
+        events = _events(conn, period, SERIES)
     known = first_published_as_of(engine, now)
     days = {c.day for c in known}
     todo: list[tuple[str, date]] = []
@@ -193,7 +195,7 @@ def score_history(
         for event, monday in chunk:
             with warehouse_errors(f"reading the quote history of {event}"), engine.connect() as conn:
                 rows = read_history(
-                    conn, period=period, series=series, start=monday, end=monday + WEEK, snapshots=False
+                    conn, period=period, series=SERIES, start=monday, end=monday + WEEK, snapshots=False
                 )
             out = replay(event_histories(rows, [monday]), [monday], forecaster, config, source=NOTHING)
             reason = "; ".join(s["reason"] for s in out.skipped)
