@@ -6,13 +6,15 @@ markets that were open or settling (status, result, expiration value), then each
 midnight New York, resuming after its last stored candle. Markets settled before Kalshi's historical
 cutoff are read from the `/historical` endpoints. Re-running a day adds nothing; a missed day is caught up
 by the next run. Together with the trading runs' own order-book snapshots (the `quote_history` view) this
-is the record `tsabot kalshi history --export` writes and the replay reads.
+is the record `tsabot kalshi history --export` writes and the replay reads. Last, each week settled by
+then and not yet scored is scored as `tsabot kalshi history --score` does: the model's point-in-time and
+the market's P(YES) at each day's trading moment, what `blend` and `guarded` learn the market's weight from.
 
 Backfill: trigger it with `start` and `end` (New York dates) to store the markets closing in that range
 and all their candles instead, as `tsabot kalshi history --start --end` does (the offline demo pulls the
 simulator's year of history this way). Empty (the default): yesterday's candles.
 
-Logic lives in `tsa_bot.quotes`; this file only wires it.
+Logic lives in `tsa_bot.quotes` and `tsa_bot.replay.scores`; this file only wires it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tsa_bot.alerts import on_task_failure
 from tsa_bot.config import get_settings
 from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings
 from tsa_bot.quotes import tasks as quotes
+from tsa_bot.replay import scores
 
 NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
 RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
@@ -53,6 +56,9 @@ RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
             "", type="string", description="Backfill: first close date (YYYY-MM-DD); empty: none."
         ),
         "end": Param("", type="string", description="Backfill: last close date (YYYY-MM-DD), with start."),
+        "calibration_weeks": Param(
+            52, type="integer", minimum=8, maximum=104, description="Scoring: calibration weeks."
+        ),
     },
     tags=["kalshi", "quotes", "history"],
     doc_md=__doc__,
@@ -81,7 +87,18 @@ def tsa_market_history():
             kalshi=kalshi_settings(),
         )
 
-    fetch_candles(refresh_markets())
+    @task(execution_timeout=timedelta(hours=1))  # a first run scores a downloaded year: ~100 Prophet fits
+    @fail_fast
+    def score_history() -> dict:
+        """Score the settled weeks not yet scored: model vs market at each day's moment, point in time."""
+        run = current_run()
+        return scores.score_warehouse(
+            run.run_time,
+            period=int(run.params["period"]),
+            calibration_weeks=int(run.params["calibration_weeks"]),
+        )
+
+    fetch_candles(refresh_markets()) >> score_history()
 
 
 tsa_market_history()

@@ -1,4 +1,5 @@
-"""The ``tsa_market_history`` DAG, run with dag.test() against the simulator's crowd market mid-week."""
+"""The ``tsa_market_history`` DAG, run with dag.test() against the simulator's crowd market mid-week: it
+stores the candles, then scores the weeks settled by the run (real Prophet fits, eight calibration weeks)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,13 @@ import pytest
 import sqlalchemy as sa
 from airflow.utils.state import DagRunState, TaskInstanceState
 
+from tsa_bot.config import get_settings
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, running_simulator
+from tsa_bot.kalshi_sim.history import shipped_truth
+from tsa_bot.publication import publication_time
 from tsa_bot.quotes.store import read_history
+from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.warehouse.tsa_daily import load_batch
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +36,14 @@ def dag(airflow_db):
 
 
 @pytest.fixture
-def wednesday_sim(tsa_env, monkeypatch):
+def wednesday_sim(tsa_env, monkeypatch, tmp_path_factory, warehouse_engine):
+    """The exchange on Wednesday 15 October 2025, and the TSA numbers published by then in the warehouse
+    (first seen on TSA's schedule); the forecast cache in the session's scratch state folder (shared with
+    tests/replay/test_replay_scores.py, which fits these weeks too)."""
+    monkeypatch.setenv("TSABOT_STATE_DIR", str(tmp_path_factory.getbasetemp() / "scores-state"))
+    get_settings.cache_clear()
+    published = [DailyCount(d, v) for d, v in sorted(shipped_truth().items()) if publication_time(d) <= NOW]
+    load_batch(warehouse_engine, published, seen_at=NOW, run_key="test-tsa", pages=[])
     started = time.time()
     clock = lambda: NOW.timestamp() + (time.time() - started)
     weeks = HistorySeed(date(2025, 9, 22), date(2025, 10, 13))
@@ -44,8 +57,16 @@ def _candles(engine: sa.Engine) -> list[tuple]:
         return [tuple(r) for r in conn.execute(sa.text("select * from quote_candles order by 1, 2, 3"))]
 
 
+def _scores(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text("select * from quote_scores order by 1, 2, 3, 4, 5"))]
+
+
 def _run(dag, day: int):
-    run = dag.test(logical_date=pendulum.datetime(2025, 10, day, 6, 15, tz="America/New_York"))
+    run = dag.test(
+        logical_date=pendulum.datetime(2025, 10, day, 6, 15, tz="America/New_York"),
+        run_conf={"calibration_weeks": 8},
+    )
     assert run.state == DagRunState.SUCCESS, {ti.task_id: ti.state for ti in run.get_task_instances()}
 
 
@@ -78,15 +99,32 @@ def test_the_dag_keeps_the_history_current_day_by_day(dag, wednesday_sim, wareho
     midnight = datetime(2025, 10, 15, 4, tzinfo=UTC)  # Wednesday 00:00 in New York
     assert newest[OPEN] == midnight and open_done is False
     first = _candles(warehouse_engine)
+    # The weeks settled by the run (the Sunday's number out), scored at each day's 10:00 candle; the open
+    # week not.
+    with warehouse_engine.connect() as conn:
+        scored = conn.execute(
+            sa.text(
+                "select event_ticker, period_minutes, moments, count(distinct s.moment), count(*)"
+                " from quote_score_weeks w"
+                " join quote_scores s using (event_ticker, period_minutes, model_version)"
+                " group by 1, 2, 3 order by 1"
+            )
+        ).all()
+    assert [tuple(r[:4]) for r in scored] == [("KXTSAW-25OCT05", 60, 7, 7), ("KXTSAW-25OCT12", 60, 7, 7)]
+    assert all(r[4] > 7 * 10 for r in scored)
+    scores = _scores(warehouse_engine)
+    assert {r[3].astimezone(UTC).hour for r in scores} == {14}  # 10:00 New York (EDT)
 
     _run(dag, 15)  # the same day again: nothing new
     assert _candles(warehouse_engine) == first
+    assert _scores(warehouse_engine) == scores
 
     _run(dag, 16)  # the next day: the open week's candles since midnight, up to the exchange's now
     added = sorted(set(_candles(warehouse_engine)) - set(first))
     assert {row[0].rsplit("-", 1)[0] for row in added} == {OPEN}
     assert len(added) == 21 * 12  # 05:00 ... 16:00 UTC
     assert max(row[2] for row in added) == datetime(2025, 10, 15, 16, tzinfo=UTC)
+    assert _scores(warehouse_engine) == scores  # the open week is still open
 
 
 BACKFILL = HistorySeed(date(2025, 6, 2), date(2025, 6, 23))  # KXTSAW-25JUN08 ... KXTSAW-25JUN29

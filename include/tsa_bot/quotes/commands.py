@@ -1,4 +1,8 @@
-"""``tsabot kalshi history``: download quote history into the warehouse, or import/export it as CSV."""
+"""``tsabot kalshi history``: download quote history into the warehouse, or import/export it as CSV.
+
+``--score`` scores the stored history for the market's weight; that lives in the replay (above this
+layer), which hands its handler to this parser when it registers (``tsa_bot.replay.commands``).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "history",
         help="download a series' quote history into the warehouse; --import/--export the CSV format",
         description=(
-            "Without --import/--export: store the events, markets and candlesticks of the markets closing "
-            "(New York date) from --start to --end. Resumable; running it twice adds nothing."
+            "Without --import/--export/--score: store the events, markets and candlesticks of the markets "
+            "closing (New York date) from --start to --end. Resumable; running it twice adds nothing."
         ),
     )
     p.add_argument("--series", default="KXTSAW", help="series ticker (default KXTSAW)")
@@ -30,10 +34,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io = p.add_mutually_exclusive_group()
     io.add_argument("--import", dest="import_csv", type=Path, metavar="CSV", help="load a quote CSV")
     io.add_argument("--export", dest="export_csv", metavar="CSV", help="write a quote CSV ('-': stdout)")
+    io.add_argument(
+        "--score",
+        action="store_true",
+        help="score the stored history's settled weeks (model vs market, point in time) for the market's "
+        "weight in blend/guarded; resumable, running it twice adds nothing",
+    )
     p.add_argument("--read-rate", type=float, default=None, metavar="N", help="reads per second to Kalshi")
     p.add_argument("--warehouse-url", help="PostgreSQL URL (default: TSA_WAREHOUSE_URL, else embedded)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(handler=history_command)
+    p.set_defaults(handler=history_command, score_handler=None)
 
 
 def _date(text: str) -> date:
@@ -65,6 +75,12 @@ def history_command(args: argparse.Namespace) -> int:
         return _import(args)
     if args.export_csv:
         return _export(args)
+    if args.score:
+        if args.start or args.end:
+            raise ConfigurationError("--score scores every settled week not yet scored: drop --start/--end")
+        if args.score_handler is None:
+            raise ConfigurationError("--score needs the replay (tsa_bot.replay), which is not installed")
+        return args.score_handler(args)
     return _download(args)
 
 

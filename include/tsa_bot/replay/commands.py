@@ -19,6 +19,7 @@ from tsa_bot.forecast.backtest import DEFAULT_WORKERS
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.market import SERIES
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
@@ -58,6 +59,46 @@ def register(subparsers: Any) -> None:
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="parallel forecast processes")
     p.add_argument("--calibration-weeks", type=int, default=DEFAULT_CALIBRATION_WEEKS, help=argparse.SUPPRESS)
     p.set_defaults(handler=run_replay_command)
+    _register_score(subparsers)
+
+
+def _register_score(subparsers: Any) -> None:
+    """``tsabot kalshi history --score``: the history parser (``tsa_bot.quotes.commands``) declares the
+    flag; the scoring is the replay's, so its handler and options are added here."""
+    kalshi = subparsers.choices.get("kalshi")
+    if kalshi is None:
+        return
+    (kalshi_subparsers,) = (a for a in kalshi._actions if isinstance(a, argparse._SubParsersAction))
+    history = kalshi_subparsers.choices.get("history")
+    if history is None:
+        return
+    history.add_argument(
+        "--calibration-weeks", type=int, default=DEFAULT_CALIBRATION_WEEKS, help=argparse.SUPPRESS
+    )
+    history.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help=argparse.SUPPRESS)
+    history.set_defaults(score_handler=run_score_command)
+
+
+def run_score_command(args: argparse.Namespace) -> int:
+    """Score the warehouse's quote history of ``--period`` candles, as the ``tsa_market_history`` DAG does."""
+    from tsa_bot.replay.scores import score_history
+    from tsa_bot.warehouse.engine import get_engine
+    from tsa_bot.warehouse.migrate import migrate
+
+    if args.calibration_weeks < 1 or args.workers < 1:
+        raise ValidationError("--calibration-weeks and --workers must be at least 1")
+    if args.series != SERIES:
+        raise ValidationError(f"--score knows the {SERIES} weekly events only, not --series {args.series}")
+    engine = get_engine(args.warehouse_url)
+    migrate(engine)
+    done = score_history(
+        engine,
+        period=args.period,
+        calibration_weeks=args.calibration_weeks,
+        workers=args.workers,
+    )
+    print(json.dumps(done.as_json(), indent=2) if args.json else done.line())
+    return 0
 
 
 def _warehouse_quotes(start: dt.date, end: dt.date, period: int) -> list[QuoteRow]:

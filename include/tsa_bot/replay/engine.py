@@ -71,7 +71,11 @@ class Score:
 
 @dataclass
 class Outcome:
-    """One replay: its trades (settled where known), scores, each week's P&L, and the equity by week."""
+    """One replay: its trades (settled where known), scores, each week's P&L, and the equity by week.
+
+    ``scored``: every moment's model and market probabilities, as ``blend`` learns from them (whatever
+    the source; ``nothing`` computes them too): what ``replay.scores`` stores in the warehouse.
+    """
 
     source: str
     policy: str
@@ -81,6 +85,7 @@ class Outcome:
     equity: list[tuple[datetime, Decimal]] = field(default_factory=list)
     rejections: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    scored: list[ScoredWeek] = field(default_factory=list)
 
 
 def _fill_row(
@@ -182,6 +187,7 @@ def replay(
                 config = replace(config, market_weight=weight)
             week_trades += _trade(history, moment, snapshot, quotes, book, config, out)
         learned += week_scores
+        out.scored += week_scores
         # Settlement: each market the book holds in this event, once its result is known.
         pnl_week = ZERO
         settled_trades = []

@@ -2,22 +2,30 @@
 
 What the warehouse knew strictly before the run's ``as_of``:
 
-- the moments: the first priced run of each event on each UTC day (``store.quotes_of_first_daily_runs``),
-  its ``as_of`` the moment; a run's quotes carry both sides at that moment: the model's fair probability
-  (``fair_yes``, the forecast after the monotone fix, as the run traded it) and the market's best bid and
-  ask (``market_implied.implied_probabilities``);
+- the runs' own moments: the first priced run of each event on each UTC day
+  (``store.quotes_of_first_daily_runs``), its ``as_of`` the moment; a run's quotes carry both sides at that
+  moment: the model's fair probability (``fair_yes``, the forecast after the monotone fix, as the run
+  traded it) and the market's best bid and ask (``market_implied.implied_probabilities``);
+- the quote history's moments (``quote_scores``, written by ``tsabot kalshi history --score`` and the
+  ``tsa_market_history`` DAG through ``replay.scores``): for every settled week of downloaded or imported
+  candles, at each day's trading moment, the model's point-in-time probability and the market's implied
+  one, the same two sides. Where a run and the history both have a moment of an event on the same UTC day,
+  the run's own counts (it is what the run traded); among history moments of a day, the latest scored
+  (the newest model version), then the shorter candle;
 - the outcomes: the event's Monday-Sunday mean of TSA's *first-published* numbers known by ``as_of``
   (Kalshi's settlement value, strict ``>``), settled when TSA's schedule publishes the Sunday. This covers
   every strike of every priced week, held or not, in every mode; ``trading_settlements`` only has the
-  strikes a book held.
+  strikes a book held. Outcomes are never read from a store: a score written later cannot leak one.
 
 Point in time means by the run's ``as_of``, not by when rows were written: a backfill run records today
 what a past moment saw, and a live run's decide step runs at its ``as_of``, so nothing written later
-exists yet when it learns (a done step is never recomputed).
+exists yet when it learns (a done step is never recomputed). A history moment counts only if it came
+before ``as_of`` and its week settled before ``as_of``; its model side used only numbers published by it.
 
 ``learn_weight`` then scores the linear pool over those weeks. The weight a run uses: its params'
 ``market_weight`` when they pin one, else the learned weight, else (fewer than ``MIN_SETTLED_WEEKS``
-settled weeks) ``DEFAULT_MARKET_WEIGHT``; the choice and why go into the step's result and every reason.
+settled weeks) ``DEFAULT_MARKET_WEIGHT``; the choice, why, and how many of the weeks came from the quote
+history go into the step's result and every reason.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ class MarketWeight:
     source: str
     weeks: int
     reason: str
+    history_weeks: int = 0  # of ``weeks``, those with moments from the quote history
 
 
 def week_of_event(event_ticker: str) -> date | None:
@@ -70,20 +79,71 @@ def week_of_event(event_ticker: str) -> date | None:
     return sunday - timedelta(days=6)
 
 
-def scored_history(engine: sa.Engine, as_of: datetime) -> list[ScoredWeek]:
-    """Every scored moment of a week settled before ``as_of``, from what the warehouse knew then."""
-    with engine.begin() as conn:
-        rows = store.quotes_of_first_daily_runs(conn, as_of)
-    if not rows:
-        return []
-    daily = {c.day: c.passengers for c in first_published_as_of(engine, as_of)}
+@dataclass(frozen=True)
+class _Moment:
+    event_ticker: str
+    moment: datetime
+    model: dict[int, float]
+    market: dict[int, float]
+    from_history: bool
+    rank: tuple  # lower wins among the moments of one event and UTC day
+
+
+def _run_moments(conn: sa.Connection, as_of: datetime) -> list[_Moment]:
     runs: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in rows:
+    for r in store.quotes_of_first_daily_runs(conn, as_of):
         runs[r["run_id"]].append(r)
-    out: list[ScoredWeek] = []
+    out = []
     for quotes in runs.values():
-        event, moment = quotes[0]["event_ticker"], quotes[0]["moment"]
-        monday = week_of_event(event)
+        model = {int(q["strike"]): float(q["fair_yes"]) for q in quotes if q["fair_yes"] is not None}
+        try:
+            market = implied_probabilities(
+                [LadderQuote(int(q["strike"]), q["yes_bid"], q["yes_ask"]) for q in quotes]
+            )
+        except MarketViewError:
+            continue
+        out.append(_Moment(quotes[0]["event_ticker"], quotes[0]["moment"], model, market, False, (0,)))
+    return out
+
+
+def _history_moments(conn: sa.Connection, as_of: datetime) -> list[_Moment]:
+    """The quote history's scored moments before ``as_of`` (``replay.scores`` wrote them)."""
+    rows = conn.execute(
+        sa.text(
+            "select s.event_ticker, s.period_minutes, s.model_version, s.moment, s.strike, s.model_yes,"
+            " s.market_yes, w.scored_at"
+            " from quote_scores s"
+            " join quote_score_weeks w using (event_ticker, period_minutes, model_version)"
+            " where s.moment < :before order by s.moment, s.event_ticker, s.period_minutes, s.strike"
+        ),
+        {"before": as_of},
+    )
+    grouped: dict[tuple, _Moment] = {}
+    for r in rows:
+        key = (r.event_ticker, r.period_minutes, r.model_version, r.moment)
+        if key not in grouped:
+            rank = (1, -r.scored_at.timestamp(), r.period_minutes, r.model_version)
+            grouped[key] = _Moment(r.event_ticker, r.moment, {}, {}, True, rank)
+        grouped[key].model[int(r.strike)] = float(r.model_yes)
+        grouped[key].market[int(r.strike)] = float(r.market_yes)
+    return list(grouped.values())
+
+
+def _scored(engine: sa.Engine, as_of: datetime) -> list[tuple[ScoredWeek, bool]]:
+    """Each scored moment of a week settled before ``as_of``, and whether it came from the quote history."""
+    with engine.begin() as conn:
+        found = _run_moments(conn, as_of) + _history_moments(conn, as_of)
+    if not found:
+        return []
+    best: dict[tuple[str, date], _Moment] = {}
+    for m in found:
+        key = (m.event_ticker, m.moment.astimezone(UTC).date())
+        if key not in best or m.rank < best[key].rank:
+            best[key] = m
+    daily = {c.day: c.passengers for c in first_published_as_of(engine, as_of)}
+    out: list[tuple[ScoredWeek, bool]] = []
+    for m in sorted(best.values(), key=lambda m: (m.moment, m.event_ticker)):
+        monday = week_of_event(m.event_ticker)
         if monday is None:
             continue
         week = [monday + timedelta(days=k) for k in range(7)]
@@ -92,16 +152,17 @@ def scored_history(engine: sa.Engine, as_of: datetime) -> list[ScoredWeek]:
         settled_at = publication_time(week[-1])
         if settled_at >= as_of:
             continue
-        model = {int(q["strike"]): float(q["fair_yes"]) for q in quotes if q["fair_yes"] is not None}
-        try:
-            market = implied_probabilities(
-                [LadderQuote(int(q["strike"]), q["yes_bid"], q["yes_ask"]) for q in quotes]
-            )
-        except MarketViewError:
-            continue
-        results = results_from_mean(sum(daily[d] for d in week) / 7, sorted(model))
-        out.append(ScoredWeek(event, moment, settled_at, model, market, results))
+        results = results_from_mean(sum(daily[d] for d in week) / 7, sorted(m.model))
+        out.append(
+            (ScoredWeek(m.event_ticker, m.moment, settled_at, m.model, m.market, results), m.from_history)
+        )
     return out
+
+
+def scored_history(engine: sa.Engine, as_of: datetime) -> list[ScoredWeek]:
+    """Every scored moment of a week settled before ``as_of``, from what the warehouse knew then: the
+    runs' own and the quote history's, the run's own where both have an event's UTC day."""
+    return [h for h, _ in _scored(engine, as_of)]
 
 
 def market_weight_for(
@@ -112,10 +173,19 @@ def market_weight_for(
     if given is not None and given != "":
         return MarketWeight(pinned, "param", 0, f"market weight {pinned}, pinned by the run's params")
     as_of = as_of.astimezone(UTC)
-    choice = learn_weight(scored_history(engine, as_of), as_of)
+    scored = _scored(engine, as_of)
+    choice = learn_weight([h for h, _ in scored], as_of)
     weight = Decimal(repr(choice.market_weight))
+    from_history = len({h.event_ticker for h, hist in scored if hist})
     if choice.brier_pooled is None:
-        return MarketWeight(weight, "default", choice.weeks, f"{choice.reason} (no history to learn from)")
+        said = (
+            f"{from_history} of them from the quote history" if choice.weeks else "no history to learn from"
+        )
+        return MarketWeight(weight, "default", choice.weeks, f"{choice.reason} ({said})", from_history)
     return MarketWeight(
-        weight, "learned", choice.weeks, f"{choice.reason}, learned before {as_of.isoformat()}"
+        weight,
+        "learned",
+        choice.weeks,
+        f"{choice.reason}, learned before {as_of.isoformat()}; {from_history} of them from the quote history",
+        from_history,
     )

@@ -293,6 +293,7 @@ def decide_step(
             "market_weight": str(chosen.weight),
             "market_weight_source": chosen.source,
             "market_weight_weeks": chosen.weeks,
+            "market_weight_history_weeks": chosen.history_weeks,
             "market_weight_reason": chosen.reason,
         }
     with exposure_lock(engine, account_of(run)):
