@@ -41,22 +41,24 @@ def up_command(args: argparse.Namespace) -> int:
 
 
 def _replay_the_hosted_year(airflow) -> bool:
-    """Download the simulator's year of quote history (tsa_market_history), replay it (tsa_replay), and
-    print the replay's summary; whether both runs succeeded."""
+    """Download and score the simulator's year of quote history (tsa_market_history), replay it
+    (tsa_replay), and print the replay's summary; whether both runs succeeded."""
     from tsa_bot.local_airflow import _offline_week, demo_replay_confs
     from tsa_bot.replay import report
     from tsa_bot.replay.commands import latest_replay_file
 
     history, replay = demo_replay_confs(_offline_week())
     print(
-        f"\nDownloading the simulator's quote history, {history['start']} to {history['end']} ...", flush=True
+        f"\nDownloading and scoring the simulator's quote history, {history['start']} to {history['end']}"
+        " (the scores are what blend and guarded learn the market's weight from; minutes) ...",
+        flush=True,
     )
-    run = airflow.trigger_and_wait("tsa_market_history", history)
+    run = airflow.trigger_and_wait("tsa_market_history", history, timeout_s=2400)
     print(f"tsa_market_history {run['dag_run_id']}: {run['state']}")
     if run["state"] != "success":
         return False
     print(
-        f"Replaying the weeks of {replay['start']} to {replay['end']} (a cold year takes minutes) ...",
+        f"Replaying the weeks of {replay['start']} to {replay['end']} (the scoring's Prophet fits are reused) ...",
         flush=True,
     )
     run = airflow.trigger_and_wait("tsa_replay", replay, timeout_s=2400)
