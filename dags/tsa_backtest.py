@@ -18,10 +18,8 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from tsa_bot import market
-from tsa_bot.alerts import on_task_failure
-from tsa_bot.config import get_settings
 from tsa_bot.forecast import backtest_steps
-from tsa_bot.orchestration import fail_fast
+from tsa_bot.orchestration import fail_fast, task_defaults
 
 
 @dag(
@@ -29,13 +27,7 @@ from tsa_bot.orchestration import fail_fast
     schedule=None,
     start_date=pendulum.datetime(2023, 1, 1, tz=market.NEW_YORK.key),
     catchup=False,
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=get_settings().retry_delay_s),
-        "retry_exponential_backoff": True,
-        "execution_timeout": timedelta(minutes=10),
-        "on_failure_callback": [on_task_failure],
-    },
+    default_args=task_defaults(retries=2, execution_timeout=timedelta(minutes=10)),
     params={
         "data": Param(type="string", minLength=1, description="CSV with date,passengers, on the workers."),
         "start": Param(type="string", format="date", description="First week's Monday (or a day before)."),

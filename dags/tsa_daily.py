@@ -20,13 +20,12 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from tsa_bot import daily, market
-from tsa_bot.alerts import on_task_failure
 from tsa_bot.config import get_settings
-from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings
+from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings, retry_delay, task_defaults
 
 NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
 
-RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
+RETRY_DELAY = retry_delay()
 NETWORK_RETRIES = {"retries": 4, "retry_exponential_backoff": True}
 # TSA is sometimes late: the quality gate retries (15 min, 30, 60, 60, 60) into the afternoon, then alerts.
 LATE_PUBLICATION_RETRIES = {
@@ -43,14 +42,7 @@ LATE_PUBLICATION_RETRIES = {
     start_date=pendulum.datetime(2023, 1, 1, tz=NEW_YORK),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": 3,
-        "retry_delay": RETRY_DELAY,
-        "retry_exponential_backoff": True,
-        "max_retry_delay": 20 * RETRY_DELAY,
-        "on_failure_callback": [on_task_failure],
-        "execution_timeout": timedelta(seconds=get_settings().task_timeout_s),
-    },
+    default_args=task_defaults(retries=3, execution_timeout=timedelta(seconds=get_settings().task_timeout_s)),
     params={
         "offline": Param(False, type="boolean", description="Scrape the shipped TSA page set, not tsa.gov."),
         "full_history": Param(False, type="boolean", description="Re-fetch every year page since 2019."),

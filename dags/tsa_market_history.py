@@ -25,14 +25,11 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from tsa_bot import market
-from tsa_bot.alerts import on_task_failure
-from tsa_bot.config import get_settings
-from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings
+from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings, task_defaults
 from tsa_bot.quotes import tasks as quotes
 from tsa_bot.replay import scores
 
 NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
-RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
 
 
 @dag(
@@ -42,14 +39,7 @@ RETRY_DELAY = timedelta(seconds=get_settings().retry_delay_s)
     start_date=pendulum.datetime(2024, 1, 1, tz=NEW_YORK),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": 3,
-        "retry_delay": RETRY_DELAY,
-        "retry_exponential_backoff": True,
-        "max_retry_delay": 20 * RETRY_DELAY,
-        "execution_timeout": timedelta(minutes=20),
-        "on_failure_callback": [on_task_failure],
-    },
+    default_args=task_defaults(retries=3, execution_timeout=timedelta(minutes=20)),
     params={
         "period": Param(60, enum=[60, 1440], description="Candle length in minutes: hourly or daily."),
         "start": Param(

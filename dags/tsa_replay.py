@@ -19,9 +19,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from tsa_bot import market
-from tsa_bot.alerts import on_task_failure
-from tsa_bot.config import get_settings
-from tsa_bot.orchestration import fail_fast
+from tsa_bot.orchestration import fail_fast, task_defaults
 from tsa_bot.replay import tasks as replay
 from tsa_bot.trading.config import Policy
 
@@ -32,13 +30,7 @@ from tsa_bot.trading.config import Policy
     start_date=pendulum.datetime(2024, 1, 1, tz=market.NEW_YORK.key),
     catchup=False,
     max_active_runs=1,
-    default_args={
-        "retries": 2,
-        "retry_delay": timedelta(seconds=get_settings().retry_delay_s),
-        "retry_exponential_backoff": True,
-        "execution_timeout": timedelta(minutes=30),
-        "on_failure_callback": [on_task_failure],
-    },
+    default_args=task_defaults(retries=2, execution_timeout=timedelta(minutes=30)),
     params={
         "start": Param(
             "", type="string", description="First week's Monday (or a day before); empty: default."

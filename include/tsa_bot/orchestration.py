@@ -7,12 +7,33 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
+from tsa_bot.alerts import on_task_failure
+from tsa_bot.config import get_settings
 from tsa_bot.errors import is_retryable, one_line
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 KALSHI_CONN_ID = "kalshi"
+
+
+def retry_delay() -> timedelta:
+    """The base retry delay (``TSABOT_RETRY_DELAY_S``; tests make it a second)."""
+    return timedelta(seconds=get_settings().retry_delay_s)
+
+
+def task_defaults(*, retries: int, execution_timeout: timedelta) -> dict[str, Any]:
+    """The ``default_args`` every DAG of the project starts from: retries backing off exponentially from
+    :func:`retry_delay` up to twenty times it, a timeout, and the failure alert."""
+    delay = retry_delay()
+    return {
+        "retries": retries,
+        "retry_delay": delay,
+        "retry_exponential_backoff": True,
+        "max_retry_delay": 20 * delay,
+        "execution_timeout": execution_timeout,
+        "on_failure_callback": [on_task_failure],
+    }
 
 
 def run_key(context: Mapping[str, Any]) -> str:
