@@ -74,13 +74,23 @@ def load_tsa(engine: sa.Engine, series: pd.Series, until: dt.datetime | None = N
     load_batch(engine, days, seen_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC), run_key="test-tsa", pages=[])
 
 
+def _history(url: str, *args: str) -> None:
+    assert main(["kalshi", "history", "--warehouse-url", url, "--period", "1440", *args]) == 0
+
+
+def score(url: str, capsys) -> str:
+    """``tsabot kalshi history --score`` on the daily candles; what it printed."""
+    capsys.readouterr()
+    _history(url, "--score", "--calibration-weeks", CALIBRATION)
+    return capsys.readouterr().out
+
+
 def import_and_score(url: str, rows: list, tmp_path: Path, capsys) -> tuple[str, str]:
     csv = tmp_path / "quotes.csv"
     write_quotes_file(rows, csv)
-    base = ["kalshi", "history", "--warehouse-url", url, "--period", "1440"]
-    assert main([*base, "--import", str(csv)]) == 0
+    _history(url, "--import", str(csv))
     capsys.readouterr()
-    assert main([*base, "--score", "--calibration-weeks", CALIBRATION]) == 0
+    _history(url, "--score", "--calibration-weeks", CALIBRATION)
     return capsys.readouterr()
 
 
@@ -122,23 +132,7 @@ def test_scoring_stores_every_settled_weeks_moments_once(
         assert by_key[(s.moment, s.strike)] == pytest.approx(s.model, abs=1e-12)
 
     # Twice: nothing added, nothing changed, and it says so.
-    assert (
-        main(
-            [
-                "kalshi",
-                "history",
-                "--warehouse-url",
-                warehouse_url,
-                "--period",
-                "1440",
-                "--score",
-                "--calibration-weeks",
-                CALIBRATION,
-            ]
-        )
-        == 0
-    )
-    again = capsys.readouterr().out
+    again = score(warehouse_url, capsys)
     assert "0 weeks scored" in again and "10 already scored" in again, again
     assert stored(warehouse_engine) == rows
 
@@ -154,23 +148,7 @@ def test_weeks_not_settled_are_left_for_later(
     assert LAST not in {r[0] for r in stored(warehouse_engine)}
     first = stored(warehouse_engine)
     load_tsa(warehouse_engine, series)
-    assert (
-        main(
-            [
-                "kalshi",
-                "history",
-                "--warehouse-url",
-                warehouse_url,
-                "--period",
-                "1440",
-                "--score",
-                "--calibration-weeks",
-                CALIBRATION,
-            ]
-        )
-        == 0
-    )
-    assert "1 weeks scored" in capsys.readouterr().out
+    assert "1 weeks scored" in score(warehouse_url, capsys)
     after = stored(warehouse_engine)
     assert {r[0] for r in after} - {r[0] for r in first} == {LAST}
     assert [r for r in after if r[0] != LAST] == first

@@ -46,3 +46,18 @@ def tsim(rsa_key) -> Iterator[RunningSimulator]:
 def tclient(tsim, rsa_key) -> Iterator[KalshiClient]:
     with KalshiClient(tsim.base_url, KEY_ID, private_key=rsa_key, retry=FAST_RETRY) as c:
         yield c
+
+
+@pytest.fixture
+def worker_env(monkeypatch, tmp_path, tsim, pem, warehouse_url) -> RunningSimulator:
+    """What a deployed worker has: the warehouse, the exchange and the key, all from the environment (and
+    none of the trading settings a developer's shell may have set)."""
+    key_file = tmp_path / "kalshi.pem"
+    key_file.write_bytes(pem)
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    monkeypatch.setenv("KALSHI_API_BASE", tsim.base_url)
+    monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)
+    monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_file))
+    for name in ("TSABOT_TRADING_MODE", "TSABOT_LIVE_TRADING_ENABLED", "TSABOT_KILL_SWITCH", "TSABOT_POLICY"):
+        monkeypatch.delenv(name, raising=False)
+    return tsim

@@ -11,9 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from statistics import NormalDist
 
-import pytest
 import sqlalchemy as sa
-from trading_testkit import EVENT, KEY_ID, RUN_TIME, run_info, save_forecast
+from trading_testkit import EVENT, RUN_TIME, run_info, save_forecast
 
 from tsa_bot import daily
 from tsa_bot.market import event_ticker_for_week
@@ -25,20 +24,6 @@ STRIKES = (2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000)
 FIRST_MONDAY = date(2025, 11, 24)  # ten weeks, the last (Jan 26 - Feb 1) published on Feb 2
 PROBS = {2_200_000: 0.90, 2_250_000: 0.70, 2_300_000: 0.50, 2_350_000: 0.30, 2_400_000: 0.15}
 PAPER = {"mode": "paper", "max_order_contracts": 15, "max_contracts_per_market": 100}
-
-
-@pytest.fixture
-def paper_env(monkeypatch, tmp_path, tsim, pem, warehouse_url):
-    """The warehouse, the exchange and the key from the environment, as a deployed worker has them."""
-    key_file = tmp_path / "kalshi.pem"
-    key_file.write_bytes(pem)
-    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("KALSHI_API_BASE", tsim.base_url)
-    monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)
-    monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_file))
-    for name in ("TSABOT_TRADING_MODE", "TSABOT_LIVE_TRADING_ENABLED", "TSABOT_KILL_SWITCH", "TSABOT_POLICY"):
-        monkeypatch.delenv(name, raising=False)
-    return tsim
 
 
 def survival(mean: float, sd: float = 30_000) -> dict[int, float]:
@@ -152,7 +137,7 @@ def test_event_ticker_gives_its_monday():
     assert week_of_event("nonsense") is None
 
 
-def test_no_settled_history_uses_the_default_and_says_so(paper_env, warehouse_engine):
+def test_no_settled_history_uses_the_default_and_says_so(worker_env, warehouse_engine):
     result = decide_via_daily(warehouse_engine, "wl-default", {**PAPER, "policy": "blend"})
     assert result["market_weight_source"] == "default"
     assert Decimal(result["market_weight"]) == Decimal(repr(DEFAULT_MARKET_WEIGHT))
@@ -210,7 +195,7 @@ def test_rows_settled_or_recorded_after_as_of_do_not_change_the_weight(warehouse
     assert later.weeks > before.weeks and later.weight < before.weight
 
 
-def test_blend_through_daily_records_the_learned_weight(paper_env, warehouse_engine):
+def test_blend_through_daily_records_the_learned_weight(worker_env, warehouse_engine):
     seed_market_wins(warehouse_engine)
     expected = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"))
     result = decide_via_daily(warehouse_engine, "wl-blend", {**PAPER, "policy": "blend"})
@@ -224,7 +209,7 @@ def test_blend_through_daily_records_the_learned_weight(paper_env, warehouse_eng
     assert rows and all(f"market weight {expected.weight} from 10 settled weeks" in r["reason"] for r in rows)
 
 
-def test_blend_with_a_pinned_weight_through_daily_says_so(paper_env, warehouse_engine):
+def test_blend_with_a_pinned_weight_through_daily_says_so(worker_env, warehouse_engine):
     seed_market_wins(warehouse_engine)
     result = decide_via_daily(
         warehouse_engine, "wl-pinned", {**PAPER, "policy": "blend", "market_weight": 0.2}
@@ -233,7 +218,7 @@ def test_blend_with_a_pinned_weight_through_daily_says_so(paper_env, warehouse_e
     assert all("pinned by the run's params" in r["reason"] for r in decisions(warehouse_engine, "wl-pinned"))
 
 
-def test_guarded_on_a_shock_week_skips_and_stores_why(paper_env, warehouse_engine):
+def test_guarded_on_a_shock_week_skips_and_stores_why(worker_env, warehouse_engine):
     """The model puts the mean above 2.40 M; the market's median sits at 2.30 M: far outside the model's
     own error. Nothing is bought, and every decision says why and at which weight."""
     shock = {k: 0.99 for k in STRIKES}

@@ -47,20 +47,6 @@ DEMO = {
 HELPER = Path(__file__).with_name("overlapping_run.py")
 
 
-@pytest.fixture
-def demo_env(monkeypatch, tmp_path, tsim, pem, warehouse_url):
-    """What a deployed worker has: the warehouse, the exchange and the key, all from the environment."""
-    key_file = tmp_path / "kalshi.pem"
-    key_file.write_bytes(pem)
-    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
-    monkeypatch.setenv("KALSHI_API_BASE", tsim.base_url)
-    monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)
-    monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_file))
-    for name in ("TSABOT_TRADING_MODE", "TSABOT_LIVE_TRADING_ENABLED", "TSABOT_KILL_SWITCH"):
-        monkeypatch.delenv(name, raising=False)
-    return tsim
-
-
 def save_forecast(engine: sa.Engine, run_key: str, probabilities: dict[int, float]) -> dict:
     """A stored forecast of the test week, as the forecast task hands it to the trading tasks."""
     with engine.begin() as conn:
@@ -119,7 +105,7 @@ def event_exposure(client: KalshiClient) -> Decimal:
 
 
 def test_two_runs_at_once_stay_within_the_event_exposure_limit(
-    demo_env, warehouse_engine, tclient, monkeypatch, tmp_path
+    worker_env, warehouse_engine, tclient, monkeypatch, tmp_path
 ):
     """Two worker processes run the trading tasks of two DAG runs at the same moment, the exchange 150 ms
     away. One run's orders fit the $30 limit; both runs' would not."""
@@ -163,11 +149,11 @@ def test_two_runs_at_once_stay_within_the_event_exposure_limit(
 
 
 def test_an_order_whose_response_and_lookups_were_lost_is_adopted_by_a_later_run(
-    demo_env, warehouse_engine, tclient, rsa_key, monkeypatch
+    worker_env, warehouse_engine, tclient, rsa_key, monkeypatch
 ):
     """The create-order answer is lost and every look-up by client_order_id fails through all retries:
     the task fails with the order resting on the exchange."""
-    sim = demo_env
+    sim = worker_env
     forecast = save_forecast(warehouse_engine, "forecast-1", PROBS)
     first = run_info("tsa_daily/day-1", {**DEMO, "max_event_exposure": 100})
     daily.fetch_market(first, forecast)
@@ -214,7 +200,7 @@ def test_an_order_whose_response_and_lookups_were_lost_is_adopted_by_a_later_run
 
 
 def test_an_order_of_ours_the_warehouse_never_heard_of_is_adopted_and_counted(
-    demo_env, warehouse_engine, tclient
+    worker_env, warehouse_engine, tclient
 ):
     """An order with our recognisable id but no row at all (a warehouse restored from a backup): the
     next run records it, counts it against the limit, and cancels it as stale."""
@@ -235,10 +221,10 @@ def test_an_order_of_ours_the_warehouse_never_heard_of_is_adopted_and_counted(
 # ---- 3. a retry after a partial placement --------------------------------------------------------------
 
 
-def test_a_retry_after_a_partial_placement_counts_its_own_orders_once(demo_env, warehouse_engine, tclient):
+def test_a_retry_after_a_partial_placement_counts_its_own_orders_once(worker_env, warehouse_engine, tclient):
     """The first order lands, reading its fills fails past every retry, the task fails; its retry must
     place the second order: $25 holds both (22.00 incl. fees), not the first one counted twice."""
-    sim = demo_env
+    sim = worker_env
     forecast = save_forecast(warehouse_engine, "forecast-1", PROBS)
     run = run_info("tsa_daily/partial", {**DEMO, "max_event_exposure": 25})
     daily.fetch_market(run, forecast)
