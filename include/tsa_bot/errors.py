@@ -5,6 +5,8 @@
 exception's message fit where a message is shown (an alert, the terminal), never a page's content.
 """
 
+from datetime import date
+
 MAX_MESSAGE = 300  # characters of an error shown in one line: an alert or a terminal, never a page
 
 
@@ -84,3 +86,25 @@ def is_retryable(error: BaseException) -> bool:
         | sa.exc.DisconnectionError
         | sa.exc.TimeoutError,
     )
+
+
+def parse_date(value: object, name: str) -> date:
+    """``value`` as an ISO date (a date passes as it is), else a one-line ``ValidationError`` naming it."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(f"{name} is not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def optional_date_range(start: object, end: object) -> tuple[date, date] | None:
+    """A run's ``start`` and ``end`` params: None when both are empty, else both dates, in order."""
+    if not start and not end:
+        return None
+    if not (start and end):
+        raise ValidationError("start and end go together (both dates, or both empty)")
+    first, last = parse_date(start, "start"), parse_date(end, "end")
+    if first > last:
+        raise ValidationError(f"start {first} is after end {last}")
+    return first, last

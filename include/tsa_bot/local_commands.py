@@ -58,7 +58,8 @@ def _replay_the_hosted_year(airflow) -> bool:
     if run["state"] != "success":
         return False
     print(
-        f"Replaying the weeks of {replay['start']} to {replay['end']} (the scoring's Prophet fits are reused) ...",
+        f"Replaying the weeks of {replay['start']} to {replay['end']}"
+        " (the scoring's Prophet fits are reused) ...",
         flush=True,
     )
     run = airflow.trigger_and_wait("tsa_replay", replay, timeout_s=2400)

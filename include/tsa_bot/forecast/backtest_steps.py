@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tsa_bot.errors import ValidationError
+from tsa_bot.errors import ValidationError, parse_date
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 
 MIN_CALIBRATION_WEEKS = 8
@@ -40,8 +40,8 @@ class BacktestSpec:
             raise ValidationError("the data param is required: a CSV with date,passengers")
         spec = cls(
             Path(data),
-            _date(params.get("start"), "start"),
-            _date(params.get("end"), "end"),
+            parse_date(params.get("start"), "start"),
+            parse_date(params.get("end"), "end"),
             _int(params.get("known_days", 0), "known_days"),
             _int(params.get("calibration_weeks", DEFAULT_CALIBRATION_WEEKS), "calibration_weeks"),
             Path(params["output"]) if params.get("output") else None,
@@ -64,13 +64,6 @@ class BacktestSpec:
 
         name = f"backtest_{self.start}_{self.end}_k{self.known_days}.json"
         return self.output or get_settings().state_dir / "backtests" / name
-
-
-def _date(value: Any, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError(f"{name} is not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _int(value: Any, name: str) -> int:
@@ -98,7 +91,7 @@ def forecast_week(params: Mapping[str, Any], week: str) -> dict[str, Any]:
     from tsa_bot.forecast.data import load_csv
 
     spec = BacktestSpec.from_params(params)
-    week_start = _date(week, "week")
+    week_start = parse_date(week, "week")
     found = points_for_week(load_csv(spec.data), week_start, [spec.known_days])
     return {"week": week_start.isoformat(), "points": encode_points(found)}
 

@@ -49,7 +49,6 @@ _HOMES = {
     "truth_of": "history_rows",
     "EventSeed": "seed",
     "market_ticker": "seed",
-    "sunday_of": "seed",
     "RunningSimulator": "server",
     "make_server": "server",
     "running_simulator": "server",

@@ -160,12 +160,12 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _check_event(ticker: str) -> None:
-    from tsa_bot.kalshi_sim.seed import sunday_of
+    from tsa_bot.market import event_sunday
 
     try:
         if not EVENT_TICKER.fullmatch(ticker):
             raise ValueError(ticker)
-        sunday = sunday_of(ticker)
+        sunday = event_sunday(ticker)
     except (KeyError, ValueError):
         raise ConfigurationError(
             "--event must be a KXTSAW event ticker naming a week's Sunday, e.g. KXTSAW-26FEB15, "

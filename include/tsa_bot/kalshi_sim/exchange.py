@@ -31,8 +31,8 @@ from tsa_bot.kalshi_sim.crowd import MarketTape, WeekCrowd, settlement_time
 from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
 from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.history import HistorySeed
-from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker, sunday_of
-from tsa_bot.market import NEW_YORK, ONE, ZERO, event_ticker_for_week
+from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker
+from tsa_bot.market import NEW_YORK, ONE, ZERO, event_sunday, event_ticker_for_week
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
 API_PREFIX = "/trade-api/v2"
@@ -214,7 +214,7 @@ class Exchange:
                 "fee_multiplier": float(schedule.fee_multiplier),
                 "_schedule": schedule,
             }
-            sunday = sunday_of(seed.event_ticker)
+            sunday = event_sunday(seed.event_ticker)
             monday = sunday - timedelta(days=6)
             open_ts = datetime(monday.year, monday.month, monday.day, tzinfo=NEW_YORK).timestamp()
             close_ts = datetime(sunday.year, sunday.month, sunday.day, 23, 59, tzinfo=NEW_YORK).timestamp()

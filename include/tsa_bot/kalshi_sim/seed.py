@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange
-from tsa_bot.market import event_sunday, event_ticker_for_week
+from tsa_bot.market import event_ticker_for_week
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,3 @@ class EventSeed:
 
 def market_ticker(event_ticker: str, strike: int) -> str:
     return f"{event_ticker}-A{Decimal(strike) / 1_000_000:.2f}"
-
-
-def sunday_of(event_ticker: str) -> date:
-    return event_sunday(event_ticker)

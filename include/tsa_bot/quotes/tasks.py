@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from tsa_bot.errors import ValidationError
+from tsa_bot.errors import optional_date_range
 from tsa_bot.kalshi.client import KalshiSettings
 from tsa_bot.market import SERIES
 from tsa_bot.publication import NEW_YORK
@@ -44,25 +44,13 @@ class Window:
     label: dict
 
 
-def _date(value: date | str, name: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{name} is not a date (YYYY-MM-DD): {value!r}") from None
-
-
 def window(moment: datetime, start: date | str | None = None, end: date | str | None = None) -> Window:
     """Yesterday's window for a run at ``moment``, or the backfill of ``start`` .. ``end`` (both or none)."""
-    if not start and not end:
+    given = optional_date_range(start, end)
+    if given is None:
         day = yesterday(moment)
         return Window(day - LOOKBACK, None, day_start(day + timedelta(days=1)), {"day": day.isoformat()})
-    if not (start and end):
-        raise ValidationError("start and end go together (a backfill's first and last close date)")
-    first, last = _date(start, "start"), _date(end, "end")
-    if first > last:
-        raise ValidationError(f"start {first} is after end {last}")
+    first, last = given
     return Window(first, last, None, {"start": first.isoformat(), "end": last.isoformat()})
 
 

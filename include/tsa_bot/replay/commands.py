@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from tsa_bot.config import get_settings
-from tsa_bot.errors import ValidationError
+from tsa_bot.errors import ValidationError, parse_date
 from tsa_bot.forecast.backtest import DEFAULT_WORKERS
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
@@ -26,13 +26,6 @@ from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories, mondays
 from tsa_bot.trading.config import Policy, TradingConfig, parse_policy
-
-
-def _date(text: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"{option} is not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def register(subparsers: Any) -> None:
@@ -206,7 +199,7 @@ def replay_range(
 
 
 def run_replay_command(args: argparse.Namespace) -> int:
-    start, end = _date(args.start, "--start"), _date(args.end, "--end")
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if start > end:
         raise ValidationError(f"--start {start} is after --end {end}")
     if args.workers < 1:

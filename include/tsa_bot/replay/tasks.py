@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from tsa_bot.errors import ValidationError
+from tsa_bot.errors import ValidationError, optional_date_range
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.market import SERIES, event_sunday
 from tsa_bot.replay.commands import latest_replay_file, replay_range
@@ -38,29 +38,10 @@ def default_range() -> tuple[dt.date, dt.date]:
     return last - dt.timedelta(weeks=DEFAULT_WEEKS - 1), last
 
 
-def _date(value: Any, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError(f"{name} is not a date (YYYY-MM-DD): {str(value)!r}") from None
-
-
-def _range(params: Mapping[str, Any]) -> tuple[dt.date, dt.date] | None:
-    start, end = params.get("start") or "", params.get("end") or ""
-    if not start and not end:
-        return None
-    if not (start and end):
-        raise ValidationError("start and end go together (empty both: the default range)")
-    first, last = _date(start, "start"), _date(end, "end")
-    if first > last:
-        raise ValidationError(f"start {first} is after end {last}")
-    return first, last
-
-
 def replay(params: Mapping[str, Any]) -> dict[str, Any]:
     """Replay ``start`` .. ``end`` (default: :func:`default_range`) with ``policy`` (default: the trading
     config's) on ``period``-minute candles; a small summary of the result."""
-    given = _range(params)  # every param is checked before any work
+    given = optional_date_range(params.get("start"), params.get("end"))  # every param checked first
     policy = parse_policy(params["policy"], "policy") if params.get("policy") else None
     period = params.get("period") or 60
     if period not in PERIODS:

@@ -40,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.market import MONTHS
+from tsa_bot.market import event_sunday
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
@@ -53,7 +53,7 @@ from tsa_bot.publication import publication_time
 from tsa_bot.trading import store
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
 
-_EVENT = re.compile(r"^[A-Z0-9]+-(\d{2})([A-Z]{3})(\d{2})$")
+_EVENT = re.compile(r"^[A-Z0-9]+-\d{2}[A-Z]{3}\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -69,14 +69,12 @@ class MarketWeight:
 
 def week_of_event(event_ticker: str) -> date | None:
     """The Monday of ``KXTSAW-26FEB15``'s week (2026-02-09); None for a ticker of another shape."""
-    m = _EVENT.match(event_ticker)
-    if m is None or m.group(2) not in MONTHS:
+    if _EVENT.match(event_ticker) is None:  # an event's ticker, not one of its markets'
         return None
     try:
-        sunday = date(2000 + int(m.group(1)), MONTHS.index(m.group(2)) + 1, int(m.group(3)))
-    except ValueError:
+        return event_sunday(event_ticker) - timedelta(days=6)
+    except (KeyError, ValueError):
         return None
-    return sunday - timedelta(days=6)
 
 
 @dataclass(frozen=True)
