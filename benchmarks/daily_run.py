@@ -60,8 +60,8 @@ def main() -> None:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db
 
-    from tsa_bot import daily
     from tsa_bot.kalshi_sim import EventSeed, running_simulator
+    from tsa_bot.orchestration import daily
     from tsa_bot.warehouse.migrate import migrate
 
     db.initdb()

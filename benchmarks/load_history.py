@@ -22,7 +22,7 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from tsa_bot.ingest import fetch_tsa, load_tsa
+from tsa_bot.sources.ingest import fetch_tsa, load_tsa
 from tsa_bot.sources.offline import site_pages
 from tsa_bot.sources.tsa_page import parse_page
 from tsa_bot.sources.validate import validate_batch

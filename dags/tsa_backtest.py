@@ -17,9 +17,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from tsa_bot import market
+from tsa_bot.core import market
 from tsa_bot.forecast import backtest_steps
-from tsa_bot.orchestration import fail_fast, task_defaults
+from tsa_bot.orchestration.context import fail_fast, task_defaults
 
 
 @dag(

@@ -19,9 +19,10 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from tsa_bot import daily, market
-from tsa_bot.config import get_settings
-from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings, retry_delay, task_defaults
+from tsa_bot.core import market
+from tsa_bot.core.config import get_settings
+from tsa_bot.orchestration import daily
+from tsa_bot.orchestration.context import current_run, fail_fast, kalshi_settings, retry_delay, task_defaults
 
 NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
 

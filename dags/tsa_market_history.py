@@ -24,8 +24,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from tsa_bot import market
-from tsa_bot.orchestration import current_run, fail_fast, kalshi_settings, task_defaults
+from tsa_bot.core import market
+from tsa_bot.orchestration.context import current_run, fail_fast, kalshi_settings, task_defaults
 from tsa_bot.quotes import tasks as quotes
 from tsa_bot.replay import scores
 

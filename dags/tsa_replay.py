@@ -18,8 +18,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from tsa_bot import market
-from tsa_bot.orchestration import fail_fast, task_defaults
+from tsa_bot.core import market
+from tsa_bot.orchestration.context import fail_fast, task_defaults
 from tsa_bot.replay import tasks as replay
 from tsa_bot.trading.config import Policy
 

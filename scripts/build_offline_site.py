@@ -11,8 +11,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from tsa_bot.core.records import DailyCount
 from tsa_bot.sources.offline import OFFLINE_SITE_DIR, render_page
-from tsa_bot.sources.tsa_page import DailyCount
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "tsa_daily_2019_2025.csv"
 

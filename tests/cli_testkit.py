@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tsa_bot.cli import main
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
+from tsa_bot.local.cli import main
 
 
 @pytest.fixture(autouse=True)

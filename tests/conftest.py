@@ -135,7 +135,7 @@ def airflow_db() -> None:
 @pytest.fixture
 def tsa_env(monkeypatch: pytest.MonkeyPatch, warehouse_url: str):
     """Point the bot at the test warehouse; returns a setter for the TSA site's base URL."""
-    from tsa_bot.config import get_settings
+    from tsa_bot.core.config import get_settings
 
     monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
     monkeypatch.setenv("TSABOT_HTTP_BACKOFF_S", "0.01")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from tsa_bot.sources.offline import OFFLINE_SITE_DIR
 
-TSABOT = [sys.executable, "-m", "tsa_bot.cli"]
+TSABOT = [sys.executable, "-m", "tsa_bot.local.cli"]
 
 
 def tsabot(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,6 +1,6 @@
 """Bad input on the command line gives one line and exit code 2, never a traceback (issue 13's attacks).
 
-In-process (``tsa_bot.cli.main``) for speed; test_cli.py runs the command as a real process.
+In-process (``tsa_bot.local.cli.main``) for speed; test_cli.py runs the command as a real process.
 """
 
 from __future__ import annotations
@@ -135,8 +135,8 @@ def _page_file(tmp_path: Path, html: str) -> str:
 def test_parse_tsa_validates_as_load_does_and_raw_opts_out(capsys, tmp_path, value, needle):
     from datetime import date, timedelta
 
+    from tsa_bot.core.records import DailyCount
     from tsa_bot.sources.offline import render_page
-    from tsa_bot.sources.tsa_page import DailyCount
 
     start = date.today() - timedelta(days=10) if value is None else date(2025, 3, 3)
     rows = [DailyCount(start + timedelta(days=k), 2_300_000 + 1_000 * k) for k in range(30)]

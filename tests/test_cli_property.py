@@ -1,7 +1,7 @@
 """No traceback reaches a user, enforced: every ``tsabot`` subcommand, generated arguments and environment.
 
 The subcommands are read from the argparse parser itself, so a new one is covered without touching this
-file. Each example runs ``tsa_bot.cli.main`` in-process with captured output (and captured logging) and
+file. Each example runs ``tsa_bot.local.cli.main`` in-process with captured output (and captured logging) and
 must exit 0 or 2 with no ``Traceback`` anywhere; 1 is the CLI's "internal error" (a bug). Nothing leaves
 the machine: the TSA site and Kalshi point at a closed loopback port or a local simulator, the warehouse
 at a test database, a closed port, or a bad URL (never unset, which would start an embedded server).
@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tsa_bot.cli import build_parser, main
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
+from tsa_bot.local.cli import build_parser, main
 from tsa_bot.sources.offline import OFFLINE_SITE_DIR
 
 # Commands that serve until interrupted: each example ends them with a Ctrl-C after this long.

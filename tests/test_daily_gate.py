@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tsa_bot.daily import RunInfo, quality_gate
-from tsa_bot.ingest import fetch_tsa, load_tsa
-from tsa_bot.publication import newest_published_day
-from tsa_bot.quality import PublicationLate
+from tsa_bot.core.publication import newest_published_day
+from tsa_bot.core.records import DailyCount
+from tsa_bot.orchestration.daily import RunInfo, quality_gate
+from tsa_bot.sources.ingest import fetch_tsa, load_tsa
 from tsa_bot.sources.offline import CURRENT_PATH, render_page, serve_pages
-from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.sources.quality import PublicationLate
 
 
 def current_page(last_day):

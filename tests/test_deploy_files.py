@@ -75,7 +75,7 @@ def test_dockerfile_matches_the_pinned_airflow_and_installs_the_package():
 
 def test_the_optional_simulator_serves_the_offline_demo_market():
     """The same market as `tsabot airflow up` starts: the year of history and the crowd-priced week."""
-    from tsa_bot.local_airflow import _offline_week, demo_market_arguments
+    from tsa_bot.local.airflow_runner import _offline_week, demo_market_arguments
 
     simulator = compose()["services"]["simulator"]
     assert simulator["profiles"] == ["offline"]
@@ -188,13 +188,13 @@ def test_the_celery_settings_name_an_importable_config_and_a_pinned_provider():
     env = compose()["services"]["airflow-worker"]["environment"]
     module, _, attribute = env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"].rpartition(".")
     config = getattr(import_module(module), attribute)
-    assert "broker_url" in config and "tsa_bot.daily" in config["imports"]
+    assert "broker_url" in config and "tsa_bot.orchestration.daily" in config["imports"]
     assert pinned("apache-airflow-providers-celery")
 
 
 def test_the_compose_simulator_url_is_allowed_in_paper_and_demo_but_not_a_production_look_alike(monkeypatch):
     """The offline profile can trade: its services name the simulator's host as allowed, nothing more."""
-    from tsa_bot.errors import ConfigurationError
+    from tsa_bot.core.errors import ConfigurationError
     from tsa_bot.kalshi.client import HostKind, UnknownHostRefused, host_kind
     from tsa_bot.trading.config import TradingMode
     from tsa_bot.trading.factories import check_mode_host

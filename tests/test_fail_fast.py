@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from tsa_bot.alerts import failure_text
-from tsa_bot.errors import PageLayoutError, SourceUnavailable, WarehouseUnavailable
-from tsa_bot.orchestration import fail_fast
+from tsa_bot.core.errors import PageLayoutError, SourceUnavailable, WarehouseUnavailable
+from tsa_bot.orchestration.alerts import failure_text
+from tsa_bot.orchestration.context import fail_fast
 
 PAGE = (
     "<html><body><table>" + "<tr><td>1/1/2025</td><td>2,000,000</td></tr>" * 2000 + "</table></body></html>"

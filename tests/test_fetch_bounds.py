@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
-from tsa_bot.config import Settings
-from tsa_bot.errors import SourceRejected, SourceUnavailable
+from tsa_bot.core.config import Settings
+from tsa_bot.core.errors import SourceRejected, SourceUnavailable
 from tsa_bot.sources.offline import CURRENT_PATH, site_pages
 from tsa_bot.sources.tsa_site import fetch_page
 
@@ -145,7 +145,7 @@ def test_429_is_retried_like_a_server_error():
 
 
 def test_an_ingest_of_a_huge_page_stores_nothing(tsa_env, warehouse_engine, monkeypatch):
-    from tsa_bot.ingest import fetch_tsa
+    from tsa_bot.sources.ingest import fetch_tsa
 
     monkeypatch.setenv("TSABOT_HTTP_MAX_PAGE_BYTES", str(CAP))
     pages = site_pages()

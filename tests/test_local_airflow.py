@@ -12,16 +12,16 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from tsa_bot.cli import main
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
 from tsa_bot.kalshi_sim.commands import _history, add_simulator_arguments
-from tsa_bot.local_airflow import (
+from tsa_bot.local.airflow_runner import (
     DemoExchange,
     _offline_week,
     demo_history,
     demo_market_arguments,
     demo_replay_confs,
 )
+from tsa_bot.local.cli import main
 from tsa_bot.replay.commands import save_latest
 from tsa_bot.replay.report import DAYS
 
@@ -49,7 +49,7 @@ def test_the_demo_simulator_hosts_the_52_weeks_before_the_offline_week_and_the_c
 def test_the_demo_market_serves_the_history_settled_beside_the_live_week():
     week = _offline_week()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tsa_bot.cli", "simulator", "--port", "0", *demo_market_arguments(week)],
+        [sys.executable, "-m", "tsa_bot.local.cli", "simulator", "--port", "0", *demo_market_arguments(week)],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -125,8 +125,8 @@ def test_up_replays_the_hosted_year_offline_only(online, monkeypatch, tmp_path, 
     monkeypatch.setenv("TSABOT_STATE_DIR", str(tmp_path))
     get_settings.cache_clear()
     fake = FakeAirflow()
-    monkeypatch.setattr("tsa_bot.local_airflow.local_airflow", lambda port, offline: fake)
-    monkeypatch.setattr("tsa_bot.reports.run_report", lambda key: f"report of {key}")
+    monkeypatch.setattr("tsa_bot.local.airflow_runner.local_airflow", lambda port, offline: fake)
+    monkeypatch.setattr("tsa_bot.local.reports.run_report", lambda key: f"report of {key}")
     try:
         assert main(["airflow", "up", *(["--online"] if online else [])]) == 0
     finally:

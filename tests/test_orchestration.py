@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from airflow.utils.types import DagRunType
 
-from tsa_bot.orchestration import run_info
+from tsa_bot.orchestration.context import run_info
 
 
 def context(run_type, logical_date, run_after=datetime(2026, 11, 24, 14, 30, tzinfo=UTC), params=None):
@@ -42,7 +42,7 @@ def test_the_kalshi_connection_reaches_the_steps_in_memory_and_the_environment_i
     import json
     import os
 
-    from tsa_bot.orchestration import kalshi_settings
+    from tsa_bot.orchestration.context import kalshi_settings
 
     monkeypatch.setenv("KALSHI_API_BASE", "http://127.0.0.1:9/trade-api/v2")
     monkeypatch.delenv("KALSHI_KEY_ID", raising=False)

@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 import pytest
 
-from tsa_bot.publication import NEW_YORK, newest_published_day, publication_time
+from tsa_bot.core.publication import NEW_YORK, newest_published_day, publication_time
 
 
 @pytest.mark.parametrize(

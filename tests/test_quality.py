@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from tsa_bot.publication import NEW_YORK
-from tsa_bot.quality import DataQualityError, PublicationLate, check_quality
-from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.core.publication import NEW_YORK
+from tsa_bot.core.records import DailyCount
+from tsa_bot.sources.quality import DataQualityError, PublicationLate, check_quality
 from tsa_bot.warehouse.tsa_daily import first_published_as_of, load_batch
 
 ARCHIVE_LOADED = datetime(2026, 11, 1, tzinfo=UTC)  # history scraped long after the fact

@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from tsa_bot.core.market import NEW_YORK
+from tsa_bot.core.records import DailyCount
+from tsa_bot.core.scoring import PROBABILITY_CLIP
 from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.forecast.store import save_forecast
-from tsa_bot.market import NEW_YORK
-from tsa_bot.scoring import PROBABILITY_CLIP
-from tsa_bot.settlement import score_probabilities, settle_completed_weeks, week_actual
-from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.settlement.settle import score_probabilities, settle_completed_weeks, week_actual
 from tsa_bot.warehouse.tsa_daily import load_batch
 
 WEEK = date(2025, 6, 2)  # a Monday
@@ -68,10 +68,10 @@ def test_completed_weeks_are_scored_once(warehouse_engine):
 def test_the_paper_book_settles_on_the_first_published_mean_once(warehouse_engine):
     from decimal import Decimal as D
 
-    from tsa_bot.market import Level, OrderBook
+    from tsa_bot.core.market import Level, OrderBook
     from tsa_bot.pricing.fees import FeeSchedule
     from tsa_bot.pricing.quotes import MarketSnapshot
-    from tsa_bot.settlement import settle_paper_event
+    from tsa_bot.settlement.settle import settle_paper_event
     from tsa_bot.trading import store
     from tsa_bot.trading.store import FillRecord
 

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsa_bot.errors import PageLayoutError
+from tsa_bot.core.errors import PageLayoutError
+from tsa_bot.core.records import DailyCount
 from tsa_bot.sources.offline import render_page, site_pages
-from tsa_bot.sources.tsa_page import DailyCount, parse_count, parse_date, parse_page
+from tsa_bot.sources.tsa_page import parse_count, parse_date, parse_page
 
 ROWS = [
     DailyCount(date(2026, 9, 1), 2_401_220),

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from tsa_bot.config import Settings
-from tsa_bot.errors import SourceRejected, SourceUnavailable
+from tsa_bot.core.config import Settings
+from tsa_bot.core.errors import SourceRejected, SourceUnavailable
 from tsa_bot.sources.offline import CURRENT_PATH, serve_pages
 from tsa_bot.sources.tsa_site import fetch_page, page_url
 

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from tsa_bot.errors import ValidationError
-from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.core.errors import ValidationError
+from tsa_bot.core.records import DailyCount
 from tsa_bot.sources.validate import missing_days, near_holiday, validate_batch
 
 TODAY = date(2026, 11, 24)

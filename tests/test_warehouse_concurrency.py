@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.core.records import DailyCount
 from tsa_bot.warehouse.tsa_daily import load_batch
 
 T0 = datetime(2026, 1, 5, 14, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from tsa_bot.config import get_settings
-from tsa_bot.errors import ConfigurationError, WarehouseUnavailable
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.errors import ConfigurationError, WarehouseUnavailable
 from tsa_bot.warehouse.engine import describe, get_engine, normalise_url, resolve_url
 
 

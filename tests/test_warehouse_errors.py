@@ -15,8 +15,8 @@ from cli_testkit import assert_one_line_error, clean_env, run  # noqa: F401 - cl
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from tsa_bot import errors
-from tsa_bot.sources.tsa_site import FetchedPage
+from tsa_bot.core import errors
+from tsa_bot.core.records import FetchedPage
 from tsa_bot.warehouse.migrate import available_migrations, migrate
 from tsa_bot.warehouse.tsa_daily import store_raw_pages
 

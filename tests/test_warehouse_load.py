@@ -8,11 +8,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from tsa_bot.errors import ValidationError, WarehouseUnavailable
-from tsa_bot.ingest import load_tsa
+from tsa_bot.core.errors import ValidationError, WarehouseUnavailable
+from tsa_bot.core.records import DailyCount, FetchedPage
+from tsa_bot.sources.ingest import load_tsa
 from tsa_bot.sources.offline import render_page
-from tsa_bot.sources.tsa_page import DailyCount
-from tsa_bot.sources.tsa_site import FetchedPage
 from tsa_bot.warehouse.tsa_daily import load_batch, store_raw_pages
 
 TODAY = date(2026, 11, 24)

@@ -109,7 +109,7 @@ def celery_environment(home: Path, metadata_url: str, port: int, queue: str, ext
             "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{url}",
             "AIRFLOW__CELERY__SYNC_PARALLELISM": "1",
-            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "tsa_bot.celery_config.CELERY_CONFIG",
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "tsa_bot.orchestration.celery_config.CELERY_CONFIG",
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
-from tsa_bot.cli import main
+from tsa_bot.local.cli import main
 
 pytestmark = pytest.mark.slow
 

@@ -106,7 +106,7 @@ def test_backfill_replays_two_weeks_point_in_time_without_duplicates(
 
     from tsa_bot.forecast.backtest import forecast
     from tsa_bot.forecast.data import load_csv
-    from tsa_bot.ingest import fetch_tsa, load_tsa
+    from tsa_bot.sources.ingest import fetch_tsa, load_tsa
 
     load_tsa(fetch_tsa(offline=True)["page_ids"], run_key="history")
     days = [pendulum.datetime(2025, 6, 2, 9, 30, tz="America/New_York").add(days=k) for k in range(14)]

@@ -12,7 +12,7 @@ DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 
 def test_every_task_of_every_dag_has_an_execution_timeout(airflow_db, monkeypatch):
     monkeypatch.setenv("TSABOT_TASK_TIMEOUT_S", "900")
-    from tsa_bot.config import get_settings
+    from tsa_bot.core.config import get_settings
 
     get_settings.cache_clear()
     try:

@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from airflow.utils.state import DagRunState, TaskInstanceState
 
+from tsa_bot.core.records import DailyCount
 from tsa_bot.sources.offline import CURRENT_PATH, render_page, site_pages
-from tsa_bot.sources.tsa_page import DailyCount
 
 pytestmark = pytest.mark.slow
 

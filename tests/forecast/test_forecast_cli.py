@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from tsa_bot.cli import main
 from tsa_bot.forecast.distribution import STRIKES
+from tsa_bot.local.cli import main
 
 WEEK_KEYS = {"week_start", "as_of", "known_days", "actual", "mean", "q10", "q50", "q90", "prob_above"}
 SCORE_KEYS = {"mape", "coverage80", "brier", "log_loss"}

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsa_bot.errors import TsaBotError, ValidationError
+from tsa_bot.core.errors import TsaBotError, ValidationError
 from tsa_bot.forecast.backtest import forecast
 from tsa_bot.forecast.data import InsufficientData, history_before, load_csv, to_series, week_start_of
 

@@ -3,7 +3,7 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from tsa_bot.errors import ValidationError
+from tsa_bot.core.errors import ValidationError
 from tsa_bot.forecast.backtest import mondays_between, score
 from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.forecast.plot import reliability_points

@@ -14,8 +14,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from kalshi_testkit import KEY_ID
 
-from tsa_bot.cli import main
 from tsa_bot.kalshi.errors import KalshiNotFound
+from tsa_bot.local.cli import main
 
 T = "KXTSAW-26FEB15-A2.30"
 
@@ -89,7 +89,7 @@ def test_errors_are_one_line_with_exit_code_2(kalshi_env, capsys, monkeypatch):
 
 def test_simulator_command_serves_until_interrupted(rsa_key, other_rsa_key, tmp_path):
     keys = {KEY_ID: rsa_key, "second-key": other_rsa_key}
-    argv = [sys.executable, "-m", "tsa_bot.cli", "simulator", "--port", "0"]
+    argv = [sys.executable, "-m", "tsa_bot.local.cli", "simulator", "--port", "0"]
     for key_id, key in keys.items():
         public = tmp_path / f"{key_id}.pem"
         public.write_bytes(

@@ -189,7 +189,7 @@ def _signed(rsa_key, method: str, path: str, key_id: str = KEY_ID, clock=time.ti
 @pytest.mark.parametrize("bad", ["", "../portfolio/balance", "KXTSAW-26FEB15/orderbook", "é☃", "a b"])
 def test_an_identifier_that_would_change_the_path_is_refused_before_any_request(bad):
     """``event("")`` used to GET /events/ (the listing); ``cancel_order("../x")`` would sign another path."""
-    from tsa_bot.errors import ConfigurationError
+    from tsa_bot.core.errors import ConfigurationError
 
     def nothing_may_be_sent(request: httpx.Request) -> httpx.Response:
         raise AssertionError(f"sent {request.method} {request.url}")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tsa_bot.errors import ConfigurationError
-from tsa_bot.market import Level, OrderBook
+from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import Level, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, round_up_to_cent, trade_fee
 from tsa_bot.pricing.quotes import (
     MarketSnapshot,

@@ -12,10 +12,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import event_ticker_for_week
 from tsa_bot.kalshi.auth import Signer, load_private_key, sign, signing_message, verify
 from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
-from tsa_bot.market import event_ticker_for_week
 
 TS = "1703123456789"
 

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from tsa_bot.cli import main
+from tsa_bot.local.cli import main
 
 
 def _run_briefly(argv: list[str]) -> int | None:

@@ -13,12 +13,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from kalshi_testkit import FAST_RETRY, KEY_ID
 
-from tsa_bot.cli import main
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiServerError, KalshiUnavailable
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.kalshi_sim import running_simulator
 from tsa_bot.kalshi_sim.faults import Fault, FaultSyntaxError, parse_fault
+from tsa_bot.local.cli import main
 
 T = "KXTSAW-26FEB15-A2.30"
 
@@ -136,7 +136,7 @@ def test_failed_lookups_after_a_lost_answer_leave_one_order(client, sim):
 
 def _start(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tsa_bot.cli", "simulator", "--port", "0", *argv],
+        [sys.executable, "-m", "tsa_bot.local.cli", "simulator", "--port", "0", *argv],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from spec_shapes import check
 
-from tsa_bot.cli import main
 from tsa_bot.kalshi_sim import HistorySeed, WeekCrowd, running_simulator
 from tsa_bot.kalshi_sim.history import shipped_truth
+from tsa_bot.local.cli import main
 
 YEAR = HistorySeed(date(2025, 1, 6), date(2025, 12, 28))
 MAR17 = "KXTSAW-25MAR23"  # the week of Monday 2025-03-17
@@ -277,7 +277,7 @@ def test_the_command_hosts_a_range_of_weeks(tmp_path):
         [
             sys.executable,
             "-m",
-            "tsa_bot.cli",
+            "tsa_bot.local.cli",
             "simulator",
             "--port",
             "0",

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from airflow.utils.state import DagRunState, TaskInstanceState
 
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.publication import publication_time
+from tsa_bot.core.records import DailyCount
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, running_simulator
 from tsa_bot.kalshi_sim.history import shipped_truth
-from tsa_bot.publication import publication_time
 from tsa_bot.quotes.store import read_history
-from tsa_bot.sources.tsa_page import DailyCount
 from tsa_bot.warehouse.tsa_daily import load_batch
 
 pytestmark = pytest.mark.slow

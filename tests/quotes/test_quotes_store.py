@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tsa_bot.cli import main
 from tsa_bot.kalshi.models import Candlestick
+from tsa_bot.local.cli import main
 from tsa_bot.quotes import store
 from tsa_bot.quotes.interchange import HEADER
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
 
 
 @pytest.fixture(autouse=True)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tsa_bot.cli import main
+from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
-from tsa_bot.market import NEW_YORK, event_ticker_for_week
+from tsa_bot.local.cli import main
 from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
 
 START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 10)

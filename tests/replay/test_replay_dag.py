@@ -10,15 +10,15 @@ from types import SimpleNamespace
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
-from tsa_bot.cli import main
-from tsa_bot.config import get_settings
-from tsa_bot.errors import TsaBotError
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.errors import TsaBotError
+from tsa_bot.core.records import DailyCount
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
+from tsa_bot.local.cli import main
 from tsa_bot.quotes.interchange import write_quotes_file
 from tsa_bot.replay import tasks
 from tsa_bot.replay.commands import latest_replay_file
-from tsa_bot.sources.tsa_page import DailyCount
 from tsa_bot.warehouse.tsa_daily import load_batch
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import NEW_YORK, Level, OrderBook, event_ticker_for_week
 from tsa_bot.forecast.distribution import WeekForecast
-from tsa_bot.market import NEW_YORK, Level, OrderBook, event_ticker_for_week
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, price_strikes
 from tsa_bot.quotes.interchange import QuoteRow

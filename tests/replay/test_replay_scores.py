@@ -16,18 +16,18 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tsa_bot.cli import main
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.market import event_ticker_for_week
+from tsa_bot.core.publication import NEW_YORK, publication_time
+from tsa_bot.core.records import DailyCount
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
-from tsa_bot.market import event_ticker_for_week
-from tsa_bot.publication import NEW_YORK, publication_time
+from tsa_bot.local.cli import main
 from tsa_bot.quotes.interchange import write_quotes_file
 from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories, mondays
-from tsa_bot.sources.tsa_page import DailyCount
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.market_history import market_weight_for, scored_history
 from tsa_bot.warehouse.migrate import migrate

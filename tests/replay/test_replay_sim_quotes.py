@@ -10,8 +10,8 @@ from datetime import date
 
 import pytest
 
-from tsa_bot.cli import main
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, running_simulator
+from tsa_bot.local.cli import main
 from tsa_bot.quotes.interchange import write_quotes
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tsa_bot import daily
+from tsa_bot.orchestration import daily
 
 RUNS = 2
 

@@ -1,6 +1,6 @@
 """The live decide step learns the market's weight point in time from the warehouse's settled weeks.
 
-Real Postgres; the step runs through ``tsa_bot.daily`` with real HTTP to the simulator. The history is
+Real Postgres; the step runs through ``orchestration.daily`` with real HTTP to the simulator. The history is
 written as the trading steps write it (``trading_runs`` with a priced step, ``trading_quotes``) and the
 outcomes as ingest writes them (``tsa_daily`` first-published values).
 """
@@ -14,10 +14,10 @@ from statistics import NormalDist
 import sqlalchemy as sa
 from trading_testkit import EVENT, RUN_TIME, run_info, save_forecast
 
-from tsa_bot import daily
-from tsa_bot.market import event_ticker_for_week
+from tsa_bot.core.market import event_ticker_for_week
+from tsa_bot.core.publication import publication_time
+from tsa_bot.orchestration import daily
 from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT
-from tsa_bot.publication import publication_time
 from tsa_bot.trading.market_history import market_weight_for, scored_history, week_of_event
 
 STRIKES = (2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000)

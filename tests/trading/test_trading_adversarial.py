@@ -1,5 +1,5 @@
 """The four ways the trading core was found to lose money, each driven the way the DAG drives it: the
-``tsa_bot.daily`` task functions, real HTTP to the simulator, a real Postgres.
+``tsa_bot.orchestration.daily`` task functions, real HTTP to the simulator, a real Postgres.
 
 1. Two runs at once must not exceed the event exposure limit between them.
 2. An order whose create response was lost, and whose every look-up failed, is adopted by a later run.
@@ -23,12 +23,12 @@ import pytest
 import sqlalchemy as sa
 from trading_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235
 
-from tsa_bot import daily
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
 from tsa_bot.kalshi.errors import KalshiError, ProductionHostRefused
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.kalshi_sim import Exchange
+from tsa_bot.orchestration import daily
 from tsa_bot.trading.config import TradingConfig, TradingMode
 from tsa_bot.trading.factories import check_mode_host, client_for_mode
 
@@ -278,7 +278,7 @@ def test_a_disguised_production_host_is_refused_everywhere(url, monkeypatch, cap
     with pytest.raises(ConfigurationError, match="production only"):
         check_mode_host(TradingMode.LIVE, "https://demo-api\u3002kalshi\u3002co/trade-api/v2")
 
-    from tsa_bot.cli import main
+    from tsa_bot.local.cli import main
 
     monkeypatch.setenv("KALSHI_API_BASE", url)
     monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)

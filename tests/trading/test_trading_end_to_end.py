@@ -263,12 +263,12 @@ def test_event_exposure_limit_counts_the_runs_own_earlier_orders(warehouse_engin
 def test_the_dag_task_functions_read_the_environment_and_accept_json_keys(
     warehouse_url, warehouse_engine, tsim, rsa_key, monkeypatch
 ):
-    """The tasks' own path: ``tsa_bot.daily`` builds configuration and client from the environment and a
+    """The tasks' own path: ``orchestration.daily`` builds configuration and client from the environment and a
     key handed over in memory (as the Airflow connection's is)."""
     from cryptography.hazmat.primitives import serialization
 
-    from tsa_bot import daily
     from tsa_bot.kalshi.client import KalshiSettings
+    from tsa_bot.orchestration import daily
 
     pem = rsa_key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from trading_testkit import KEY_ID, trade
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.kalshi.client import (
     KalshiClient,
     KalshiSettings,

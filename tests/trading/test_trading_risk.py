@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tsa_bot.market import Level, OrderBook
+from tsa_bot.core.market import Level, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, price_strikes
 from tsa_bot.trading.config import RiskLimits, TradingConfig

@@ -1,4 +1,4 @@
-"""The trading steps one by one, as the DAG's tasks call them (``tsa_bot.daily``): against the simulator
+"""The trading steps one by one, as the DAG's tasks call them (``orchestration.daily``): against the simulator
 over HTTP, with a real Postgres. Each step retried after its side effect writes the same rows and never a
 second order; a backfill contacts no exchange; a skipped fetch propagates through every later step."""
 
@@ -23,9 +23,9 @@ from trading_testkit import (
 )
 from trading_testkit import SEED as FIVE_STRIKE_SEED
 
-from tsa_bot import daily
 from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
 from tsa_bot.kalshi_sim import RunningSimulator, running_simulator
+from tsa_bot.orchestration import daily
 from tsa_bot.trading import store
 from tsa_bot.trading.steps import take_snapshot
 
@@ -282,7 +282,7 @@ def test_a_skipped_fetch_propagates_cleanly(
 
 
 def test_a_step_before_fetch_or_with_another_mode_is_refused(warehouse_url, kalshi, forecast):
-    from tsa_bot.errors import ConfigurationError
+    from tsa_bot.core.errors import ConfigurationError
 
     common = {"warehouse_url": warehouse_url, "kalshi": kalshi}
     with pytest.raises(ConfigurationError, match="fetch_market must run first"):

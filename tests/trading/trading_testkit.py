@@ -9,11 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot import daily
+from tsa_bot.core.market import Action
 from tsa_bot.kalshi.client import KalshiClient, RetryPolicy
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.kalshi_sim import EventSeed
-from tsa_bot.market import Action
+from tsa_bot.orchestration import daily
 from tsa_bot.trading import steps, store
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.decide import Decision, client_order_id
@@ -97,7 +97,7 @@ def trade(
 ) -> dict[str, Any]:
     """The trading steps the DAG's tasks run, in order, with the test's own client; the run's summary.
 
-    The DAG reaches the same functions through ``tsa_bot.daily``, which only builds the client.
+    The DAG reaches the same functions through ``tsa_bot.orchestration.daily``, which only builds the client.
     """
     fetched = steps.fetch_step(engine, run_id, event, config=config, client=client, params=params or {})
     if "skipped" in fetched:

@@ -10,11 +10,11 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
 from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.forecast.store import save_forecast
 from tsa_bot.replay.commands import latest_replay_file, save_latest
-from tsa_bot.settlement import score_week
+from tsa_bot.settlement.settle import score_week
 from tsa_bot.trading import store
 from tsa_bot.ui import queries
 from tsa_bot.ui.app import create_app

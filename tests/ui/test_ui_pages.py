@@ -39,7 +39,7 @@ def _seed_scored_history(engine: sa.Engine, weeks: list[date]) -> None:
     from tsa_bot.forecast.backtest import forecast_weeks
     from tsa_bot.forecast.data import to_series
     from tsa_bot.forecast.store import save_forecast
-    from tsa_bot.settlement import score_week, week_actual
+    from tsa_bot.settlement.settle import score_week, week_actual
     from tsa_bot.warehouse.tsa_daily import first_published_as_of
 
     now = datetime.now(UTC)
@@ -58,7 +58,7 @@ def filled(scratch_database, airflow_db, tmp_path_factory) -> Iterator[dict]:
     """A fresh warehouse, one green offline DAG run against the simulator, then 8 scored past weeks."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from tsa_bot.config import get_settings
+    from tsa_bot.core.config import get_settings
     from tsa_bot.warehouse.migrate import migrate
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -13,10 +13,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tsa_bot.errors import WarehouseUnavailable
+from tsa_bot.core.errors import WarehouseUnavailable
 from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.forecast.store import save_forecast
-from tsa_bot.settlement import score_week
+from tsa_bot.settlement.settle import score_week
 from tsa_bot.trading import store
 from tsa_bot.ui.app import create_app
 from tsa_bot.ui.charts import fan_chart, strike_chart

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tsa_bot import scoring
-from tsa_bot.errors import ValidationError
+from tsa_bot.core import scoring
+from tsa_bot.core.errors import ValidationError
 from tsa_bot.forecast.baseline import BASELINE_VERSION, yoy_remaining_forecast
 from tsa_bot.forecast.cache import PointCache, cache_key
 from tsa_bot.forecast.calibration import (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tsa_bot.errors import ValidationError, parse_date
+from tsa_bot.core.errors import ValidationError, parse_date
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 
 MIN_CALIBRATION_WEEKS = 8
@@ -60,7 +60,7 @@ class BacktestSpec:
 
     def output_path(self) -> Path:
         """Where the result goes: the ``output`` param, else a file named for the range in the state dir."""
-        from tsa_bot.config import get_settings
+        from tsa_bot.core.config import get_settings
 
         name = f"backtest_{self.start}_{self.end}_k{self.known_days}.json"
         return self.output or get_settings().state_dir / "backtests" / name

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tsa_bot.errors import ValidationError
+from tsa_bot.core.errors import ValidationError
 from tsa_bot.forecast.backtest import DEFAULT_WORKERS, BacktestResult, run_backtest
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tsa_bot.errors import TsaBotError, ValidationError
+from tsa_bot.core.errors import TsaBotError, ValidationError
 
 MIN_HISTORY_DAYS = 400
 RECENT_WINDOW_DAYS = 14

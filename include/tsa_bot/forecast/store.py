@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import sqlalchemy as sa
 
-from tsa_bot.errors import TsaBotError
+from tsa_bot.core.errors import TsaBotError
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.distribution import STRIKES, WeekForecast
 

@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import SERIES, OrderBook
 from tsa_bot.kalshi.auth import Signer, load_private_key, load_private_key_file
 from tsa_bot.kalshi.errors import (
     DuplicateOrder,
@@ -55,7 +56,6 @@ from tsa_bot.kalshi.models import (
     Settlement,
     parse_orderbook,
 )
-from tsa_bot.market import SERIES, OrderBook
 
 log = logging.getLogger(__name__)
 

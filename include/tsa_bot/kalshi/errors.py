@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from tsa_bot.errors import ConfigurationError, TsaBotError
+from tsa_bot.core.errors import ConfigurationError, TsaBotError
 
 
 class KalshiError(TsaBotError):

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tsa_bot.core.market import ONE, ZERO, Level, OrderBook
 from tsa_bot.kalshi.errors import KalshiProtocolError
-from tsa_bot.market import ONE, ZERO, Level, OrderBook
 
 PRICE_QUANTUM = Decimal("0.0001")
 COUNT_QUANTUM = Decimal("0.01")

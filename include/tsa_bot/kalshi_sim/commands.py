@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.kalshi_sim.faults import Fault, FaultSyntaxError, parse_fault
 
 ADMIN_TOKEN_ENV = "TSABOT_SIM_ADMIN_TOKEN"
@@ -160,7 +160,7 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _check_event(ticker: str) -> None:
-    from tsa_bot.market import event_sunday
+    from tsa_bot.core.market import event_sunday
 
     try:
         if not EVENT_TICKER.fullmatch(ticker):

@@ -1,7 +1,7 @@
 """The market's crowd: an independent forecaster of the week, and the quotes and trades it makes.
 
 The crowd sees the truth through noise. For each day of the week it has an estimate: the published
-number once TSA has published it (``tsa_bot.publication``), before that the true number times
+number once TSA has published it (``tsa_bot.core.publication``), before that the true number times
 ``1 + error``. The errors follow an hourly AR(1) process, half shared by the week's days, half per day;
 on days that differ from the same weekday a year earlier by more than ``shock`` (holidays, storms,
 flight cuts) the crowd knows the news and errs much less. Its weekly mean is the mean of the seven
@@ -26,7 +26,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from tsa_bot.publication import NEW_YORK, publication_time
+from tsa_bot.core.publication import NEW_YORK, publication_time
 
 HOUR = 3600
 

@@ -24,6 +24,7 @@ import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tsa_bot.core.market import NEW_YORK, ONE, ZERO, event_sunday, event_ticker_for_week
 from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tsa_bot.kalshi.models import PriceRange, count_str, on_tick_grid, price_str
 from tsa_bot.kalshi_sim.candles import MAX_CANDLES, PERIODS, candle_ends, candles
@@ -32,7 +33,6 @@ from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validat
 from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.history import HistorySeed
 from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker
-from tsa_bot.market import NEW_YORK, ONE, ZERO, event_sunday, event_ticker_for_week
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
 API_PREFIX = "/trade-api/v2"

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from tsa_bot.core.market import event_ticker_for_week
 from tsa_bot.kalshi.models import DEFAULT_PRICE_RANGES, PriceRange
-from tsa_bot.market import event_ticker_for_week
 
 
 @dataclass(frozen=True)

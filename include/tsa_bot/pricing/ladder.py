@@ -46,8 +46,8 @@ from functools import cache
 
 import numpy as np
 
-from tsa_bot.errors import TsaBotError
-from tsa_bot.market import ZERO, Level
+from tsa_bot.core.errors import TsaBotError
+from tsa_bot.core.market import ZERO, Level
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 
 TICK = Decimal("0.0001")  # Kalshi's finest price step, and the fee's rounding unit

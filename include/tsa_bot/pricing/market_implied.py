@@ -26,7 +26,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from tsa_bot.errors import TsaBotError
+from tsa_bot.core.errors import TsaBotError
 from tsa_bot.pricing.quotes import monotone_probabilities
 
 # Mids are kept this far inside (0, 1): a one-sided book's mid can reach 0 or 1, which no finite

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from tsa_bot.market import ONE, OrderBook
+from tsa_bot.core.market import ONE, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 
 PROB_QUANTUM = Decimal("0.000001")

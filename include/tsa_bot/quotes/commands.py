@@ -12,7 +12,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -19,8 +19,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
-from tsa_bot.errors import TsaBotError
-from tsa_bot.market import ONE
+from tsa_bot.core.errors import TsaBotError
+from tsa_bot.core.market import ONE
 
 HEADER = (
     "event_ticker",

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from tsa_bot.core.publication import NEW_YORK
 from tsa_bot.kalshi.models import Candlestick, Event, Market
-from tsa_bot.publication import NEW_YORK
 from tsa_bot.quotes.interchange import QuoteFormatError, QuoteRow, iter_markets
 
 SOURCES = ("kalshi", "import")

@@ -13,13 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from tsa_bot.config import get_settings
-from tsa_bot.errors import ValidationError, parse_date
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.errors import ValidationError, parse_date
+from tsa_bot.core.market import SERIES
 from tsa_bot.forecast.backtest import DEFAULT_WORKERS
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
-from tsa_bot.market import SERIES
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay

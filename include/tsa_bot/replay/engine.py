@@ -20,7 +20,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tsa_bot.market import ZERO
+from tsa_bot.core.market import ZERO
+from tsa_bot.core.publication import publication_time
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
@@ -29,7 +30,6 @@ from tsa_bot.pricing.market_implied import (
     learn_weight,
 )
 from tsa_bot.pricing.quotes import price_strikes
-from tsa_bot.publication import publication_time
 from tsa_bot.replay.forecasts import Forecaster, known_days
 from tsa_bot.replay.market import EventHistory, Moment, settle_result, weekly_mean
 from tsa_bot.trading.book import position_pnl

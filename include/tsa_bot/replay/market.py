@@ -19,7 +19,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tsa_bot.market import NEW_YORK, ONE, Level, OrderBook, event_ticker_for_week
+from tsa_bot.core.market import NEW_YORK, ONE, Level, OrderBook, event_ticker_for_week
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.quotes.interchange import QuoteRow

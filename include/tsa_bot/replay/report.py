@@ -7,10 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tsa_bot.market import ZERO
+from tsa_bot.core.market import ZERO
+from tsa_bot.core.scoring import brier
 from tsa_bot.replay.engine import Outcome, Score, Trade
 from tsa_bot.replay.market import DEPTH, FEES, RUN_TIME
-from tsa_bot.scoring import brier
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 

@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from tsa_bot.errors import ValidationError, optional_date_range
+from tsa_bot.core.errors import ValidationError, optional_date_range
+from tsa_bot.core.market import SERIES, event_sunday
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
-from tsa_bot.market import SERIES, event_sunday
 from tsa_bot.replay.commands import latest_replay_file, replay_range
 from tsa_bot.trading.config import parse_policy
 

@@ -7,7 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def parse_tsa_command(args: argparse.Namespace) -> int:
-    from tsa_bot.ingest import today_in_new_york
+    from tsa_bot.sources.ingest import today_in_new_york
     from tsa_bot.sources.tsa_page import parse_page
     from tsa_bot.sources.validate import validate_batch
 
@@ -52,8 +52,8 @@ def parse_tsa_command(args: argparse.Namespace) -> int:
 
 
 def ingest_command(args: argparse.Namespace) -> int:
-    from tsa_bot.config import check_http_url
-    from tsa_bot.ingest import fetch_tsa, load_tsa
+    from tsa_bot.core.config import check_http_url
+    from tsa_bot.sources.ingest import fetch_tsa, load_tsa
     from tsa_bot.warehouse.engine import describe, get_engine, resolve_url
     from tsa_bot.warehouse.tsa_daily import warehouse_status
 

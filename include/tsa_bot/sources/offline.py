@@ -15,7 +15,7 @@ from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.core.records import DailyCount
 
 OFFLINE_SITE_DIR = Path(__file__).resolve().parent / "offline_site"
 CURRENT_PATH = "/travel/passenger-volumes"

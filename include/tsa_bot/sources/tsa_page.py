@@ -9,21 +9,12 @@ a wrong number is worse than no number. So does a page where more than one table
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 
 from bs4 import BeautifulSoup, Tag
 
-from tsa_bot.errors import PageLayoutError
-
-
-@dataclass(frozen=True, order=True)
-class DailyCount:
-    """People screened at TSA checkpoints on one day, as one page showed it."""
-
-    day: date
-    passengers: int
-
+from tsa_bot.core.errors import PageLayoutError
+from tsa_bot.core.records import DailyCount
 
 _DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", re.ASCII)
 _NUMBER = re.compile(r"^(?:\d{1,3}(?:,\d{3})+|\d+)$", re.ASCII)

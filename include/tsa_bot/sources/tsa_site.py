@@ -11,27 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
 
-from tsa_bot.config import Settings, get_settings
-from tsa_bot.errors import SourceRejected, SourceUnavailable, one_line
+from tsa_bot.core.config import Settings, get_settings
+from tsa_bot.core.errors import SourceRejected, SourceUnavailable, one_line
+from tsa_bot.core.records import FetchedPage
 from tsa_bot.sources.offline import CURRENT_PATH, year_path
 
 log = logging.getLogger(__name__)
 
 OFFLINE_HINT = "try the offline demo: tsabot ingest --offline"
 RETRYABLE_STATUSES = frozenset({429})  # and every 5xx
-
-
-@dataclass(frozen=True)
-class FetchedPage:
-    url: str
-    fetched_at: datetime
-    html: str
 
 
 def page_url(base_url: str, year: int | None = None) -> str:

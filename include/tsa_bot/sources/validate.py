@@ -16,8 +16,8 @@ from itertools import pairwise
 import holidays
 from dateutil.easter import easter
 
-from tsa_bot.errors import ValidationError
-from tsa_bot.sources.tsa_page import DailyCount
+from tsa_bot.core.errors import ValidationError
+from tsa_bot.core.records import DailyCount
 
 MIN_PLAUSIBLE = 50_000
 MAX_PLAUSIBLE = 4_000_000

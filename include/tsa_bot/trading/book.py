@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.market import ONE, ZERO, BookSide
+from tsa_bot.core.market import ONE, ZERO, BookSide
 from tsa_bot.trading import store
 
 

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from tsa_bot.core.market import ONE, ZERO, BookSide, Direction
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.models import Order
-from tsa_bot.market import ONE, ZERO, BookSide, Direction
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.trading.book import open_positions

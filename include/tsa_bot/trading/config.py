@@ -22,8 +22,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from tsa_bot.errors import ConfigurationError
-from tsa_bot.market import TradingMode
+from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import TradingMode
 
 
 class Policy(StrEnum):

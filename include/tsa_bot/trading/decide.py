@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from tsa_bot.core.market import ONE, ZERO, Action, BookSide, Direction, OrderBook
 from tsa_bot.kalshi.models import OrderRequest
-from tsa_bot.market import ONE, ZERO, Action, BookSide, Direction, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, kelly_contracts
 from tsa_bot.trading.config import Policy, TradingConfig

@@ -22,9 +22,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tsa_bot.core.market import ZERO
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiError
-from tsa_bot.market import ZERO
 from tsa_bot.trading import store
 from tsa_bot.trading.brokers import Broker
 from tsa_bot.trading.config import TradingConfig

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.kalshi.client import HostKind, KalshiClient, KalshiSettings, host_kind, host_of
 from tsa_bot.kalshi.errors import UnknownHostRefused
 from tsa_bot.trading.config import TradingConfig, TradingMode, live_allowed

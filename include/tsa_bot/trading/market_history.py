@@ -40,7 +40,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.market import event_sunday
+from tsa_bot.core.market import event_sunday
+from tsa_bot.core.publication import publication_time
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
@@ -49,7 +50,6 @@ from tsa_bot.pricing.market_implied import (
     learn_weight,
     results_from_mean,
 )
-from tsa_bot.publication import publication_time
 from tsa_bot.trading import store
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
 

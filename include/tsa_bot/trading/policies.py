@@ -23,7 +23,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from tsa_bot.market import ZERO
+from tsa_bot.core.market import ZERO
 from tsa_bot.pricing.ladder import Held, LadderLimits, LadderStrike, plan_ladder
 from tsa_bot.pricing.market_implied import (
     ImpliedDistribution,

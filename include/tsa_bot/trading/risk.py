@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from tsa_bot.market import ONE, ZERO, Direction
+from tsa_bot.core.market import ONE, ZERO, Direction
 from tsa_bot.trading.config import RiskLimits
 
 

@@ -2,9 +2,9 @@
 
 Each step takes the warehouse engine, the run's key, its configuration and (where it needs the exchange)
 a client, reads what it needs from the warehouse by that key and returns small JSON (ids, counts, keys).
-The DAG's tasks reach them through :mod:`tsa_bot.daily`, which builds configuration and client; tests call
-them with their own client. Each is idempotent for its run: a retry after its side effect writes the same
-rows and never sends a second order.
+The DAG's tasks reach them through :mod:`~tsa_bot.orchestration.daily`, which builds configuration and
+client; tests call them with their own client. Each is idempotent for its run: a retry after its side
+effect writes the same rows and never sends a second order.
 
 - ``fetch_step`` records the run (``trading_runs``) and its market snapshot. When the exchange is
   not trading or the event does not exist, it records the run as *skipped*, and every later step
@@ -32,10 +32,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import ZERO, Action, series_of
 from tsa_bot.kalshi.client import KalshiClient, host_of
 from tsa_bot.kalshi.errors import KalshiNotFound
-from tsa_bot.market import ZERO, Action, series_of
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store

@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tsa_bot.core.market import Action, BookSide, Direction, Level, OrderBook
 from tsa_bot.kalshi.models import Order, OrderRequest
-from tsa_bot.market import Action, BookSide, Direction, Level, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote
 from tsa_bot.trading.decide import Decision

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from tsa_bot.errors import TsaBotError
+from tsa_bot.core.errors import TsaBotError
 from tsa_bot.ui import queries
 from tsa_bot.ui.page import render_page
 

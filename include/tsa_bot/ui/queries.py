@@ -15,9 +15,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.market import NEW_YORK
+from tsa_bot.core.market import NEW_YORK
+from tsa_bot.core.scoring import brier
 from tsa_bot.pricing.market_implied import LadderQuote, MarketViewError, implied_probabilities
-from tsa_bot.scoring import brier
 
 DAG_ID = "tsa_daily"
 FAN_LEVELS = ("0.05", "0.10", "0.25", "0.50", "0.75", "0.90", "0.95")

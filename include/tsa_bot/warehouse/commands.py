@@ -33,7 +33,7 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def stop_command(args: argparse.Namespace) -> int:
-    from tsa_bot.config import get_settings
+    from tsa_bot.core.config import get_settings
     from tsa_bot.warehouse.engine import stop_embedded
 
     state_dir = get_settings().state_dir

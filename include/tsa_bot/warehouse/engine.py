@@ -29,8 +29,8 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from tsa_bot.config import get_settings
-from tsa_bot.errors import (
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.errors import (
     ConfigurationError,
     WarehouseReadOnly,
     WarehouseRejected,

@@ -16,8 +16,7 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from tsa_bot.sources.tsa_page import DailyCount
-from tsa_bot.sources.tsa_site import FetchedPage
+from tsa_bot.core.records import DailyCount, FetchedPage
 from tsa_bot.warehouse.engine import warehouse_errors
 
 _LOAD_LOCK_KEY = 7_310_043  # any constant, other than the migrations' lock; shared by every loader
@@ -213,7 +212,7 @@ def first_published_as_of(engine: sa.Engine, as_of: datetime) -> list[DailyCount
     loaded from the archive after the fact carry a late first-seen time but were public on schedule.
     Kalshi settles on first-published numbers, so those are what forecasts learn from and condition on.
     """
-    from tsa_bot.publication import publication_time
+    from tsa_bot.core.publication import publication_time
 
     with warehouse_errors("reading the daily series"), engine.connect() as conn:
         rows = conn.execute(

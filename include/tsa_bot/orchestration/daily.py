@@ -1,6 +1,6 @@
 """The daily job's steps as Airflow tasks call them: one function per task, plain values in and out.
 
-A run is described by :class:`RunInfo` (built from Airflow's context in :mod:`tsa_bot.orchestration`).
+A run is described by :class:`RunInfo` (built from Airflow's context in :mod:`tsa_bot.orchestration.context`).
 ``as_of`` is the moment the run acts for: the scheduled time, or for a manual run the time it was
 triggered. Backfill runs act for their past date, see only what was published by then, never fetch
 tsa.gov and never trade outside the paper book.
@@ -15,16 +15,16 @@ from typing import Any
 
 import pandas as pd
 
-from tsa_bot.config import get_settings
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
+from tsa_bot.core.publication import publication_time
 from tsa_bot.forecast.backtest import forecast as forecast_distribution
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
-from tsa_bot.ingest import fetch_tsa, load_tsa
 from tsa_bot.kalshi.client import KalshiSettings
-from tsa_bot.market import NEW_YORK, event_ticker_for_week
-from tsa_bot.publication import publication_time
-from tsa_bot.quality import PublicationLate, check_quality
+from tsa_bot.sources.ingest import fetch_tsa, load_tsa
+from tsa_bot.sources.quality import PublicationLate, check_quality
 from tsa_bot.trading import steps
 from tsa_bot.trading.config import TradingConfig, TradingMode
 from tsa_bot.trading.factories import client_for_run
@@ -142,7 +142,7 @@ def strike_probabilities(forecast_id: int, warehouse_url: str | None = None) -> 
 
 def settle(run: RunInfo, warehouse_url: str | None = None) -> dict:
     """Score and settle (paper) every week complete at this run's ``as_of``."""
-    from tsa_bot.settlement import settle_completed_weeks
+    from tsa_bot.settlement.settle import settle_completed_weeks
 
     return settle_completed_weeks(get_engine(warehouse_url), as_of(run, warehouse_url))
 

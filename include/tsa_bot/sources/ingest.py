@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 
-from tsa_bot.config import check_http_url, get_settings
-from tsa_bot.errors import PageLayoutError
-from tsa_bot.market import NEW_YORK
+from tsa_bot.core.config import check_http_url, get_settings
+from tsa_bot.core.errors import PageLayoutError
+from tsa_bot.core.market import NEW_YORK
+from tsa_bot.core.records import DailyCount
 from tsa_bot.sources.offline import offline_site
-from tsa_bot.sources.tsa_page import DailyCount, parse_page
+from tsa_bot.sources.tsa_page import parse_page
 from tsa_bot.sources.tsa_site import fetch_page, page_url
 from tsa_bot.sources.validate import missing_days, validate_batch
 from tsa_bot.warehouse import tsa_daily

@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def up_command(args: argparse.Namespace) -> int:
-    from tsa_bot.local_airflow import local_airflow
-    from tsa_bot.reports import run_report
+    from tsa_bot.local.airflow_runner import local_airflow
+    from tsa_bot.local.reports import run_report
 
     airflow = local_airflow(args.port, offline=not args.online)
     print(f"Starting Airflow (logs: {airflow.service.log_file}) ...", flush=True)
@@ -43,7 +43,7 @@ def up_command(args: argparse.Namespace) -> int:
 def _replay_the_hosted_year(airflow) -> bool:
     """Download and score the simulator's year of quote history (tsa_market_history), replay it
     (tsa_replay), and print the replay's summary; whether both runs succeeded."""
-    from tsa_bot.local_airflow import _offline_week, demo_replay_confs
+    from tsa_bot.local.airflow_runner import _offline_week, demo_replay_confs
     from tsa_bot.replay import report
     from tsa_bot.replay.commands import latest_replay_file
 
@@ -73,7 +73,7 @@ def _replay_the_hosted_year(airflow) -> bool:
 
 
 def down_command(args: argparse.Namespace) -> int:
-    from tsa_bot.local_airflow import local_airflow
+    from tsa_bot.local.airflow_runner import local_airflow
     from tsa_bot.warehouse.engine import stop_embedded
 
     stopped = local_airflow(args.port).stop()

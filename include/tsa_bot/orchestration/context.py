@@ -7,9 +7,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from tsa_bot.alerts import on_task_failure
-from tsa_bot.config import get_settings
-from tsa_bot.errors import is_retryable, one_line
+from tsa_bot.core.config import get_settings
+from tsa_bot.core.errors import is_retryable, one_line
+from tsa_bot.orchestration.alerts import on_task_failure
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,12 +53,12 @@ REPLAY_AGE = timedelta(days=1)
 
 
 def run_info(context: Mapping[str, Any]):
-    """The run as the ``tsa_bot.daily`` steps see it: key, time, backfill (replay) or not, params.
+    """The run as the ``orchestration.daily`` steps see it: key, time, backfill (replay) or not, params.
 
     A backfill, or any run whose logical date lies more than a day in the past, replays that moment:
     it reads only what was published by then, scrapes nothing, and trades only on paper.
     """
-    from tsa_bot.daily import RunInfo
+    from tsa_bot.orchestration.daily import RunInfo
 
     dag_run = context["dag_run"]
     logical_date = context.get("logical_date")

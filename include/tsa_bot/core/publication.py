@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from tsa_bot.market import NEW_YORK
+from tsa_bot.core.market import NEW_YORK
 
 PUBLICATION_HOUR = 9
 

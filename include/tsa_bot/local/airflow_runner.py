@@ -24,8 +24,8 @@ from pathlib import Path
 
 import httpx
 
-from tsa_bot.config import PACKAGE_DIR, get_settings
-from tsa_bot.errors import TsaBotError
+from tsa_bot.core.config import PACKAGE_DIR, get_settings
+from tsa_bot.core.errors import TsaBotError
 
 PROJECT_DIR = PACKAGE_DIR.parents[1]
 BIN_DIR = Path(sys.executable).parent

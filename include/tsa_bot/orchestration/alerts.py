@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from tsa_bot.errors import one_line
+from tsa_bot.core.errors import one_line
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import pydantic
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tsa_bot.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 ENV_PREFIX = "TSABOT_"

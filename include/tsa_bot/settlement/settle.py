@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from tsa_bot import scoring
+from tsa_bot.core import scoring
+from tsa_bot.core.publication import publication_time
 from tsa_bot.forecast.store import load_forecast, load_strike_probabilities
-from tsa_bot.publication import publication_time
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
 
 
@@ -29,7 +29,7 @@ class ForecastScore:
 def score_probabilities(
     prob_above: dict[int, float], actual_mean: float, mean: float, q10: float, q90: float
 ) -> ForecastScore:
-    """Brier and log loss over the strike grid (see :mod:`tsa_bot.scoring`), and the mean's error."""
+    """Brier and log loss over the strike grid (see :mod:`tsa_bot.core.scoring`), and the mean's error."""
     brier, log_loss = scoring.strike_scores(prob_above, actual_mean)
     return ForecastScore(abs(mean - actual_mean) / actual_mean, q10 <= actual_mean <= q90, brier, log_loss)
 
@@ -122,7 +122,7 @@ def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float)
 
 def settle_completed_weeks(engine: sa.Engine, as_of: datetime) -> dict:
     """Score and settle every complete week not yet done. Idempotent: a re-run finds nothing left."""
-    from tsa_bot.market import event_ticker_for_week
+    from tsa_bot.core.market import event_ticker_for_week
 
     results = []
     for week_start in weeks_to_settle(engine, as_of):

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from tsa_bot.errors import TsaBotError, one_line
+from tsa_bot.core.errors import TsaBotError, one_line
 
 # Each module here exposes register(subparsers); a missing module just means that area is not built yet.
 COMMAND_MODULES = (
@@ -22,7 +22,7 @@ COMMAND_MODULES = (
     "tsa_bot.kalshi.commands",
     "tsa_bot.quotes.commands",  # adds `kalshi history`, so after tsa_bot.kalshi.commands
     "tsa_bot.kalshi_sim.commands",
-    "tsa_bot.local_commands",
+    "tsa_bot.local.commands",
     "tsa_bot.replay.commands",
 )
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from tsa_bot.errors import TsaBotError
-from tsa_bot.publication import newest_published_day
+from tsa_bot.core.errors import TsaBotError
+from tsa_bot.core.publication import newest_published_day
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
 
 RECENT_DAYS = 14  # the forecaster refuses a gap in the last two weeks

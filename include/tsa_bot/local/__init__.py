@@ -1,0 +1,1 @@
+"""The local runner: the ``tsabot`` command, Airflow and the embedded warehouse on one machine, reports."""

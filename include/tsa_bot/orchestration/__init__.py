@@ -1,0 +1,1 @@
+"""What the DAG files call: the daily tasks' functions, task defaults, alerts, Celery settings."""
