@@ -195,19 +195,19 @@ def test_the_celery_settings_name_an_importable_config_and_a_pinned_provider():
 def test_the_compose_simulator_url_is_allowed_in_paper_and_demo_but_not_a_production_look_alike(monkeypatch):
     """The offline profile can trade: its services name the simulator's host as allowed, nothing more."""
     from tsa_bot.core.errors import ConfigurationError
-    from tsa_bot.kalshi.client import HostKind, UnknownHostRefused, host_kind
+    from tsa_bot.kalshi.errors import UnknownHostRefused
+    from tsa_bot.kalshi.hosts import Environment, check_mode_host, environment_of
     from tsa_bot.trading.config import TradingMode
-    from tsa_bot.trading.factories import check_mode_host
 
     env = compose()["services"]["airflow-scheduler"]["environment"]
     assert compose()["services"]["simulator"]["environment"]["TSABOT_SIMULATOR_HOSTS"] == "simulator"
     monkeypatch.setenv("TSABOT_SIMULATOR_HOSTS", env["TSABOT_SIMULATOR_HOSTS"])
     simulator = "http://simulator:8765/trade-api/v2"
-    assert host_kind(simulator) is HostKind.SIMULATOR
+    assert environment_of(simulator) is Environment.SIMULATOR
     for mode in (TradingMode.PAPER, TradingMode.DEMO):
         check_mode_host(mode, simulator)
     with pytest.raises(ConfigurationError, match="live mode trades on production only"):
         check_mode_host(TradingMode.LIVE, simulator)
     with pytest.raises(UnknownHostRefused):
-        host_kind("http://simulator.example.net:8765/trade-api/v2")
-    assert host_kind("https://external-api\u3002kalshi\u3002com/trade-api/v2") is HostKind.PRODUCTION
+        environment_of("http://simulator.example.net:8765/trade-api/v2")
+    assert environment_of("https://external-api\u3002kalshi\u3002com/trade-api/v2") is Environment.PRODUCTION

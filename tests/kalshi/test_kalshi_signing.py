@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.core.market import event_ticker_for_week
 from tsa_bot.kalshi.auth import Signer, load_private_key, sign, signing_message, verify
-from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
+from tsa_bot.kalshi.client import KalshiClient
+from tsa_bot.kalshi.hosts import KalshiSettings
 
 TS = "1703123456789"
 

@@ -11,8 +11,9 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from tsa_bot.kalshi.client import KalshiSettings, RetryPolicy
+from tsa_bot.kalshi.client import RetryPolicy
 from tsa_bot.kalshi.errors import KalshiRateLimited, KalshiServerError
+from tsa_bot.kalshi.hosts import KalshiSettings
 from tsa_bot.kalshi_sim import HistorySeed, running_simulator
 from tsa_bot.local.cli import main
 from tsa_bot.quotes.download import download_history, history_client

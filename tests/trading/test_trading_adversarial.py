@@ -24,13 +24,14 @@ import sqlalchemy as sa
 from trading_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235
 
 from tsa_bot.core.errors import ConfigurationError
-from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
+from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiError, ProductionHostRefused
+from tsa_bot.kalshi.factories import client_for_mode
+from tsa_bot.kalshi.hosts import KalshiSettings, check_mode_host
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.kalshi_sim import Exchange
 from tsa_bot.orchestration import daily
 from tsa_bot.trading.config import TradingConfig, TradingMode
-from tsa_bot.trading.factories import check_mode_host, client_for_mode
 
 D = Decimal
 WEEK = date(2026, 2, 9)

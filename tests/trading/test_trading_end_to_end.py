@@ -267,7 +267,7 @@ def test_the_dag_task_functions_read_the_environment_and_accept_json_keys(
     key handed over in memory (as the Airflow connection's is)."""
     from cryptography.hazmat.primitives import serialization
 
-    from tsa_bot.kalshi.client import KalshiSettings
+    from tsa_bot.kalshi.hosts import KalshiSettings
     from tsa_bot.orchestration import daily
 
     pem = rsa_key.private_bytes(

@@ -10,17 +10,20 @@ import pytest
 from trading_testkit import KEY_ID, trade
 
 from tsa_bot.core.errors import ConfigurationError
-from tsa_bot.kalshi.client import (
-    KalshiClient,
+from tsa_bot.kalshi.client import KalshiClient, ReadOnlyClientError
+from tsa_bot.kalshi.errors import ProductionHostRefused
+from tsa_bot.kalshi.factories import client_for_mode
+from tsa_bot.kalshi.hosts import (
+    MODE_ENVIRONMENTS,
+    Environment,
     KalshiSettings,
-    ReadOnlyClientError,
+    check_mode_host,
+    environment_of,
     is_demo_host,
     is_production_host,
 )
-from tsa_bot.kalshi.errors import ProductionHostRefused
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.trading.config import LIMIT_AMOUNTS, RiskLimits, TradingConfig, TradingMode
-from tsa_bot.trading.factories import check_mode_host, client_for_mode
 
 PROD = "https://external-api.kalshi.com/trade-api/v2"
 PROD_ALIASES = [
@@ -71,6 +74,31 @@ def test_production_host_classification():
     for mode in (TradingMode.PAPER, TradingMode.DEMO):
         with pytest.raises(ConfigurationError, match="demo host or a local simulator"):
             check_mode_host(mode, "https://kalshi.com.example.org/trade-api/v2")
+
+
+ONE_URL_PER_ENVIRONMENT = {
+    Environment.PRODUCTION: PROD,
+    Environment.DEMO: DEMO,
+    Environment.SIMULATOR: "http://localhost:8765/trade-api/v2",
+}
+
+
+@pytest.mark.parametrize("mode", list(TradingMode))
+def test_each_mode_may_use_exactly_its_environments(mode):
+    """Paper: all three (read-only); demo: demo and a simulator; live: production only."""
+    expected = {
+        TradingMode.PAPER: set(Environment),
+        TradingMode.DEMO: {Environment.DEMO, Environment.SIMULATOR},
+        TradingMode.LIVE: {Environment.PRODUCTION},
+    }[mode]
+    assert MODE_ENVIRONMENTS[mode] == expected
+    for environment, url in ONE_URL_PER_ENVIRONMENT.items():
+        assert environment_of(url) is environment
+        if environment in expected:
+            assert check_mode_host(mode, url) is environment
+        else:
+            with pytest.raises(ConfigurationError):
+                check_mode_host(mode, url)
 
 
 @pytest.mark.parametrize("mode", [TradingMode.PAPER, TradingMode.DEMO])

@@ -23,7 +23,8 @@ from trading_testkit import (
 )
 from trading_testkit import SEED as FIVE_STRIKE_SEED
 
-from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
+from tsa_bot.kalshi.client import KalshiClient
+from tsa_bot.kalshi.hosts import KalshiSettings
 from tsa_bot.kalshi_sim import RunningSimulator, running_simulator
 from tsa_bot.orchestration import daily
 from tsa_bot.trading import store

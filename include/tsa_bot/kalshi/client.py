@@ -8,15 +8,12 @@ connection or 5xx once the request may have reached the exchange) the client loo
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import os
 import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,10 +33,10 @@ from tsa_bot.kalshi.errors import (
     KalshiServerError,
     KalshiUnavailable,
     ProductionHostRefused,
-    UnknownHostRefused,
     error_for_status,
     parse_error_body,
 )
+from tsa_bot.kalshi.hosts import Environment, KalshiSettings, environment_of, host_of
 from tsa_bot.kalshi.models import (
     Balance,
     CanceledOrder,
@@ -59,26 +56,7 @@ from tsa_bot.kalshi.models import (
 
 log = logging.getLogger(__name__)
 
-PRODUCTION_BASE = "https://external-api.kalshi.com/trade-api/v2"
-DEMO_BASE = "https://external-api.demo.kalshi.co/trade-api/v2"
-# Production lives under kalshi.com; demo under kalshi.co. Blocking the whole domain also blocks
-# hosts Kalshi may add later.
-PRODUCTION_DOMAIN = "kalshi.com"
-DEMO_DOMAIN = "kalshi.co"
 ORDERS_V2 = "/portfolio/events/orders"
-
-
-LOOPBACK_NAMES = ("localhost",)
-# Names of local simulators other than loopback (docker-compose's service name, say), comma-separated.
-SIMULATOR_HOSTS_VAR = "TSABOT_SIMULATOR_HOSTS"
-
-
-class HostKind(StrEnum):
-    PRODUCTION = "production"
-    DEMO = "demo"
-    LOOPBACK = "loopback"
-    SIMULATOR = "simulator"
-
 
 # Tickers and order ids as Kalshi writes them. Anything else would change the path it is put in ("" lists
 # every event, "../x" reaches another endpoint), so it is refused before a request is built.
@@ -90,96 +68,6 @@ def path_id(value: str, what: str) -> str:
     if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
         raise ConfigurationError(f"not a Kalshi {what}: {value!r}")
     return value
-
-
-def host_of(base_url: str) -> str:
-    """The host as httpx will connect to it: IDNA-mapped (``。`` is a dot), lower case, no trailing dot.
-
-    Reading the host any other way (``urlsplit``) lets a spelling the guard does not recognise reach a
-    host it would have refused.
-    """
-    try:
-        host = httpx.URL(base_url).host
-    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
-        raise ConfigurationError(f"not a usable Kalshi API URL: {base_url!r} ({exc})") from None
-    return host.lower().rstrip(".")
-
-
-def _in_domain(host: str, domain: str) -> bool:
-    return host == domain or host.endswith("." + domain)
-
-
-def is_production_host(base_url: str) -> bool:
-    return _in_domain(host_of(base_url), PRODUCTION_DOMAIN)
-
-
-def is_demo_host(base_url: str) -> bool:
-    return _in_domain(host_of(base_url), DEMO_DOMAIN)
-
-
-def _is_loopback(host: str) -> bool:
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def simulator_hosts(env: Mapping[str, str] | None = None) -> frozenset[str]:
-    """The hosts named in ``TSABOT_SIMULATOR_HOSTS``, normalised; a Kalshi host there is refused."""
-    env = os.environ if env is None else env
-    names = [n.strip() for n in env.get(SIMULATOR_HOSTS_VAR, "").split(",") if n.strip()]
-    hosts = frozenset(host_of(f"http://{name}/") for name in names)
-    for host in hosts:
-        if _in_domain(host, PRODUCTION_DOMAIN) or _in_domain(host, DEMO_DOMAIN):
-            raise ConfigurationError(
-                f"{SIMULATOR_HOSTS_VAR} may name only simulators, not the Kalshi host {host}"
-            )
-    return hosts
-
-
-def host_kind(base_url: str) -> HostKind:
-    """Which allowed kind of host ``base_url`` points to; any other host is refused (one line)."""
-    simulators = simulator_hosts()
-    host = host_of(base_url)
-    if _in_domain(host, PRODUCTION_DOMAIN):
-        return HostKind.PRODUCTION
-    if _in_domain(host, DEMO_DOMAIN):
-        return HostKind.DEMO
-    if _is_loopback(host):
-        return HostKind.LOOPBACK
-    if host in simulators:
-        return HostKind.SIMULATOR
-    raise UnknownHostRefused(
-        f"{host or base_url!r} is not a Kalshi host: only Kalshi's hosts, loopback and the simulator hosts "
-        f"named in {SIMULATOR_HOSTS_VAR} may be contacted"
-    )
-
-
-@dataclass(frozen=True)
-class KalshiSettings:
-    """Where and who: read from ``KALSHI_API_BASE``, ``KALSHI_KEY_ID``, ``KALSHI_PRIVATE_KEY_PATH``.
-
-    ``private_key_pem`` carries a key held only in memory (an Airflow connection's), never printed.
-    """
-
-    api_base: str = DEMO_BASE
-    key_id: str | None = None
-    private_key_path: Path | None = None
-    allow_production: bool = False
-    private_key_pem: bytes | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> KalshiSettings:
-        env = os.environ if env is None else env
-        path = env.get("KALSHI_PRIVATE_KEY_PATH")
-        return cls(
-            api_base=env.get("KALSHI_API_BASE") or DEMO_BASE,
-            key_id=env.get("KALSHI_KEY_ID") or None,
-            private_key_path=Path(path) if path else None,
-            allow_production=env.get("KALSHI_ALLOW_PRODUCTION", "").lower() in ("1", "true", "yes"),
-        )
 
 
 @dataclass(frozen=True)
@@ -226,8 +114,8 @@ class KalshiClient:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.base_url = base_url.rstrip("/")
-        self.host_kind = host_kind(self.base_url)
-        if self.host_kind is HostKind.PRODUCTION and not allow_production:
+        self.environment = environment_of(self.base_url)
+        if self.environment is Environment.PRODUCTION and not allow_production:
             raise ProductionHostRefused(
                 f"refusing to contact the production host {host_of(self.base_url)}: "
                 "only live mode (or KALSHI_ALLOW_PRODUCTION=1 for the CLI) may"

@@ -64,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _client(signed: bool = False):
-    from tsa_bot.kalshi.client import KalshiClient, KalshiSettings
+    from tsa_bot.kalshi.client import KalshiClient
+    from tsa_bot.kalshi.hosts import KalshiSettings
 
     settings = KalshiSettings.from_env()
     if signed and not settings.key_id:

@@ -93,7 +93,7 @@ def kalshi_settings():
     import httpx
     from airflow.sdk import BaseHook
 
-    from tsa_bot.kalshi.client import KalshiSettings
+    from tsa_bot.kalshi.hosts import KalshiSettings
 
     settings = KalshiSettings.from_env()
     try:

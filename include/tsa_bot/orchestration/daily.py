@@ -22,12 +22,12 @@ from tsa_bot.forecast.backtest import forecast as forecast_distribution
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
-from tsa_bot.kalshi.client import KalshiSettings
+from tsa_bot.kalshi.factories import client_for_run
+from tsa_bot.kalshi.hosts import KalshiSettings
 from tsa_bot.sources.ingest import fetch_tsa, load_tsa
 from tsa_bot.sources.quality import PublicationLate, check_quality
 from tsa_bot.trading import steps
 from tsa_bot.trading.config import TradingConfig, TradingMode
-from tsa_bot.trading.factories import client_for_run
 from tsa_bot.warehouse.engine import get_engine
 from tsa_bot.warehouse.migrate import migrate
 from tsa_bot.warehouse.tsa_daily import first_published_as_of

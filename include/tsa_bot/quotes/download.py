@@ -22,7 +22,8 @@ import httpx
 import sqlalchemy as sa
 
 from tsa_bot.core.market import SERIES
-from tsa_bot.kalshi.client import KalshiClient, KalshiSettings, RetryPolicy, is_production_host
+from tsa_bot.kalshi.client import KalshiClient, RetryPolicy
+from tsa_bot.kalshi.hosts import KalshiSettings, is_production_host
 from tsa_bot.kalshi.models import Market
 from tsa_bot.quotes import store
 from tsa_bot.quotes.pacing import DEFAULT_READS_PER_S, PacedTransport

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from tsa_bot.core.errors import optional_date_range
 from tsa_bot.core.market import SERIES
 from tsa_bot.core.publication import NEW_YORK
-from tsa_bot.kalshi.client import KalshiSettings
+from tsa_bot.kalshi.hosts import KalshiSettings
 from tsa_bot.quotes.download import history_client, sync_candles, sync_markets
 from tsa_bot.quotes.store import day_start
 from tsa_bot.warehouse.engine import get_engine

@@ -10,7 +10,7 @@
   the run's params.
 
 A backfill run is always paper and contacts no exchange at all (see ``trading.steps``). Which client
-each mode gets, and the guard on its host, is :mod:`tsa_bot.trading.factories`.
+each mode gets, and the guard on its host, is :mod:`tsa_bot.kalshi.factories`.
 """
 
 from __future__ import annotations
@@ -132,10 +132,10 @@ class TradingConfig:
         """The environment's configuration with the DAG run's params laid over it.
 
         Keys: ``mode``, ``kelly_fraction``, ``min_edge``, the ``max_*`` limits, ``kill_switch``,
-        ``backfill``, ``policy``, ``market_weight`` (``live`` is read by :func:`live_allowed`). A missing
-        or null key keeps the environment's value. Numbers may arrive as strings or floats (JSON): each
-        goes through ``Decimal(str(x))``. A kill switch set in the environment cannot be turned off by a
-        param. A backfill is always paper.
+        ``backfill``, ``policy``, ``market_weight`` (``live`` is read by ``kalshi.factories.live_allowed``).
+        A missing or null key keeps the environment's value. Numbers may arrive as strings or floats
+        (JSON): each goes through ``Decimal(str(x))``. A kill switch set in the environment cannot be
+        turned off by a param. A backfill is always paper.
         """
         base = cls.from_env(env)
         params = params or {}
@@ -184,7 +184,3 @@ def flag_value(value: Any, name: str) -> bool:
     if text in ("", "0", "false", "no", "off"):
         return False
     raise ConfigurationError(f"param {name} must be true or false, got {value!r}")
-
-
-def live_allowed(config: TradingConfig, params: Mapping[str, Any]) -> bool:
-    return config.mode is TradingMode.LIVE and config.live_enabled and params.get("live") is True

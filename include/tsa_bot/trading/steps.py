@@ -34,8 +34,10 @@ import sqlalchemy as sa
 
 from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.core.market import ZERO, Action, series_of
-from tsa_bot.kalshi.client import KalshiClient, host_of
+from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiNotFound
+from tsa_bot.kalshi.factories import guard
+from tsa_bot.kalshi.hosts import host_of
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store
@@ -51,7 +53,6 @@ from tsa_bot.trading.execution import (
     exposure_lock,
     sync_fills,
 )
-from tsa_bot.trading.factories import guard
 from tsa_bot.trading.market_history import market_weight_for
 from tsa_bot.trading.risk import ExposureState, RestingOrder
 

@@ -4,47 +4,41 @@
 - demo: Kalshi's demo host or a local simulator, never production;
 - live: production only, and only with both opt-ins (configuration and the run's params).
 
-A backfill run gets no client at all.
+Which environments each mode may use is :data:`tsa_bot.kalshi.hosts.MODE_ENVIRONMENTS`. A backfill
+run gets no client at all.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from tsa_bot.core.errors import ConfigurationError
-from tsa_bot.kalshi.client import HostKind, KalshiClient, KalshiSettings, host_kind, host_of
-from tsa_bot.kalshi.errors import UnknownHostRefused
-from tsa_bot.trading.config import TradingConfig, TradingMode, live_allowed
+from tsa_bot.core.market import TradingMode
+from tsa_bot.kalshi.client import KalshiClient
+from tsa_bot.kalshi.hosts import Environment, KalshiSettings, check_mode_host
 
 
-def check_mode_host(mode: TradingMode, api_base: str) -> None:
-    """Refuse a base URL that does not belong to the mode (a one-line ConfigurationError).
+class ModeSettings(Protocol):
+    """What the factories read of a run's trading configuration (``trading.config.TradingConfig``)."""
 
-    Hosts are compared as httpx will contact them (see :func:`tsa_bot.kalshi.client.host_of`). Paper may
-    read production's market data (through a read-only client); demo never reaches production; live
-    trades on production only. Paper and demo may use Kalshi's demo host, a loopback simulator, or a
-    simulator host named in ``TSABOT_SIMULATOR_HOSTS`` (docker-compose's ``simulator``).
-    """
-    host = host_of(api_base)
-    try:
-        kind = host_kind(api_base)
-    except UnknownHostRefused as exc:
-        if mode is TradingMode.LIVE:
-            raise ConfigurationError(f"live mode trades on production only, not on {host}") from None
-        raise ConfigurationError(
-            f"{mode} mode needs the Kalshi demo host or a local simulator: {exc}"
-        ) from None
-    if mode is TradingMode.LIVE:
-        if kind is not HostKind.PRODUCTION:
-            raise ConfigurationError(f"live mode trades on production only, not on {host}")
-        return
-    if kind is HostKind.PRODUCTION and mode is not TradingMode.PAPER:
-        raise ConfigurationError(f"{mode} mode may never contact the production host {host}")
+    @property
+    def mode(self) -> TradingMode: ...
+
+    @property
+    def backfill(self) -> bool: ...
+
+    @property
+    def live_enabled(self) -> bool: ...
 
 
-def guard(config: TradingConfig, client: KalshiClient, params: Mapping[str, Any]) -> None:
+def live_allowed(config: ModeSettings, params: Mapping[str, Any]) -> bool:
+    """Both live opt-ins: live mode enabled in the configuration and ``live=true`` in the run's params."""
+    return config.mode is TradingMode.LIVE and config.live_enabled and params.get("live") is True
+
+
+def guard(config: ModeSettings, client: KalshiClient, params: Mapping[str, Any]) -> None:
     """Defence in depth for a client built elsewhere: mode, host and production switch must agree."""
     check_mode_host(config.mode, client.base_url)
     if config.mode is TradingMode.LIVE:
@@ -58,7 +52,7 @@ def guard(config: TradingConfig, client: KalshiClient, params: Mapping[str, Any]
 
 
 def client_for_mode(
-    config: TradingConfig,
+    config: ModeSettings,
     params: Mapping[str, Any],
     settings: KalshiSettings | None = None,
     *,
@@ -79,12 +73,11 @@ def client_for_mode(
             "live trading needs TSABOT_LIVE_TRADING_ENABLED=1 in the configuration "
             "and live=true in the run params"
         )
-    check_mode_host(config.mode, settings.api_base)
-    paper = config.mode is TradingMode.PAPER
-    kwargs["read_only"] = paper or read_only
-    kwargs["allow_production"] = config.mode is TradingMode.LIVE or (
-        paper and host_kind(settings.api_base) is HostKind.PRODUCTION
-    )
+    environment = check_mode_host(config.mode, settings.api_base)
+    kwargs["read_only"] = config.mode is TradingMode.PAPER or read_only
+    # The mode may use this environment (checked above): live's is production, and paper's client,
+    # read-only, may read production too.
+    kwargs["allow_production"] = environment is Environment.PRODUCTION
     return KalshiClient(
         settings.api_base,
         settings.key_id,
@@ -96,7 +89,7 @@ def client_for_mode(
 
 @contextlib.contextmanager
 def client_for_run(
-    config: TradingConfig,
+    config: ModeSettings,
     params: Mapping[str, Any],
     kalshi: KalshiSettings | None,
     *,
