@@ -82,9 +82,32 @@ def series_of(event_ticker: str) -> str:
     return event_ticker.split("-")[0]
 
 
+def market_ticker(event_ticker: str, strike: int) -> str:
+    """``KXTSAW-26FEB15-A2.30`` for the 2,300,000 strike of ``KXTSAW-26FEB15``."""
+    return f"{event_ticker}-A{Decimal(strike) / 1_000_000:.2f}"
+
+
 def in_event(ticker: str, event_ticker: str) -> bool:
     """Whether a market ticker belongs to the event."""
     return ticker.startswith(event_ticker + "-")
+
+
+def yes_wins(mean: float | Decimal, strike: int) -> bool:
+    """Whether a market settles YES: the week's mean strictly above its strike (on the strike is NO)."""
+    return mean > strike
+
+
+def market_result(mean: float | Decimal, strike: int) -> str:
+    """``"yes"`` or ``"no"``, a market's result as Kalshi writes it, from the week's mean."""
+    return Direction.YES.value if yes_wins(mean, strike) else Direction.NO.value
+
+
+def on_yes_book(direction: Direction | str, price: Decimal) -> tuple[BookSide, Decimal]:
+    """Buying ``direction`` at ``price`` as an order on the YES book: YES at p is a bid at p, NO at q an
+    ask at 1 - q."""
+    if direction == Direction.YES:
+        return BookSide.BID, price
+    return BookSide.ASK, ONE - price
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ order book per market matched at price-time priority, Kalshi's fees, ``client_or
 forever (409), the tick grid, balance checks, token-bucket rate limits (429) and settlement.
 
 - ``seed.py``: what is listed (``EventSeed``; ``EventSeed.for_week``, ``tsabot simulator --seed-week DATE``);
-- ``exchange.py``: the state and rules, without HTTP;
+- ``exchange.py``: the rules, without HTTP; ``state.py`` its records (orders, positions, accounts, markets),
+  ``market_data.py`` what it shows of a market, ``orders.py`` the checks on an order request;
 - ``crowd.py``, ``history.py``, ``candles.py``: past weeks (``HistorySeed``) priced by a crowd that sees
   the truth through noise, and their candlesticks;
 - ``history_rows.py``: those candlesticks as quote interchange rows, offline (``history_quote_rows``);
@@ -34,21 +35,20 @@ _HOMES = {
     "CrowdParams": "crowd",
     "WeekCrowd": "crowd",
     "API_PREFIX": "exchange",
-    "HOUSE": "exchange",
     "MAX_SKEW_MS": "exchange",
-    "Account": "exchange",
     "Exchange": "exchange",
-    "SimMarket": "exchange",
-    "SimOrder": "exchange",
-    "SimPosition": "exchange",
-    "TokenBucket": "exchange",
+    "HOUSE": "state",
+    "Account": "state",
+    "SimMarket": "state",
+    "SimOrder": "state",
+    "SimPosition": "state",
+    "TokenBucket": "state",
     "Fault": "faults",
     "parse_fault": "faults",
     "HistorySeed": "history",
     "history_quote_rows": "history_rows",
     "truth_of": "history_rows",
     "EventSeed": "seed",
-    "market_ticker": "seed",
     "RunningSimulator": "server",
     "make_server": "server",
     "running_simulator": "server",

@@ -12,7 +12,7 @@ import base64
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,12 +24,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tsa_bot.core.market import in_event
 from tsa_bot.kalshi.auth import KEY_HEADER
-from tsa_bot.kalshi.models import price_str
 from tsa_bot.kalshi_sim.candles import PERIODS
 from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
-from tsa_bot.kalshi_sim.exchange import API_PREFIX, ZERO, Account, Exchange, SimMarket, iso_time
+from tsa_bot.kalshi_sim.exchange import API_PREFIX, Exchange
 from tsa_bot.kalshi_sim.faults import parse_fault
+from tsa_bot.kalshi_sim.state import Account, SimMarket, iso_time
 
 ADMIN_PREFIX = "/sim/"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -348,17 +349,7 @@ async def balance(request: Request) -> Response:
     account = _account(request)
     exchange = _exchange(request)
     with exchange.lock:
-        available = account.cash - account.reserved
-        value = sum((p.cost for p in account.positions.values()), ZERO)
-        return answer(
-            200,
-            {
-                "balance": int((available * 100).to_integral_value(ROUND_HALF_UP)),
-                "balance_dollars": price_str(available),
-                "portfolio_value": int((value * 100).to_integral_value(ROUND_HALF_UP)),
-                "updated_ts": int(exchange.clock()),
-            },
-        )
+        return answer(200, account.balance_json(exchange.clock()))
 
 
 async def positions(request: Request) -> Response:
@@ -376,7 +367,7 @@ async def positions(request: Request) -> Response:
             p.to_json(t)
             for t, p in sorted(sources.items())
             if not params.get("ticker") or t == params["ticker"]
-            if not params.get("event_ticker") or t.startswith(params["event_ticker"] + "-")
+            if not params.get("event_ticker") or in_event(t, params["event_ticker"])
         ]
     return answer(200, {**page(rows, params, "market_positions"), "event_positions": []})
 
@@ -389,7 +380,7 @@ async def orders(request: Request) -> Response:
             o.to_json()
             for o in reversed(account.orders)
             if not params.get("ticker") or o.ticker == params["ticker"]
-            if not params.get("event_ticker") or o.ticker.startswith(params["event_ticker"] + "-")
+            if not params.get("event_ticker") or in_event(o.ticker, params["event_ticker"])
             if not params.get("status") or o.status == params["status"]
         ]
     return answer(200, page(rows, params, "orders"))

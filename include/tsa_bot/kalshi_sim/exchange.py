@@ -1,4 +1,7 @@
-"""The exchange's state and rules, independent of HTTP: accounts, books, matching, fees, settlement.
+"""The exchange's rules, independent of HTTP: listing, auth, matching, fees, settlement, hosted history.
+
+Its records are in ``state.py``, what it shows of a market in ``market_data.py``, the checks on an order
+request in ``orders.py``.
 
 Simplifications, chosen to err on the strict side:
 - the balance check charges the full collateral of an order (price for a bid, ``1 − price`` for an
@@ -15,149 +18,41 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tsa_bot.core.market import NEW_YORK, ONE, ZERO, event_sunday, event_ticker_for_week
+from tsa_bot.core.market import (
+    NEW_YORK,
+    ONE,
+    ZERO,
+    BookSide,
+    event_sunday,
+    event_ticker_for_week,
+    market_result,
+    market_ticker,
+)
 from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from tsa_bot.kalshi.models import PriceRange, count_str, on_tick_grid, price_str
+from tsa_bot.kalshi.models import count_str, on_tick_grid, price_str
 from tsa_bot.kalshi_sim.candles import MAX_CANDLES, PERIODS, candle_ends, candles
-from tsa_bot.kalshi_sim.crowd import MarketTape, WeekCrowd, settlement_time
-from tsa_bot.kalshi_sim.errors import ApiError, decode_error, std_error, validation_error
+from tsa_bot.kalshi_sim.crowd import WeekCrowd, settlement_time
+from tsa_bot.kalshi_sim.errors import ApiError, std_error, validation_error
 from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.history import HistorySeed
-from tsa_bot.kalshi_sim.seed import EventSeed, market_ticker
+from tsa_bot.kalshi_sim.market_data import market_json, orderbook_json
+from tsa_bot.kalshi_sim.orders import validate_order
+from tsa_bot.kalshi_sim.seed import EventSeed
+from tsa_bot.kalshi_sim.state import HOUSE, Account, SimMarket, SimOrder, SimPosition, TokenBucket, iso_time
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
 API_PREFIX = "/trade-api/v2"
-HOUSE = "__house__"
 MAX_SKEW_MS = 5_000
 
 __all__ = ["ApiError", "EventSeed", "Exchange"]
-
-
-def iso_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-@dataclass
-class SimOrder:
-    order_id: str
-    client_order_id: str
-    owner: str
-    ticker: str
-    side: str  # bid | ask on the YES book
-    price: Decimal
-    initial: Decimal
-    seq: int
-    created: float
-    remaining: Decimal = ZERO
-    filled: Decimal = ZERO
-    status: str = "resting"
-    taker_fees: Decimal = ZERO
-    maker_fees: Decimal = ZERO
-
-    def unit_collateral(self) -> Decimal:
-        return self.price if self.side == "bid" else ONE - self.price
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "order_id": self.order_id,
-            "client_order_id": self.client_order_id,
-            "ticker": self.ticker,
-            "status": self.status,
-            "side": self.side,
-            "yes_price_dollars": price_str(self.price),
-            "no_price_dollars": price_str(ONE - self.price),
-            "initial_count_fp": count_str(self.initial),
-            "fill_count_fp": count_str(self.filled),
-            "remaining_count_fp": count_str(self.remaining),
-            "taker_fees_dollars": price_str(self.taker_fees),
-            "maker_fees_dollars": price_str(self.maker_fees),
-            "created_time": iso_time(self.created),
-        }
-
-
-@dataclass
-class SimPosition:
-    position: Decimal = ZERO  # + YES, - NO
-    cost: Decimal = ZERO  # what the open contracts cost
-    fees: Decimal = ZERO
-    realized: Decimal = ZERO
-
-    def to_json(self, ticker: str) -> dict[str, Any]:
-        return {
-            "ticker": ticker,
-            "position_fp": count_str(self.position),
-            "market_exposure_dollars": price_str(self.cost),
-            "realized_pnl_dollars": price_str(self.realized),
-            "fees_paid_dollars": price_str(self.fees),
-        }
-
-
-@dataclass
-class Account:
-    key_id: str
-    public_key: rsa.RSAPublicKey | None
-    cash: Decimal
-    reserved: Decimal = ZERO
-    positions: dict[str, SimPosition] = field(default_factory=dict)
-    settled: dict[str, SimPosition] = field(default_factory=dict)
-    orders: list[SimOrder] = field(default_factory=list)
-    fills: list[dict[str, Any]] = field(default_factory=list)
-    settlements: list[dict[str, Any]] = field(default_factory=list)
-    client_order_ids: set[str] = field(default_factory=set)
-
-
-@dataclass
-class SimMarket:
-    ticker: str
-    event_ticker: str
-    floor_strike: int
-    status: str
-    price_ranges: tuple[PriceRange, ...]
-    open_time: float
-    close_time: float
-    bids: list[SimOrder] = field(default_factory=list)  # YES bids
-    asks: list[SimOrder] = field(default_factory=list)  # YES asks (shown as NO bids)
-    last_price: Decimal | None = None
-    volume: Decimal = ZERO
-    result: str = ""
-    expiration_value: str = ""
-    settled_ts: float | None = None
-    created: float = 0.0
-    tape: MarketTape | None = None  # the crowd's quotes and trades, for candlesticks
-
-    def best(self, side: str) -> SimOrder | None:
-        book = self.bids if side == "bid" else self.asks
-        if not book:
-            return None
-        if side == "bid":
-            return min(book, key=lambda o: (-o.price, o.seq))
-        return min(book, key=lambda o: (o.price, o.seq))
-
-
-class TokenBucket:
-    def __init__(self, rate: float, clock: Callable[[], float]):
-        self.rate = rate
-        self.tokens = rate
-        self.clock = clock
-        self.stamp = clock()
-
-    def take(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 class Exchange:
@@ -249,9 +144,9 @@ class Exchange:
             bid = mid - seed.half_spread - i * tick
             ask = mid + seed.half_spread + i * tick
             if Decimal("0.01") <= bid <= Decimal("0.99"):
-                self._rest(self._new_order(HOUSE, "", market.ticker, "bid", bid, seed.depth), market)
+                self._rest(self._new_order(HOUSE, "", market.ticker, BookSide.BID, bid, seed.depth), market)
             if Decimal("0.01") <= ask <= Decimal("0.99"):
-                self._rest(self._new_order(HOUSE, "", market.ticker, "ask", ask, seed.depth), market)
+                self._rest(self._new_order(HOUSE, "", market.ticker, BookSide.ASK, ask, seed.depth), market)
 
     def record(self, method: str, path: str) -> None:
         with self.lock:
@@ -315,75 +210,7 @@ class Exchange:
     # -- market data --
 
     def market_json(self, m: SimMarket) -> dict[str, Any]:
-        bid, ask = m.best("bid"), m.best("ask")
-        open_interest = sum(
-            (max(a.positions.get(m.ticker, SimPosition()).position, ZERO) for a in self.accounts.values()),
-            ZERO,
-        )
-        volume, last_price = m.volume, m.last_price
-        if m.tape is not None and len(m.tape.trade_ts):
-            volume += Decimal(int(m.tape.trade_size.sum()))
-            open_interest += Decimal(int(m.tape.open_interest[-1]))
-            if last_price is None:
-                last_price = Decimal(int(m.tape.trade_price[-1])) / 100
-        strike_m = Decimal(m.floor_strike) / 1_000_000
-        settled = {}
-        if m.settled_ts is not None:
-            settled = {
-                "settlement_ts": iso_time(m.settled_ts),
-                "settlement_value_dollars": "1.0000" if m.result == "yes" else "0.0000",
-            }
-        return {
-            "ticker": m.ticker,
-            "event_ticker": m.event_ticker,
-            "market_type": "binary",
-            "title": f"TSA check-ins above {strike_m:.2f}M this week?",
-            "yes_sub_title": f"Above {strike_m:.2f}M",
-            "no_sub_title": f"{strike_m:.2f}M or below",
-            "created_time": iso_time(m.created),
-            "updated_time": iso_time(m.settled_ts or m.created),
-            "status": m.status,
-            "open_time": iso_time(m.open_time),
-            "close_time": iso_time(m.close_time),
-            "latest_expiration_time": iso_time(m.close_time + 8 * 86400),
-            "settlement_timer_seconds": 0,
-            "notional_value_dollars": "1.0000",
-            "yes_bid_dollars": price_str(bid.price) if bid else "0.0000",
-            "yes_ask_dollars": price_str(ask.price) if ask else "1.0000",
-            "no_bid_dollars": price_str(ONE - ask.price) if ask else "0.0000",
-            "no_ask_dollars": price_str(ONE - bid.price) if bid else "1.0000",
-            "yes_bid_size_fp": count_str(sum((o.remaining for o in m.bids if o.price == bid.price), ZERO))
-            if bid
-            else "0.00",
-            "yes_ask_size_fp": count_str(sum((o.remaining for o in m.asks if o.price == ask.price), ZERO))
-            if ask
-            else "0.00",
-            "last_price_dollars": price_str(last_price) if last_price is not None else "0.0000",
-            "previous_yes_bid_dollars": "0.0000",
-            "previous_yes_ask_dollars": "0.0000",
-            "previous_price_dollars": "0.0000",
-            "volume_fp": count_str(volume),
-            "volume_24h_fp": "0.00",
-            "liquidity_dollars": "0.0000",
-            "open_interest_fp": count_str(open_interest),
-            "strike_type": "greater",
-            "floor_strike": m.floor_strike,
-            "result": m.result,
-            "can_close_early": False,
-            "fractional_trading_enabled": False,
-            "expiration_value": m.expiration_value,
-            **settled,
-            "rules_primary": (
-                f"If the average of daily TSA checkpoint numbers for the week is above {m.floor_strike:,}, "
-                "the market resolves to Yes."
-            ),
-            "rules_secondary": "Numbers as first published on tsa.gov/travel/passenger-volumes.",
-            "price_level_structure": "linear_cent",
-            "price_ranges": [
-                {"start": price_str(r.start), "end": price_str(r.end), "step": price_str(r.step)}
-                for r in m.price_ranges
-            ],
-        }
+        return market_json(m, self.accounts.values())
 
     def event_json(self, ticker: str, *, nested: bool) -> dict[str, Any]:
         """An event as ``GET /events`` shows it; ``nested`` adds its markets not yet archived."""
@@ -441,7 +268,7 @@ class Exchange:
                     market = self.markets[market_ticker(event_ticker, strike)]
                     market.tape = tapes[strike]
                     if status == "finalized":
-                        market.result = "yes" if crowd.value > strike else "no"
+                        market.result = market_result(crowd.value, strike)
                         market.expiration_value = str(crowd.value.quantize(Decimal("0.01")))
                         market.settled_ts = settle_ts
             tickers.append(event_ticker)
@@ -478,28 +305,19 @@ class Exchange:
         return candles(market.tape, crowd.hours, ends, period_s, historical=historical)
 
     def orderbook_json(self, m: SimMarket, depth: int | None) -> dict[str, Any]:
-        def levels(orders: list[SimOrder], flip: bool) -> list[list[str]]:
-            agg: dict[Decimal, Decimal] = {}
-            for o in orders:
-                price = ONE - o.price if flip else o.price
-                agg[price] = agg.get(price, ZERO) + o.remaining
-            best_first = sorted(agg.items(), key=lambda kv: -kv[0])[: depth or None]
-            # Worst to best, as recorded data has shown: clients must sort.
-            return [[price_str(p), count_str(c)] for p, c in reversed(best_first)]
-
-        return {"orderbook_fp": {"yes_dollars": levels(m.bids, False), "no_dollars": levels(m.asks, True)}}
+        return orderbook_json(m, depth)
 
     # -- orders --
 
     def _new_order(
-        self, owner: str, coid: str, ticker: str, side: str, price: Decimal, count: Decimal
+        self, owner: str, coid: str, ticker: str, book_side: str, price: Decimal, count: Decimal
     ) -> SimOrder:
         return SimOrder(
             order_id=str(uuid.uuid4()),
             client_order_id=coid,
             owner=owner,
             ticker=ticker,
-            side=side,
+            book_side=book_side,
             price=price,
             initial=count,
             remaining=count,
@@ -508,7 +326,7 @@ class Exchange:
         )
 
     def _rest(self, order: SimOrder, market: SimMarket) -> None:
-        (market.bids if order.side == "bid" else market.asks).append(order)
+        market.orders_on(order.book_side).append(order)
         account = self.accounts.get(order.owner)
         if account is not None:
             account.reserved += order.remaining * order.unit_collateral()
@@ -519,11 +337,10 @@ class Exchange:
         if account is not None:
             account.reserved -= count * order.unit_collateral()
         if order.remaining == 0 or order.status != "resting":
-            book = market.bids if order.side == "bid" else market.asks
-            book.remove(order)
+            market.orders_on(order.book_side).remove(order)
 
     def create_order(self, account: Account, body: Any) -> dict[str, Any]:
-        req = _validate_order(body)
+        req = validate_order(body)
         with self.lock:
             market = self.markets.get(req["ticker"])
             if market is None:
@@ -532,30 +349,32 @@ class Exchange:
                 raise std_error(409, "order_already_exists", "order already exists", req["client_order_id"])
             if market.status not in ("active", "open") or not self.trading_active:
                 raise std_error(400, "market_closed", "market is not open for trading", market.status)
-            price, count, side = req["price"], req["count"], req["side"]
+            price, count, book_side = req["price"], req["count"], req["book_side"]
             if not on_tick_grid(price, market.price_ranges):
                 raise std_error(
                     400, "invalid_price", "invalid price", f"{price_str(price)} is off the tick grid"
                 )
             schedule = self._schedule(market)
-            unit = price if side == "bid" else ONE - price
+            unit = price if book_side == BookSide.BID else ONE - price
             needed = count * unit + trade_fee(schedule, count, price)
             if needed > account.cash - account.reserved:
                 raise std_error(
                     400, "insufficient_balance", "insufficient balance", f"needs {price_str(needed)}"
                 )
-            crosses = self._crossing(market, side, price, exclude=None)
+            crosses = self._crossing(market, book_side, price, exclude=None)
             if req["post_only"] and crosses:
                 raise std_error(400, "invalid_order", "invalid order", "post only cross")
             tif = req["time_in_force"]
             if tif == "fill_or_kill":
                 available = sum(
-                    (o.remaining for o in self._crossing(market, side, price, account.key_id)), ZERO
+                    (o.remaining for o in self._crossing(market, book_side, price, account.key_id)), ZERO
                 )
                 if available < count:
                     raise std_error(400, "invalid_order", "invalid order", "fill or kill could not be filled")
             account.client_order_ids.add(req["client_order_id"])
-            order = self._new_order(account.key_id, req["client_order_id"], market.ticker, side, price, count)
+            order = self._new_order(
+                account.key_id, req["client_order_id"], market.ticker, book_side, price, count
+            )
             account.orders.append(order)
             fills = self._match(order, market, schedule)
             if order.remaining > 0:
@@ -582,20 +401,22 @@ class Exchange:
         series = self.events[market.event_ticker]["series_ticker"]
         return self.series[series]["_schedule"]
 
-    def _crossing(self, market: SimMarket, side: str, price: Decimal, exclude: str | None) -> list[SimOrder]:
-        if side == "bid":
+    def _crossing(
+        self, market: SimMarket, book_side: str, price: Decimal, exclude: str | None
+    ) -> list[SimOrder]:
+        if book_side == BookSide.BID:
             return [o for o in market.asks if o.price <= price and o.owner != exclude]
         return [o for o in market.bids if o.price >= price and o.owner != exclude]
 
     def _match(self, taker: SimOrder, market: SimMarket, schedule: FeeSchedule) -> list[dict[str, Any]]:
         fills: list[dict[str, Any]] = []
-        opposite = "ask" if taker.side == "bid" else "bid"
+        opposite = BookSide.ASK if taker.book_side == BookSide.BID else BookSide.BID
         while taker.remaining > 0:
             maker = market.best(opposite)
             if maker is None:
                 break
-            if (taker.side == "bid" and maker.price > taker.price) or (
-                taker.side == "ask" and maker.price < taker.price
+            if (taker.book_side == BookSide.BID and maker.price > taker.price) or (
+                taker.book_side == BookSide.ASK and maker.price < taker.price
             ):
                 break
             if maker.owner == taker.owner:  # self-trade prevention: taker_at_cross
@@ -629,7 +450,7 @@ class Exchange:
         if account is None:
             return None
         pos = account.positions.setdefault(order.ticker, SimPosition())
-        if order.side == "bid":  # buying YES closes NO first
+        if order.book_side == BookSide.BID:  # buying YES closes NO first
             close = min(qty, max(-pos.position, ZERO))
             unit_close, unit_open = ONE - price, price
         else:  # selling YES closes YES first, then opens NO
@@ -644,12 +465,12 @@ class Exchange:
         pos.cost += opened * unit_open
         account.cash -= opened * unit_open + fee
         pos.fees += fee
-        pos.position += qty if order.side == "bid" else -qty
+        pos.position += qty if order.book_side == BookSide.BID else -qty
         fill = {
             "fill_id": str(uuid.uuid4()),
             "order_id": order.order_id,
             "ticker": order.ticker,
-            "side": order.side,
+            "side": order.book_side,
             "count_fp": count_str(qty),
             "yes_price_dollars": price_str(price),
             "no_price_dollars": price_str(ONE - price),
@@ -695,7 +516,7 @@ class Exchange:
                     order.status = "canceled"
                     self._unrest(order, market, order.remaining)
                     order.remaining = ZERO
-                market.result = "yes" if value > market.floor_strike else "no"
+                market.result = market_result(value, market.floor_strike)
                 market.status = "finalized"
                 market.expiration_value = str(value)
                 market.settled_ts = self.clock()
@@ -721,43 +542,3 @@ class Exchange:
                     account.settlements.append(record)
                     out.append({**record, "account": account.key_id})
             return out
-
-
-def _validate_order(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise decode_error("request body must be a JSON object")
-    for name in ("count", "price"):
-        if name in body and not isinstance(body[name], str):
-            raise decode_error(
-                f"json: cannot unmarshal {type(body[name]).__name__} into field {name} of type string"
-            )
-    for name in ("ticker", "client_order_id", "side", "count", "price"):
-        if not body.get(name):
-            raise validation_error(
-                f"Key: 'CreateOrderV2Request.{name}' Error:Field validation for '{name}' failed"
-            )
-    if body["side"] not in ("bid", "ask"):
-        raise validation_error("side must be one of bid ask")
-    tif = body.get("time_in_force", "good_till_canceled")
-    if tif not in ("good_till_canceled", "immediate_or_cancel", "fill_or_kill"):
-        raise validation_error(
-            "time_in_force must be one of good_till_canceled immediate_or_cancel fill_or_kill"
-        )
-    if body.get("expiration_time") is not None and tif != "good_till_canceled":
-        raise validation_error("expiration_time is allowed only with good_till_canceled")
-    try:
-        price = Decimal(body["price"])
-        count = Decimal(body["count"])
-    except InvalidOperation:
-        raise decode_error("price and count must be decimal strings") from None
-    if count <= 0 or count != count.quantize(Decimal("0.01")):
-        raise validation_error("count must be positive with at most 2 decimals")
-    return {
-        "ticker": str(body["ticker"]),
-        "client_order_id": str(body["client_order_id"]),
-        "side": body["side"],
-        "count": count,
-        "price": price,
-        "time_in_force": tif,
-        "post_only": bool(body.get("post_only", False)),
-    }

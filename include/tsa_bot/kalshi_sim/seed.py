@@ -76,7 +76,3 @@ class EventSeed:
             return Decimal(self.mids[strike])
         p = 1 / (1 + math.exp((strike - self.center) / self.scale))
         return Decimal(str(round(min(max(p, 0.03), 0.97), 2)))
-
-
-def market_ticker(event_ticker: str, strike: int) -> str:
-    return f"{event_ticker}-A{Decimal(strike) / 1_000_000:.2f}"

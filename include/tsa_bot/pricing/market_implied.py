@@ -27,6 +27,7 @@ from statistics import NormalDist
 import numpy as np
 
 from tsa_bot.core.errors import TsaBotError
+from tsa_bot.core.market import yes_wins
 from tsa_bot.pricing.quotes import monotone_probabilities
 
 # Mids are kept this far inside (0, 1): a one-sided book's mid can reach 0 or 1, which no finite
@@ -246,7 +247,7 @@ class ScoredWeek:
 
 def results_from_mean(weekly_mean: float, strikes: Sequence[int]) -> dict[int, bool]:
     """Kalshi's strict ``>``: a mean exactly on a strike settles NO."""
-    return {k: weekly_mean > k for k in strikes}
+    return {k: yes_wins(weekly_mean, k) for k in strikes}
 
 
 @dataclass(frozen=True)

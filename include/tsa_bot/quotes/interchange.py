@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tsa_bot.core.errors import TsaBotError
-from tsa_bot.core.market import ONE
+from tsa_bot.core.market import ONE, in_event
 
 HEADER = (
     "event_ticker",
@@ -180,7 +180,7 @@ def parse_row(fields: list[str]) -> QuoteRow:
         raise _RowError("event_ticker", "is empty")
     if not ticker:
         raise _RowError("ticker", "is empty")
-    if not ticker.startswith(event_ticker + "-"):
+    if not in_event(ticker, event_ticker):
         raise _RowError("ticker", f"'{ticker}' is not a market of event '{event_ticker}'")
     if result not in RESULTS:
         raise _RowError("result", f"'{result}' is not yes, no or empty")

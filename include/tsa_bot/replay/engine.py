@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tsa_bot.core.market import ZERO
+from tsa_bot.core.market import ZERO, on_yes_book
 from tsa_bot.core.publication import publication_time
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
@@ -195,9 +195,8 @@ def replay(
             result = settle_result(history, t.ticker, mean)
             pnl = None
             if result:
-                side = "bid" if t.side == "yes" else "ask"
-                yes_price = t.price if t.side == "yes" else 1 - t.price
-                pnl = position_pnl([_fill_row(t.ticker, side, t.count, yes_price, t.fee)], result)["pnl"]
+                book_side, yes_price = on_yes_book(t.side, t.price)
+                pnl = position_pnl([_fill_row(t.ticker, book_side, t.count, yes_price, t.fee)], result)["pnl"]
             settled_trades.append(replace(t, result=result, pnl=pnl))
         for ticker in sorted({t.ticker for t in week_trades}):
             result = settle_result(history, ticker, mean)

@@ -19,7 +19,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tsa_bot.core.market import NEW_YORK, ONE, Level, OrderBook, event_ticker_for_week
+from tsa_bot.core.market import NEW_YORK, ONE, Level, OrderBook, event_ticker_for_week, market_result
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.quotes.interchange import QuoteRow
@@ -112,4 +112,4 @@ def settle_result(history: EventHistory, ticker: str, mean: float | None) -> str
     strike = history.strikes.get(ticker)
     if mean is None or strike is None:
         return ""
-    return "yes" if mean > strike else "no"
+    return market_result(mean, strike)

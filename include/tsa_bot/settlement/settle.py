@@ -13,6 +13,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from tsa_bot.core import scoring
+from tsa_bot.core.market import market_result
 from tsa_bot.core.publication import publication_time
 from tsa_bot.forecast.store import load_forecast, load_strike_probabilities
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
@@ -115,7 +116,7 @@ def settle_paper_event(engine: sa.Engine, event_ticker: str, actual_mean: float)
             ).all()
         )
         value = Decimal(str(round(actual_mean, 2)))
-        outcomes = {t: Outcome("yes" if actual_mean > k else "no", value) for t, k in strikes.items()}
+        outcomes = {t: Outcome(market_result(actual_mean, k), value) for t, k in strikes.items()}
         settled, total = settle_book(conn, "paper", event_ticker, outcomes)
     return {"event_ticker": event_ticker, "positions_settled": settled, "pnl": str(total)}
 

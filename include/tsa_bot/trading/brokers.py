@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from tsa_bot.core.market import ONE, ZERO, BookSide, Direction
+from tsa_bot.core.market import ZERO, BookSide, Direction, in_event, on_yes_book
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.models import Order
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
@@ -67,7 +67,7 @@ class ExchangeBroker:
 
     def resting(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> list[RestingOrder]:
         orders = self.client.orders(event_ticker=event_ticker, status="resting")
-        return [_resting_from(o, ours) for o in orders if o.ticker.startswith(event_ticker + "-")]
+        return [_resting_from(o, ours) for o in orders if in_event(o.ticker, event_ticker)]
 
     def exposure(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> ExposureState:
         positions = self.client.positions()
@@ -143,7 +143,6 @@ class PaperBroker:
         book = next(b for b in self.snapshot.books if b.ticker == decision.ticker)
         asks = book.asks(decision.direction)
         order_id = f"paper-{decision.client_order_id}"
-        side = BookSide.BID if decision.direction == Direction.YES else BookSide.ASK
         remaining = decision.count
         fills = []
         for level in sorted(asks, key=lambda lv: lv.price):
@@ -155,14 +154,14 @@ class PaperBroker:
                 continue
             self._taken[key] = self._taken.get(key, ZERO) + qty
             remaining -= qty
-            yes_price = level.price if side == BookSide.BID else ONE - level.price
+            book_side, yes_price = on_yes_book(decision.direction, level.price)
             fills.append(
                 FillRecord(
                     f"{order_id}-{len(fills)}",
                     order_id,
                     decision.client_order_id,
                     decision.ticker,
-                    side,
+                    book_side,
                     qty,
                     yes_price,
                     trade_fee(self.fees, qty, level.price),

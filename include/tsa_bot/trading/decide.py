@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from tsa_bot.core.market import ONE, ZERO, Action, BookSide, Direction, OrderBook
+from tsa_bot.core.market import ONE, ZERO, Action, Direction, OrderBook, on_yes_book
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, kelly_contracts
@@ -73,11 +73,8 @@ class Decision:
     def order_request(self, time_in_force: str) -> OrderRequest:
         """The V2 order: buy YES at p is ``bid @ p``; buy NO at q is ``ask @ 1 - q``."""
         assert self.limit_price is not None and self.client_order_id is not None
-        if self.action == Action.BUY_YES:
-            side, price = BookSide.BID, self.limit_price
-        else:
-            side, price = BookSide.ASK, ONE - self.limit_price
-        return OrderRequest(self.ticker, self.client_order_id, side, self.count, price, time_in_force)
+        book_side, price = on_yes_book(self.direction, self.limit_price)
+        return OrderRequest(self.ticker, self.client_order_id, book_side, self.count, price, time_in_force)
 
 
 def _levels_worth_buying(

@@ -22,7 +22,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.core.market import ZERO
+from tsa_bot.core.market import ZERO, in_event
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiError
 from tsa_bot.trading import store
@@ -68,8 +68,7 @@ def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_tic
     this run. Pending orders of other runs that never reached the exchange are marked ``unsent``: under
     the lock no other run can still be sending them.
     """
-    prefix = event_ticker + "-"
-    on_exchange = [o for o in client.orders(event_ticker=event_ticker) if o.ticker.startswith(prefix)]
+    on_exchange = [o for o in client.orders(event_ticker=event_ticker) if in_event(o.ticker, event_ticker)]
     seen = {o.client_order_id for o in on_exchange}
     adopted = 0
     with engine.begin() as conn:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
-from tsa_bot.core.market import ONE, ZERO, Direction
+from tsa_bot.core.market import ONE, ZERO, Direction, in_event
 from tsa_bot.trading.config import RiskLimits
 
 
@@ -50,9 +50,8 @@ class ExposureState:
         return held + resting
 
     def event_exposure(self, event_ticker: str) -> Decimal:
-        prefix = event_ticker + "-"
-        held = sum((h.exposure for t, h in self.holdings.items() if t.startswith(prefix)), ZERO)
-        return held + sum((o.collateral for o in self.resting if o.ticker.startswith(prefix)), ZERO)
+        held = sum((h.exposure for t, h in self.holdings.items() if in_event(t, event_ticker)), ZERO)
+        return held + sum((o.collateral for o in self.resting if in_event(o.ticker, event_ticker)), ZERO)
 
     def total_exposure(self) -> Decimal:
         held = sum((h.exposure for h in self.holdings.values()), ZERO)

@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tsa_bot.core.errors import ConfigurationError
-from tsa_bot.core.market import ZERO, Action, series_of
+from tsa_bot.core.market import ZERO, Action, in_event, series_of
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiNotFound
 from tsa_bot.kalshi.factories import guard
@@ -419,7 +419,7 @@ def reconcile_step(
                 "fees": p.fees_paid_dollars,
             }
             for p in client.positions(event_ticker=event_ticker).market_positions
-            if p.ticker.startswith(event_ticker + "-") and p.position_fp != 0
+            if in_event(p.ticker, event_ticker) and p.position_fp != 0
         ]
     with engine.begin() as conn:
         recorded = store.save_positions(conn, run_id, mode, event_ticker, positions)
