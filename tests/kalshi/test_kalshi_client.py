@@ -32,8 +32,10 @@ T230 = "KXTSAW-26FEB15-A2.30"
 D = Decimal
 
 
-def order(coid: str, side: str = "bid", count: str = "10", price: str = "0.52", ticker: str = T230, **kw):
-    return OrderRequest(ticker, coid, side, D(count), D(price), **kw)
+def order(
+    coid: str, book_side: str = "bid", count: str = "10", price: str = "0.52", ticker: str = T230, **kw
+):
+    return OrderRequest(ticker, coid, book_side, D(count), D(price), **kw)
 
 
 class CountingTransport(httpx.HTTPTransport):
@@ -99,7 +101,7 @@ def test_order_fills_and_shows_in_positions_orders_fills_and_balance(client):
 
 
 def test_buying_no_is_an_ask_on_the_yes_book(client):
-    client.create_order(order("no-1", side="ask", price="0.48", count="5"))  # buy NO at 0.52
+    client.create_order(order("no-1", book_side="ask", price="0.48", count="5"))  # buy NO at 0.52
     [position] = client.positions().market_positions
     assert position.position_fp == -5 and position.market_exposure_dollars == D("2.60")
 

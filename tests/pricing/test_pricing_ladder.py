@@ -59,7 +59,7 @@ def fair_ladder(samples: np.ndarray, strikes: list[float], markup: Decimal, size
 
 
 def bought(plan) -> dict[tuple[float, str], Decimal]:
-    return {(o.strike, o.side): o.count for o in plan.orders}
+    return {(o.strike, o.direction): o.count for o in plan.orders}
 
 
 # ---- plain numbers ------------------------------------------------------------------------------------
@@ -328,8 +328,8 @@ def test_sizing_never_breaches_a_limit(data, samples, ladder, limits, bankroll, 
     books = {s.ticker: s for s in ladder}
     held_cost = sum((h.cost for h in held.values()), D(0))
     for order in plan.orders:
-        h = held.get((order.ticker, order.side), Held(D(0), D(0)))
-        asks = books[order.ticker].yes_asks if order.side == "yes" else books[order.ticker].no_asks
+        h = held.get((order.ticker, order.direction), Held(D(0), D(0)))
+        asks = books[order.ticker].yes_asks if order.direction == "yes" else books[order.ticker].no_asks
         assert order.count == order.count.to_integral_value() and order.count > 0
         assert order.target == h.count + order.count
         assert order.count <= limits.max_order_contracts
@@ -380,7 +380,7 @@ def test_with_fees_above_the_edge_it_buys_nothing(samples, count):
 
 def consumed(ladder: list[LadderStrike], plan) -> list[LadderStrike]:
     """The books after the plan's orders filled: each order took its contracts from the cheapest levels."""
-    take = {(o.ticker, o.side): int(o.count) for o in plan.orders}
+    take = {(o.ticker, o.direction): int(o.count) for o in plan.orders}
     out = []
     for s in ladder:
         sides = []
@@ -406,8 +406,8 @@ def test_holdings_already_at_target_give_no_order(data, samples, ladder, per_mar
     )
     after = dict(held)
     for o in first.orders:
-        before = held.get((o.ticker, o.side), Held(D(0), D(0)))
-        after[(o.ticker, o.side)] = Held(o.target, before.cost + o.cost)
+        before = held.get((o.ticker, o.direction), Held(D(0), D(0)))
+        after[(o.ticker, o.direction)] = Held(o.target, before.cost + o.cost)
     spent = sum((o.cost for o in first.orders), D(0))
     again = plan_ladder(
         samples,

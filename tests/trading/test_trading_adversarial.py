@@ -94,7 +94,7 @@ def event_exposure(client: KalshiClient) -> Decimal:
     )
     resting = sum(
         (
-            o.remaining_count_fp * (o.yes_price_dollars if o.side == "bid" else o.no_price_dollars)
+            o.remaining_count_fp * (o.yes_price_dollars if o.book_side == "bid" else o.no_price_dollars)
             for o in client.orders(event_ticker=EVENT, status="resting")
         ),
         D(0),

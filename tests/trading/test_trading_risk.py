@@ -107,7 +107,7 @@ def test_decide_buys_no_as_an_ask_on_the_yes_book_and_ids_are_deterministic():
     [d] = decide("run-9", price_strikes({2_300_000: 0.30}, snap), snap, CLEAN, config)
     assert d.action == "buy_no" and d.limit_price == D("0.40")
     request = d.order_request("good_till_canceled")
-    assert (request.side, request.price, request.count) == ("ask", D("0.60"), d.count)
+    assert (request.book_side, request.price, request.count) == ("ask", D("0.60"), d.count)
     assert d.client_order_id == client_order_id("run-9", T, "no") != client_order_id("run-10", T, "no")
     [again] = decide("run-9", price_strikes({2_300_000: 0.30}, snap), snap, CLEAN, config)
     assert again.client_order_id == d.client_order_id

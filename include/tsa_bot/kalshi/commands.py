@@ -15,14 +15,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import ONE, BookSide, Direction, on_yes_book
 
-# intent -> (V2 side, price on the YES book); see kalshi-api.md
-_V2 = {
-    ("buy", "yes"): ("bid", lambda p: p),
-    ("sell", "yes"): ("ask", lambda p: p),
-    ("buy", "no"): ("ask", lambda p: 1 - p),
-    ("sell", "no"): ("bid", lambda p: 1 - p),
-}
+
+def _on_yes_book(action: str, direction: str, price: Decimal) -> tuple[BookSide, Decimal]:
+    """An intent as a V2 order on the YES book (see kalshi-api.md): selling one side at p is buying the
+    other at 1 - p."""
+    if action == "sell":
+        direction, price = (Direction.NO if direction == Direction.YES else Direction.YES), ONE - price
+    return on_yes_book(direction, price)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -192,9 +193,9 @@ def _place(args: argparse.Namespace) -> int:
     price = _decimal(args.price, "price")
     if price >= 1:
         raise ConfigurationError(f"price is in dollars and must be below 1, got {args.price}")
-    side, to_yes = _V2[(args.action, args.side)]
+    book_side, yes_price = _on_yes_book(args.action, args.side, price)
     coid = args.client_order_id or str(uuid.uuid4())
-    request = OrderRequest(args.ticker, coid, side, count, to_yes(price), args.tif)
+    request = OrderRequest(args.ticker, coid, book_side, count, yes_price, args.tif)
     with _client(signed=True) as c:
         placed = c.create_order(request)
     note = " (already placed earlier)" if placed.already_existed else ""

@@ -250,7 +250,7 @@ class Order:
     taker_fees_dollars: Decimal
     maker_fees_dollars: Decimal
     created_time: datetime | None
-    side: str = ""  # bid | ask on the YES book, when the exchange reports it
+    book_side: str = ""  # bid | ask on the YES book (wire field ``side``), when the exchange reports it
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Order:
@@ -267,7 +267,7 @@ class Order:
             taker_fees_dollars=dec(d.get("taker_fees_dollars", "0")),
             maker_fees_dollars=dec(d.get("maker_fees_dollars", "0")),
             created_time=parse_time(d.get("created_time")),
-            side=d.get("side", ""),
+            book_side=d.get("side", ""),
         )
 
 
@@ -282,7 +282,7 @@ class Fill:
     is_taker: bool
     fee_cost: Decimal
     created_time: datetime | None
-    side: str = ""  # bid | ask on the YES book, when reported
+    book_side: str = ""  # bid | ask on the YES book (wire field ``side``), when reported
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Fill:
@@ -296,7 +296,7 @@ class Fill:
             is_taker=bool(d.get("is_taker")),
             fee_cost=dec(d.get("fee_cost", "0"), "fee_cost"),
             created_time=parse_time(d.get("created_time")),
-            side=d.get("side", ""),
+            book_side=d.get("side", ""),
         )
 
 
@@ -336,7 +336,7 @@ class OrderRequest:
 
     ticker: str
     client_order_id: str
-    side: str  # bid | ask
+    book_side: str  # bid | ask (wire field ``side``)
     count: Decimal
     price: Decimal
     time_in_force: str = "good_till_canceled"
@@ -348,7 +348,7 @@ class OrderRequest:
         body: dict[str, Any] = {
             "ticker": self.ticker,
             "client_order_id": self.client_order_id,
-            "side": self.side,
+            "side": self.book_side,
             "count": count_str(self.count),
             "price": price_str(self.price),
             "time_in_force": self.time_in_force,

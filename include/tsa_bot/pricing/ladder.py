@@ -47,11 +47,11 @@ from functools import cache
 import numpy as np
 
 from tsa_bot.core.errors import TsaBotError
-from tsa_bot.core.market import ZERO, Level
+from tsa_bot.core.market import ZERO, Direction, Level
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 
 TICK = Decimal("0.0001")  # Kalshi's finest price step, and the fee's rounding unit
-SIDES = ("yes", "no")
+DIRECTIONS = (Direction.YES.value, Direction.NO.value)  # as plain strings: the keys of ``held``
 _TOLERANCE = 1e-12  # the smallest gain in E[log W] (nats) that counts as an improvement
 
 
@@ -106,7 +106,7 @@ class LegPlan:
 
     ticker: str
     strike: float
-    side: str  # yes | no
+    direction: str  # yes | no
     held: Decimal
     target: Decimal
     count: Decimal  # to buy now: target - held, never negative
@@ -119,10 +119,11 @@ class LegPlan:
     @property
     def reason(self) -> str:
         stop = f"stopped by {self.binding}" if self.binding else "more would lower E[log wealth]"
+        contract = self.direction.upper()
         if self.count <= 0:
-            return f"joint ladder bet: holding {self.held} {self.side.upper()}, target {self.target}; {stop}"
+            return f"joint ladder bet: holding {self.held} {contract}, target {self.target}; {stop}"
         return (
-            f"joint ladder bet: target {self.target} {self.side.upper()}, holding {self.held}, "
+            f"joint ladder bet: target {self.target} {contract}, holding {self.held}, "
             f"buying {self.count} up to {self.limit_price}; {stop}"
         )
 
@@ -142,7 +143,7 @@ class LadderPlan:
 
     @property
     def targets(self) -> dict[tuple[str, str], Decimal]:
-        return {(leg.ticker, leg.side): leg.target for leg in self.legs}
+        return {(leg.ticker, leg.direction): leg.target for leg in self.legs}
 
 
 def outcome_probabilities(samples: np.ndarray, strikes: np.ndarray) -> np.ndarray:
@@ -175,7 +176,7 @@ def _whole(amount: Decimal) -> int:
 class _Leg:
     ticker: str
     strike: float
-    side: str
+    direction: str
     held: Decimal
     held_cost: Decimal
     cap: int  # most contracts one order may buy, before the shared budget
@@ -200,16 +201,16 @@ class _Caps:
 
 
 def _build_leg(
-    strike: LadderStrike, side: str, held: Held, unit_ticks: Callable[[Decimal], int], caps: _Caps
+    strike: LadderStrike, direction: str, held: Held, unit_ticks: Callable[[Decimal], int], caps: _Caps
 ) -> _Leg:
-    asks = strike.yes_asks if side == "yes" else strike.no_asks
+    asks = strike.yes_asks if direction == Direction.YES else strike.no_asks
     merged: dict[Decimal, int] = {}
     for level in asks:
         if not level.price.is_finite() or not ZERO < level.price < 1:
-            raise LadderError(f"{strike.ticker} {side} ask {level.price} is not a price between 0 and 1")
+            raise LadderError(f"{strike.ticker} {direction} ask {level.price} is not a price between 0 and 1")
         if not level.count.is_finite() or level.count < 0:
-            raise LadderError(f"{strike.ticker} {side} ask size {level.count} is not a count >= 0")
-        _ticks(level.price, f"{strike.ticker} {side} ask")
+            raise LadderError(f"{strike.ticker} {direction} ask size {level.count} is not a count >= 0")
+        _ticks(level.price, f"{strike.ticker} {direction} ask")
         merged[level.price] = merged.get(level.price, 0) + _whole(level.count)
     prices = sorted(p for p, c in merged.items() if c > 0)
     counts = [merged[p] for p in prices]
@@ -230,7 +231,7 @@ def _build_leg(
     return _Leg(
         ticker=strike.ticker,
         strike=strike.strike,
-        side=side,
+        direction=direction,
         held=held.count,
         held_cost=held.cost,
         cap=cap,
@@ -264,7 +265,7 @@ def plan_ladder(
 ) -> LadderPlan:
     """The contracts to hold on each side of each market of one event, and the orders that get there.
 
-    ``samples`` are joint draws of the weekly mean; ``held`` is keyed by ``(ticker, side)`` and includes
+    ``samples`` are joint draws of the weekly mean; ``held`` is keyed by ``(ticker, direction)`` and includes
     resting orders; ``bankroll`` is the cash the account has (not counting this event's holdings).
     """
     values = _check_samples(samples)
@@ -280,11 +281,11 @@ def plan_ladder(
         raise LadderError("a ticker appears twice in the ladder")
     if any(not math.isfinite(s.strike) for s in strikes):
         raise LadderError("a strike is NaN or infinite")
-    for (ticker, side), h in held.items():
-        if ticker not in tickers or side not in SIDES:
-            raise LadderError(f"holding {ticker} {side} is not a side of a market in this ladder")
+    for (ticker, direction), h in held.items():
+        if ticker not in tickers or direction not in DIRECTIONS:
+            raise LadderError(f"holding {ticker} {direction} is not a side of a market in this ladder")
         if not (h.count.is_finite() and h.cost.is_finite()) or h.count < 0 or h.cost < 0:
-            raise LadderError(f"holding {ticker} {side} must have a count and a cost >= 0")
+            raise LadderError(f"holding {ticker} {direction} must have a count and a cost >= 0")
 
     ordered = sorted(strikes, key=lambda s: (s.strike, s.ticker))
     caps = _Caps(
@@ -298,9 +299,9 @@ def plan_ladder(
         return _ticks(price, "an ask") + _ticks(fee_per_contract(fees, price), "a fee")
 
     legs = [
-        _build_leg(s, side, held.get((s.ticker, side), Held(ZERO, ZERO)), unit_ticks, caps)
+        _build_leg(s, direction, held.get((s.ticker, direction), Held(ZERO, ZERO)), unit_ticks, caps)
         for s in ordered
-        for side in SIDES
+        for direction in DIRECTIONS
     ]
     held_cost = sum((leg.held_cost for leg in legs), ZERO)
     kelly_bankroll = kelly_fraction * (bankroll + held_cost)
@@ -315,7 +316,7 @@ def plan_ladder(
     # pays[j, b]: what one contract of leg j pays when the mean lies in interval b.
     rank = np.searchsorted(grid, [leg.strike for leg in legs])
     above = np.arange(len(grid) + 1)[None, :] > rank[:, None]
-    is_yes = np.array([leg.side == "yes" for leg in legs])[:, None]
+    is_yes = np.array([leg.direction == Direction.YES for leg in legs])[:, None]
     pays = np.where(is_yes, above, ~above).astype(float)
     held_counts = np.array([float(leg.held) for leg in legs])
     start = float(kelly_bankroll - held_cost) + held_counts @ pays
@@ -468,7 +469,7 @@ def _plan(
             LegPlan(
                 ticker=leg.ticker,
                 strike=leg.strike,
-                side=leg.side,
+                direction=leg.direction,
                 held=leg.held,
                 target=leg.held + count,
                 count=Decimal(count),

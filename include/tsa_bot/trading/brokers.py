@@ -48,7 +48,7 @@ class Broker(Protocol):
 def _resting_from(order: Order, ours: Mapping[str, Mapping[str, Any]]) -> RestingOrder:
     known = ours.get(order.client_order_id)
     by_side = {BookSide.BID: Direction.YES, BookSide.ASK: Direction.NO}
-    direction = known["direction"] if known else by_side.get(order.side, "")
+    direction = known["direction"] if known else by_side.get(order.book_side, "")
     if direction == Direction.YES:
         price = order.yes_price_dollars
     elif direction == Direction.NO:
@@ -86,7 +86,7 @@ class ExchangeBroker:
                 f.order_id,
                 decision.client_order_id,
                 f.ticker,
-                f.side or request.side,
+                f.book_side or request.book_side,
                 f.count_fp,
                 f.yes_price_dollars,
                 f.fee_cost,

@@ -153,10 +153,17 @@ def joint_choices(
     out: dict[str, LegChoice] = {}
     for q in tradable:
         legs = [leg for leg in plan.legs if leg.ticker == q.ticker]
-        leg = max(legs, key=lambda lg: (lg.count, lg.target, lg.side == "yes"))
+        leg = max(legs, key=lambda lg: (lg.count, lg.target, lg.direction == "yes"))
         above = float(values.size - np.searchsorted(values, q.strike, side="right")) / values.size
-        prob = Decimal(repr(above if leg.side == "yes" else 1 - above)).quantize(Decimal("0.000001"))
+        prob = Decimal(repr(above if leg.direction == "yes" else 1 - above)).quantize(Decimal("0.000001"))
         out[q.ticker] = LegChoice(
-            q.ticker, leg.side, leg.count, leg.target, leg.limit_price, leg.fee_per_contract, prob, leg.reason
+            q.ticker,
+            leg.direction,
+            leg.count,
+            leg.target,
+            leg.limit_price,
+            leg.fee_per_contract,
+            prob,
+            leg.reason,
         )
     return out, note
