@@ -72,6 +72,26 @@ def test_place_buy_no_then_positions_orders_balance_and_cancel(kalshi_env, capsy
     assert len(kalshi_env.exchange.accounts[KEY_ID].orders) == 2
 
 
+@pytest.mark.parametrize(
+    ("action", "direction", "price", "book_side", "yes_price"),
+    [
+        ("buy", "yes", "0.30", "bid", "0.30"),
+        ("buy", "no", "0.60", "ask", "0.40"),
+        ("sell", "yes", "0.60", "ask", "0.60"),  # selling YES at p: an ask at p
+        ("sell", "no", "0.60", "bid", "0.40"),  # selling NO at q: a bid at 1 - q
+    ],
+)
+def test_place_puts_every_intent_on_the_yes_book(
+    kalshi_env, capsys, action, direction, price, book_side, yes_price
+):
+    code, _, _ = run(
+        capsys, "kalshi", "place", T, action, direction, "2", price, "--tif", "immediate_or_cancel"
+    )
+    assert code == 0
+    [order] = kalshi_env.exchange.accounts[KEY_ID].orders
+    assert (order.book_side, order.price) == (book_side, Decimal(yes_price))
+
+
 def test_errors_are_one_line_with_exit_code_2(kalshi_env, capsys, monkeypatch):
     code, _, err = run(capsys, "kalshi", "cancel", "no-such-order")
     assert code == 2 and err.count("\n") == 1 and "404 not_found" in err
