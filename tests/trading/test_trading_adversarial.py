@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from trading_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235
 
 from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import in_event
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiError, ProductionHostRefused
 from tsa_bot.kalshi.factories import client_for_mode
@@ -85,11 +86,7 @@ def rows(engine: sa.Engine, sql: str, **params) -> list[dict]:
 def event_exposure(client: KalshiClient) -> Decimal:
     """Money at risk in the event as the exchange sees it: open positions plus resting collateral."""
     held = sum(
-        (
-            p.market_exposure_dollars
-            for p in client.positions().market_positions
-            if p.ticker.startswith(EVENT)
-        ),
+        (p.market_exposure_dollars for p in client.positions().market_positions if in_event(p.ticker, EVENT)),
         D(0),
     )
     resting = sum(

@@ -25,7 +25,10 @@ _MONTH_NUMBERS = {m: i + 1 for i, m in enumerate(MONTHS)}
 
 
 class TradingMode(StrEnum):
-    """Where orders go: a local paper book, Kalshi's demo exchange, or production."""
+    """Where orders go: a local paper book, Kalshi's demo exchange, or production.
+
+    Which exchange environments each mode may reach is ``kalshi.hosts.MODE_ENVIRONMENTS``.
+    """
 
     PAPER = "paper"
     DEMO = "demo"
