@@ -73,6 +73,20 @@ def _add_run(conn: sa.Connection, run_id: str, event: str, moment: datetime, quo
     )
 
 
+def _market_result(conn: sa.Connection, strike: int, result: str) -> None:
+    """The quote history's result of one market of the week's event (what the exchange settled it on)."""
+    conn.execute(
+        sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"), {"e": EVENT}
+    )
+    conn.execute(
+        sa.text(
+            "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
+            " values (:t, :e, :s, :r, 'import')"
+        ),
+        {"t": _ticker(EVENT, strike), "e": EVENT, "s": strike, "r": result},
+    )
+
+
 @pytest.fixture
 def market_warehouse(warehouse_engine: sa.Engine) -> sa.Engine:
     """Two runs of a settled week (Tuesday, Friday in New York), one run of an unsettled one, a decision
@@ -140,17 +154,7 @@ def test_a_one_sided_strike_is_not_scored_and_a_market_result_settles_first(mark
             sa.text("update trading_quotes set yes_bid = null where run_id = 'cli:fri' and strike = 2300000")
         )
         # The market's own result wins over the week's scored mean (here they disagree on purpose).
-        conn.execute(
-            sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"),
-            {"e": EVENT},
-        )
-        conn.execute(
-            sa.text(
-                "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
-                " values (:t, :e, 2500000, 'yes', 'import')"
-            ),
-            {"t": _ticker(EVENT, 2_500_000), "e": EVENT},
-        )
+        _market_result(conn, 2_500_000, "yes")
     with market_warehouse.connect() as conn:
         by_day = {d["day"]: d for d in queries.market_brier(conn)["by_day"]}
     assert by_day["Fri"]["strikes_scored"] == 2
@@ -260,17 +264,7 @@ def test_a_change_in_the_data_redraws_its_chart_and_only_its_chart(market_wareho
 
     # A strike's market result arrives, against the scored mean: the Brier scores and their chart change.
     with market_warehouse.begin() as conn:
-        conn.execute(
-            sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"),
-            {"e": EVENT},
-        )
-        conn.execute(
-            sa.text(
-                "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
-                " values (:t, :e, 2500000, 'yes', 'import')"
-            ),
-            {"t": _ticker(EVENT, 2_500_000), "e": EVENT},
-        )
+        _market_result(conn, 2_500_000, "yes")
     rescored = client.get("/").text
     assert _svg(rescored, "chart-brier-by-day") != _svg(settled, "chart-brier-by-day")
     assert "model 0.1067" not in rescored and "over 6 strikes" in rescored
