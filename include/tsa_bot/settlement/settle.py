@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from tsa_bot.core import scoring
 from tsa_bot.core.publication import publication_time
-from tsa_bot.core.scoring import score_forecast
 from tsa_bot.forecast.store import load_forecast, load_strike_probabilities
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
 
@@ -56,7 +56,7 @@ def score_week(engine: sa.Engine, week_start: date, actual_mean: float) -> int:
         )
     for forecast_id in ids:
         forecast = load_forecast(engine, forecast_id)
-        score = score_forecast(
+        score = scoring.score_forecast(
             load_strike_probabilities(engine, forecast_id),
             actual_mean,
             forecast.mean,
