@@ -23,6 +23,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
+
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests" / "dags"))
 from celery_testkit import celery_airflow, redis_answers  # noqa: E402
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", default="2025-01-01")
     parser.add_argument("--end", default="2025-12-31")
     parser.add_argument("--known-days", type=int, default=0)
-    parser.add_argument("--calibration-weeks", type=int, default=52)
+    parser.add_argument("--calibration-weeks", type=int, default=DEFAULT_CALIBRATION_WEEKS)
     parser.add_argument("--concurrency", type=int, default=1, help="task slots per worker (default 1)")
     args = parser.parse_args(argv)
     reason = redis_answers()

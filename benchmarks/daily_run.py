@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS  # noqa: E402
+
 
 def warehouse() -> str:
     try:
@@ -50,7 +52,9 @@ def warehouse() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backfill-days", type=int, default=30)
-    parser.add_argument("--calibration-weeks", type=int, default=52, help="for the daily run")
+    parser.add_argument(
+        "--calibration-weeks", type=int, default=DEFAULT_CALIBRATION_WEEKS, help="for the daily run"
+    )
     parser.add_argument("--backfill-calibration-weeks", type=int, default=8, help="for the backfill")
     args = parser.parse_args()
 

@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from tsa_bot.forecast.backtest import DEFAULT_WORKERS, run_backtest
+from tsa_bot.forecast.backtest import run_backtest
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
 from tsa_bot.forecast.model import MODEL_VERSION
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tsa_daily_2019_2025.csv"

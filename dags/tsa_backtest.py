@@ -19,6 +19,7 @@ from airflow.sdk import Param, dag, task
 
 from tsa_bot.core import market
 from tsa_bot.forecast import backtest_steps
+from tsa_bot.forecast.calibration import CALIBRATION_WEEKS_PARAM
 from tsa_bot.orchestration.context import fail_fast, task_defaults
 
 
@@ -33,7 +34,7 @@ from tsa_bot.orchestration.context import fail_fast, task_defaults
         "start": Param(type="string", format="date", description="First week's Monday (or a day before)."),
         "end": Param(type="string", format="date", description="Last day a scored week may start on."),
         "known_days": Param(0, type="integer", minimum=0, maximum=6, description="Days already known."),
-        "calibration_weeks": Param(52, type="integer", minimum=8, maximum=104),
+        "calibration_weeks": Param(**CALIBRATION_WEEKS_PARAM),
         "output": Param("", type="string", description="Result JSON path; empty: the state dir."),
     },
     tags=["tsa", "forecast", "backtest"],

@@ -21,6 +21,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from tsa_bot.core import market
 from tsa_bot.core.config import get_settings
+from tsa_bot.forecast.calibration import CALIBRATION_WEEKS_PARAM
 from tsa_bot.orchestration import daily
 from tsa_bot.orchestration.context import current_run, fail_fast, kalshi_settings, retry_delay, task_defaults
 
@@ -66,7 +67,7 @@ LATE_PUBLICATION_RETRIES = {
         "market_weight": Param(
             0.5, type="number", minimum=0, maximum=1, description="The market's weight in blend."
         ),
-        "calibration_weeks": Param(52, type="integer", minimum=8, maximum=104),
+        "calibration_weeks": Param(**CALIBRATION_WEEKS_PARAM),
     },
     tags=["tsa", "kalshi", "trading"],
     doc_md=__doc__,

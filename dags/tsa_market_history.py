@@ -25,6 +25,7 @@ import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from tsa_bot.core import market
+from tsa_bot.forecast.calibration import CALIBRATION_WEEKS_PARAM
 from tsa_bot.orchestration.context import current_run, fail_fast, kalshi_settings, task_defaults
 from tsa_bot.quotes import tasks as quotes
 from tsa_bot.replay import scores
@@ -46,9 +47,7 @@ NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
             "", type="string", description="Backfill: first close date (YYYY-MM-DD); empty: none."
         ),
         "end": Param("", type="string", description="Backfill: last close date (YYYY-MM-DD), with start."),
-        "calibration_weeks": Param(
-            52, type="integer", minimum=8, maximum=104, description="Scoring: calibration weeks."
-        ),
+        "calibration_weeks": Param(**CALIBRATION_WEEKS_PARAM, description="Scoring: calibration weeks."),
     },
     tags=["kalshi", "quotes", "history"],
     doc_md=__doc__,

@@ -19,6 +19,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from tsa_bot.core import market
+from tsa_bot.forecast.calibration import CALIBRATION_WEEKS_PARAM
 from tsa_bot.orchestration.context import fail_fast, task_defaults
 from tsa_bot.replay import tasks as replay
 from tsa_bot.trading.config import Policy
@@ -40,7 +41,7 @@ from tsa_bot.trading.config import Policy
             Policy.KELLY.value, enum=[p.value for p in Policy], description="How the strategy sizes an event."
         ),
         "period": Param(60, enum=[60, 1440], description="Candle length in minutes: hourly or daily."),
-        "calibration_weeks": Param(52, type="integer", minimum=8, maximum=104),
+        "calibration_weeks": Param(**CALIBRATION_WEEKS_PARAM),
     },
     tags=["kalshi", "replay", "backtest"],
     doc_md=__doc__,

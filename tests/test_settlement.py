@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from tsa_bot.core.market import NEW_YORK
 from tsa_bot.core.records import DailyCount
-from tsa_bot.core.scoring import PROBABILITY_CLIP
+from tsa_bot.core.scoring import PROBABILITY_CLIP, score_forecast
 from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.forecast.store import save_forecast
-from tsa_bot.settlement.settle import score_probabilities, settle_completed_weeks, week_actual
+from tsa_bot.settlement.settle import settle_completed_weeks, week_actual
 from tsa_bot.warehouse.tsa_daily import load_batch
 
 WEEK = date(2025, 6, 2)  # a Monday
@@ -21,7 +21,7 @@ WEEK = date(2025, 6, 2)  # a Monday
 
 def test_scores_use_the_strict_above_and_clip_log_loss():
     probs = {2_400_000: 0.9, 2_450_000: 0.5, 2_500_000: 0.0}
-    score = score_probabilities(probs, 2_450_000, mean=2_440_000, q10=2_400_000, q90=2_480_000)
+    score = score_forecast(probs, 2_450_000, mean=2_440_000, q10=2_400_000, q90=2_480_000)
     # 2.45M is not above 2.45M: that strike resolves NO.
     assert score.brier == pytest.approx(((0.9 - 1) ** 2 + 0.5**2 + 0) / 3)
     # One documented clip for every score: p = 0 is scored as PROBABILITY_CLIP, p = 1 as 1 - PROBABILITY_CLIP.
@@ -29,7 +29,7 @@ def test_scores_use_the_strict_above_and_clip_log_loss():
         -(math.log(0.9) + math.log(0.5) + math.log(1 - PROBABILITY_CLIP)) / 3
     )
     assert score.in_80_interval and score.abs_pct_error == pytest.approx(10_000 / 2_450_000)
-    miss = score_probabilities({2_000_000: 0.0}, 2_450_000, 2_000_000, 1_900_000, 2_100_000)
+    miss = score_forecast({2_000_000: 0.0}, 2_450_000, 2_000_000, 1_900_000, 2_100_000)
     assert miss.log_loss == pytest.approx(-math.log(PROBABILITY_CLIP)) and not miss.in_80_interval
 
 

@@ -104,8 +104,8 @@ def test_backfill_replays_two_weeks_point_in_time_without_duplicates(
     import pandas as pd
     import pendulum
 
-    from tsa_bot.forecast.backtest import forecast
     from tsa_bot.forecast.data import load_csv
+    from tsa_bot.forecast.forecaster import forecast
     from tsa_bot.sources.ingest import fetch_tsa, load_tsa
 
     load_tsa(fetch_tsa(offline=True)["page_ids"], run_key="history")

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
-from tsa_bot.forecast import backtest
+from tsa_bot.forecast import forecaster
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.forecast.model import DEFAULT_PARAMS
@@ -26,18 +26,18 @@ def series(shared_csv):
 def fitted_weeks(monkeypatch):
     """Record the Monday of every week that really gets a Prophet fit (inline, no worker processes)."""
     weeks: list[dt.date] = []
-    real_fit = backtest.fit_week
+    real_fit = forecaster.fit_week
 
     def counting_fit(history, week_start, params):
         weeks.append(week_start)
         return real_fit(history, week_start, params)
 
-    monkeypatch.setattr(backtest, "fit_week", counting_fit)
+    monkeypatch.setattr(forecaster, "fit_week", counting_fit)
     return weeks
 
 
 def _forecast(series, cache):
-    return backtest.forecast(series, AS_OF, ONE_FIT, calibration_weeks=8, workers=1, cache=cache)
+    return forecaster.forecast(series, AS_OF, ONE_FIT, calibration_weeks=8, workers=1, cache=cache)
 
 
 @pytest.mark.slow

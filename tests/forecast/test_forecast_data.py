@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from tsa_bot.core.errors import TsaBotError, ValidationError
-from tsa_bot.forecast.backtest import forecast
 from tsa_bot.forecast.data import InsufficientData, history_before, load_csv, to_series, week_start_of
+from tsa_bot.forecast.forecaster import forecast
 
 
 def _series(start: str, days: int, value: float = 2_000_000.0) -> pd.Series:

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tsa_bot.forecast.backtest import forecast, run_backtest
+from tsa_bot.forecast.backtest import run_backtest
 from tsa_bot.forecast.baseline import yoy_remaining_forecast
 from tsa_bot.forecast.data import history_before, load_csv
+from tsa_bot.forecast.forecaster import forecast
 from tsa_bot.forecast.model import (
     DEFAULT_PARAMS,
     MODEL_VERSION,

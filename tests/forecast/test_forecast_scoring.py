@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from tsa_bot.core.errors import ValidationError
-from tsa_bot.forecast.backtest import mondays_between, score
+from tsa_bot.core.market import mondays_between
+from tsa_bot.core.scoring import score_forecast
+from tsa_bot.forecast.backtest import backtest_weeks, score, week_score
 from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.forecast.plot import reliability_points
 
@@ -54,8 +56,34 @@ def test_mondays_between():
         dt.date(2025, 3, 17),
     ]
     assert mondays_between(dt.date(2025, 3, 4), dt.date(2025, 3, 9)) == []
-    with pytest.raises(ValidationError):
-        mondays_between(dt.date(2025, 3, 9), dt.date(2025, 3, 4))
+    assert mondays_between(dt.date(2025, 3, 9), dt.date(2025, 3, 4)) == []
+    # The backtest's range is checked before it is walked: a reversed or Monday-less range is an error.
+    assert backtest_weeks(dt.date(2025, 3, 1), dt.date(2025, 3, 17), [0, 6]) == [
+        dt.date(2025, 3, 3),
+        dt.date(2025, 3, 10),
+        dt.date(2025, 3, 17),
+    ]
+    with pytest.raises(ValidationError, match="start 2025-03-09 is after end 2025-03-04"):
+        backtest_weeks(dt.date(2025, 3, 9), dt.date(2025, 3, 4), [0])
+    with pytest.raises(ValidationError, match="no Monday between"):
+        backtest_weeks(dt.date(2025, 3, 4), dt.date(2025, 3, 9), [0])
+    with pytest.raises(ValidationError, match=r"known days must be 0\.\.6, got 7"):
+        backtest_weeks(dt.date(2025, 3, 1), dt.date(2025, 3, 17), [7])
+
+
+def test_the_backtest_scores_a_week_as_settlement_does():
+    """One score of a week for both: the backtest's summary averages what settlement stores per forecast."""
+    forecasts = [_forecast(np.linspace(2.30e6, 2.50e6, 60)), _forecast(np.linspace(2.0e6, 2.2e6, 60))]
+    actuals = [2.42e6, 2.45e6]
+    weeks = [week_score(f, a) for f, a in zip(forecasts, actuals, strict=True)]
+    first = forecasts[0]
+    assert weeks[0] == score_forecast(
+        first.strike_probabilities(), 2.42e6, first.mean, first.quantile(0.1), first.quantile(0.9)
+    )
+    summary = score(forecasts, actuals)
+    assert summary["mape"] == pytest.approx(np.mean([w.abs_pct_error for w in weeks]))
+    assert summary["coverage80"] == 0.5  # the first week's interval holds its actual, the second's does not
+    assert summary["brier"] == pytest.approx(np.mean([w.brier for w in weeks]))
 
 
 def test_reliability_points_bin_probabilities():

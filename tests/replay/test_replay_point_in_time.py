@@ -15,13 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tsa_bot.core.market import mondays_between
 from tsa_bot.core.publication import NEW_YORK, publication_time
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.forecasts import Forecaster
-from tsa_bot.replay.market import event_histories, mondays
+from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import Policy, TradingConfig
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(
 
     def trades(tsa: pd.Series, quotes: list) -> tuple[list[tuple], list[tuple]]:
         """The trades up to the moment, and the forecast's probability of every strike scored up to it."""
-        weeks = mondays(START, END)
+        weeks = mondays_between(START, END)
         histories = event_histories(quotes, weeks)
         forecaster = Forecaster(tsa, calibration_weeks=8, cache=cache)
         forecaster.warm(weeks)

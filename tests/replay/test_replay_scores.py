@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tsa_bot.core.config import get_settings
-from tsa_bot.core.market import event_ticker_for_week
+from tsa_bot.core.market import event_ticker_for_week, mondays_between
 from tsa_bot.core.publication import NEW_YORK, publication_time
 from tsa_bot.core.records import DailyCount
 from tsa_bot.forecast.cache import PointCache
@@ -27,7 +27,7 @@ from tsa_bot.local.cli import main
 from tsa_bot.quotes.interchange import write_quotes_file
 from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.forecasts import Forecaster
-from tsa_bot.replay.market import event_histories, mondays
+from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.market_history import market_weight_for, scored_history
 from tsa_bot.warehouse.migrate import migrate
@@ -115,7 +115,7 @@ def test_scoring_stores_every_settled_weeks_moments_once(
     assert "10 weeks scored" in out, out + err
     rows = stored(warehouse_engine)
     events = {r[0] for r in rows}
-    assert events == {event_ticker_for_week(m) for m in mondays(START, END)}, out
+    assert events == {event_ticker_for_week(m) for m in mondays_between(START, END)}, out
     moments = {(r[0], r[3]) for r in rows}
     assert len(moments) == 10 * 7  # a daily candle per day: its close is the day's moment
     assert len(rows) > 10 * 7 * 10 and all(0 <= r[5] <= 1 and 0.001 <= r[6] <= 0.999 for r in rows)
@@ -124,7 +124,7 @@ def test_scoring_stores_every_settled_weeks_moments_once(
     forecaster = Forecaster(
         series, calibration_weeks=int(CALIBRATION), cache=PointCache(shared_state / "forecast-cache")
     )
-    weeks = mondays(START, END)
+    weeks = mondays_between(START, END)
     replayed = replay(event_histories(quotes, weeks), weeks, forecaster, TradingConfig(), source=MODEL)
     by_key = {(r[3], r[4]): r[5] for r in rows}
     assert replayed.scores

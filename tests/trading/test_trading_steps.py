@@ -291,8 +291,10 @@ def test_a_step_before_fetch_or_with_another_mode_is_refused(warehouse_url, kals
     daily.fetch_market(run_info("m-1", PARAMS), forecast, **common)
     with pytest.raises(ConfigurationError, match="started in demo mode"):
         daily.decide(run_info("m-1", {**PARAMS, "mode": "paper"}), **common)
-    with pytest.raises(ConfigurationError, match="price_market must run first"):
+    with pytest.raises(ConfigurationError, match="has no quotes: the price task must run first"):
         daily.decide(run_info("m-1", PARAMS), **common)
+    with pytest.raises(ConfigurationError, match="has no decisions: the decide task must run first"):
+        daily.place_orders(run_info("m-1", PARAMS), **common)
 
 
 def test_seeding_a_demo_week(tsim):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -72,6 +73,20 @@ def _add_run(conn: sa.Connection, run_id: str, event: str, moment: datetime, quo
     )
 
 
+def _market_result(conn: sa.Connection, strike: int, result: str) -> None:
+    """The quote history's result of one market of the week's event (what the exchange settled it on)."""
+    conn.execute(
+        sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"), {"e": EVENT}
+    )
+    conn.execute(
+        sa.text(
+            "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
+            " values (:t, :e, :s, :r, 'import')"
+        ),
+        {"t": _ticker(EVENT, strike), "e": EVENT, "s": strike, "r": result},
+    )
+
+
 @pytest.fixture
 def market_warehouse(warehouse_engine: sa.Engine) -> sa.Engine:
     """Two runs of a settled week (Tuesday, Friday in New York), one run of an unsettled one, a decision
@@ -139,17 +154,7 @@ def test_a_one_sided_strike_is_not_scored_and_a_market_result_settles_first(mark
             sa.text("update trading_quotes set yes_bid = null where run_id = 'cli:fri' and strike = 2300000")
         )
         # The market's own result wins over the week's scored mean (here they disagree on purpose).
-        conn.execute(
-            sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"),
-            {"e": EVENT},
-        )
-        conn.execute(
-            sa.text(
-                "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
-                " values (:t, :e, 2500000, 'yes', 'import')"
-            ),
-            {"t": _ticker(EVENT, 2_500_000), "e": EVENT},
-        )
+        _market_result(conn, 2_500_000, "yes")
     with market_warehouse.connect() as conn:
         by_day = {d["day"]: d for d in queries.market_brier(conn)["by_day"]}
     assert by_day["Fri"]["strikes_scored"] == 2
@@ -202,11 +207,68 @@ def test_the_market_endpoint_and_page_show_brier_equity_and_implied_beside_fair(
         page = client.get("/").text
         assert 'id="chart-brier-by-day"' in page and 'id="chart-equity"' in page
         assert "replay (kelly)" in page and "paper" in page
+        # One line per source in the equity chart, a marker per point; the settled total in its caption.
+        assert _markers(page, "equity-replay-kelly") == 2 and _markers(page, "equity-replay-nothing") == 1
+        assert _markers(page, "equity-paper") == 1 and 'settled paper <span class="pos">+2.40</span>' in page
         assert "model 0.1067, market 0.0601 over 6 strikes" in page
         assert '<td class="">0.600</td><td class="">0.450</td>' in page  # the decision: fair beside market
         assert "<script" not in page
     finally:
         get_settings.cache_clear()
+
+
+def _svg(page: str, chart_id: str) -> str:
+    found = re.search(rf'<svg[^>]*id="{chart_id}".*?</svg>', page, re.S)
+    assert found, f"no {chart_id} in the page"
+    return found.group(0)
+
+
+def _markers(page: str, line_id: str) -> int:
+    """The points drawn on one line of the equity chart (matplotlib: one ``<use>`` per marker)."""
+    found = re.search(rf'<g id="{line_id}">(.*?)</g>', _svg(page, "chart-equity"), re.S)
+    assert found, f"no line {line_id} in the equity chart"
+    return found.group(1).count("<use ")
+
+
+def test_a_change_in_the_data_redraws_its_chart_and_only_its_chart(market_warehouse, tmp_path):
+    client = TestClient(
+        create_app(engine_factory=lambda: market_warehouse, replay_file=lambda: tmp_path / "no-replay.json")
+    )
+    first = client.get("/").text
+    assert client.get("/").text == first  # nothing changed: the same page, its charts read back
+    assert _markers(first, "equity-paper") == 1
+
+    # A second paper event, never quoted here, settles: the equity chart is redrawn with it, the Brier
+    # chart (quoted strikes only) is not touched.
+    with market_warehouse.begin() as conn:
+        store.save_settlement(
+            conn,
+            {
+                "mode": "paper",
+                "event_ticker": "KXTSAW-26JAN18",
+                "ticker": _ticker("KXTSAW-26JAN18", 2_400_000),
+                "result": "no",
+                "expiration_value": "2350000",
+                "net_position": 5,
+                "gross_cost": Decimal("2.50"),
+                "fees": Decimal("0.10"),
+                "payout": 0,
+                "pnl": Decimal("-2.60"),
+                "exchange_revenue": None,
+            },
+        )
+    settled = client.get("/").text
+    assert _markers(settled, "equity-paper") == 2
+    assert 'settled paper <span class="neg">-0.20</span>' in settled
+    assert _svg(settled, "chart-brier-by-day") == _svg(first, "chart-brier-by-day")
+
+    # A strike's market result arrives, against the scored mean: the Brier scores and their chart change.
+    with market_warehouse.begin() as conn:
+        _market_result(conn, 2_500_000, "yes")
+    rescored = client.get("/").text
+    assert _svg(rescored, "chart-brier-by-day") != _svg(settled, "chart-brier-by-day")
+    assert "model 0.1067" not in rescored and "over 6 strikes" in rescored
+    assert _svg(rescored, "chart-equity") == _svg(settled, "chart-equity")
 
 
 def test_an_unreadable_replay_file_is_no_replay(tmp_path):

@@ -36,8 +36,8 @@ def _seed_scored_history(engine: sa.Engine, weeks: list[date]) -> None:
     """Real Monday-morning forecasts of past weeks (Prophet on the loaded numbers), saved and scored."""
     import pandas as pd
 
-    from tsa_bot.forecast.backtest import forecast_weeks
     from tsa_bot.forecast.data import to_series
+    from tsa_bot.forecast.forecaster import forecast_weeks
     from tsa_bot.forecast.store import save_forecast
     from tsa_bot.settlement.settle import score_week, week_actual
     from tsa_bot.warehouse.tsa_daily import first_published_as_of

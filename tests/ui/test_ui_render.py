@@ -5,19 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import date, timedelta
-from decimal import Decimal
 
-import numpy as np
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from ui_testkit import fill_a_year
 
 from tsa_bot.core.errors import WarehouseUnavailable
-from tsa_bot.forecast.distribution import WeekForecast
-from tsa_bot.forecast.store import save_forecast
-from tsa_bot.settlement.settle import score_week
-from tsa_bot.trading import store
 from tsa_bot.ui.app import create_app
 from tsa_bot.ui.charts import fan_chart, strike_chart
 
@@ -63,68 +57,9 @@ def test_charts_handle_a_single_week_and_missing_prices():
     assert strike_chart([{"strike": 2_000_000, "fair_yes": None}]).startswith('<p class="empty">')
 
 
-def _run_id(day: date) -> str:
-    return f"tsa_daily/scheduled__{day}T14:30:00+00:00"
-
-
-def _fill_a_year(engine: sa.Engine, weeks: int = 52) -> None:
-    """52 weeks, each forecast every morning (7 forecasts) and scored, a trading run a day with 15 quotes
-    and positions, and every week's paper event settled: the real store functions where there are some."""
-    rng = np.random.default_rng(7)
-    first = date(2025, 1, 6)
-    strikes = range(2_100_000, 2_800_001, 50_000)
-    for w in range(weeks):
-        week = first + timedelta(weeks=w)
-        actual = 2_450_000 + 150_000 * np.sin(w / 8) + rng.normal(0, 40_000)
-        for k in range(7):
-            centre = actual + rng.normal(0, 60_000 / (k + 1))
-            samples = tuple(sorted(float(x) for x in rng.normal(centre, 70_000 / (k + 1), 400)))
-            f = WeekForecast(week, week + timedelta(days=k), k, "prophet-anchored-v2", samples)
-            save_forecast(engine, f, run_key=_run_id(week + timedelta(days=k)))
-        score_week(engine, week, float(actual))
-        event = f"KXTSAW-{(week + timedelta(days=6)).strftime('%y%b%d').upper()}"
-        with engine.begin() as conn:
-            for k in range(7):
-                run_id = _run_id(week + timedelta(days=k))
-                store.start_run(conn, run_id, "paper", event, "http://127.0.0.1", {"max_event_exposure": 200})
-                conn.execute(
-                    sa.text(
-                        "insert into trading_quotes (run_id, event_ticker, ticker, strike, fair_yes, yes_bid,"
-                        " yes_ask, no_bid, no_ask, yes_ask_size, no_ask_size, ev_yes, ev_no)"
-                        " values (:r, :e, :t, :s, 0.5, 0.45, 0.5, 0.5, 0.55, 10, 10, 0.01, -0.05)"
-                    ),
-                    [{"r": run_id, "e": event, "t": f"{event}-A{s / 1e6:.2f}", "s": s} for s in strikes],
-                )
-                store.save_positions(
-                    conn,
-                    run_id,
-                    "paper",
-                    event,
-                    [{"ticker": f"{event}-A2.40", "position": 10, "exposure": 5, "fees": 0.1}],
-                )
-                store.finish_run(conn, run_id, {"orders": 1})
-            pnl = Decimal(str(round(rng.normal(2, 5), 4)))
-            store.save_settlement(
-                conn,
-                {
-                    "mode": "paper",
-                    "event_ticker": event,
-                    "ticker": f"{event}-A2.40",
-                    "result": "yes" if actual > 2_400_000 else "no",
-                    "expiration_value": str(round(actual, 2)),
-                    "net_position": 10,
-                    "gross_cost": 5,
-                    "fees": Decimal("0.1"),
-                    "payout": 10 if actual > 2_400_000 else 0,
-                    "pnl": pnl,
-                    "exchange_revenue": None,
-                },
-            )
-
-
 @pytest.mark.slow
 def test_a_year_of_history_renders_fast(warehouse_engine, tmp_path, capsys):
-    _fill_a_year(warehouse_engine)
+    fill_a_year(warehouse_engine)
     client = TestClient(
         create_app(engine_factory=lambda: warehouse_engine, replay_file=lambda: tmp_path / "no-replay.json")
     )
@@ -143,8 +78,10 @@ def test_a_year_of_history_renders_fast(warehouse_engine, tmp_path, capsys):
 
     page = client.get("/").text
     assert page.count('class="pt forecast"') == 52 and page.count('class="pt actual"') == 52
-    pnl_chart = re.search(r'<svg[^>]*data-chart="pnl".*?</svg>', page, re.S).group(0)
-    assert pnl_chart.count('class="pt"') == 52
+    # The paper P&L of the 52 settled weeks is drawn once, in the equity chart (no chart of its own).
+    equity = re.search(r'<svg[^>]*id="chart-equity".*?</svg>', page, re.S).group(0)
+    assert re.search(r'<g id="equity-paper">(.*?)</g>', equity, re.S).group(1).count("<use ") == 52
+    assert 'data-chart="pnl"' not in page and "P&amp;L by mode" not in page
     history = client.get("/api/history").json()
     assert sum(b["n"] for b in history["calibration"]) == 52 * 7 * 35
     assert history["pnl"]["paper"][0]["event_date"] == "2025-01-12"

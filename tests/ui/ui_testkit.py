@@ -1,4 +1,5 @@
-"""Helpers for the UI tests: a real ``airflow api-server`` in its own process group, and headless Chromium."""
+"""Helpers for the UI tests: a real ``airflow api-server`` in its own process group, headless Chromium, and a
+year of history in the warehouse (which ``benchmarks/ui_render.py`` renders too)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import numpy as np
+import sqlalchemy as sa
+
+from tsa_bot.forecast.distribution import WeekForecast
+from tsa_bot.forecast.store import save_forecast
+from tsa_bot.settlement.settle import score_week
+from tsa_bot.trading import store
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -115,3 +125,62 @@ def chromium(url: str, profile: Path, *extra: str, timeout_s: float = 90) -> sub
     finally:
         stop_group(proc, grace_s=5)  # Chromium's helper processes share its group
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _run_id(day: date) -> str:
+    return f"tsa_daily/scheduled__{day}T14:30:00+00:00"
+
+
+def fill_a_year(engine: sa.Engine, weeks: int = 52) -> None:
+    """52 weeks, each forecast every morning (7 forecasts) and scored, a trading run a day with 15 quotes
+    and positions, and every week's paper event settled: the real store functions where there are some."""
+    rng = np.random.default_rng(7)
+    first = date(2025, 1, 6)
+    strikes = range(2_100_000, 2_800_001, 50_000)
+    for w in range(weeks):
+        week = first + timedelta(weeks=w)
+        actual = 2_450_000 + 150_000 * np.sin(w / 8) + rng.normal(0, 40_000)
+        for k in range(7):
+            centre = actual + rng.normal(0, 60_000 / (k + 1))
+            samples = tuple(sorted(float(x) for x in rng.normal(centre, 70_000 / (k + 1), 400)))
+            f = WeekForecast(week, week + timedelta(days=k), k, "prophet-anchored-v2", samples)
+            save_forecast(engine, f, run_key=_run_id(week + timedelta(days=k)))
+        score_week(engine, week, float(actual))
+        event = f"KXTSAW-{(week + timedelta(days=6)).strftime('%y%b%d').upper()}"
+        with engine.begin() as conn:
+            for k in range(7):
+                run_id = _run_id(week + timedelta(days=k))
+                store.start_run(conn, run_id, "paper", event, "http://127.0.0.1", {"max_event_exposure": 200})
+                conn.execute(
+                    sa.text(
+                        "insert into trading_quotes (run_id, event_ticker, ticker, strike, fair_yes, yes_bid,"
+                        " yes_ask, no_bid, no_ask, yes_ask_size, no_ask_size, ev_yes, ev_no)"
+                        " values (:r, :e, :t, :s, 0.5, 0.45, 0.5, 0.5, 0.55, 10, 10, 0.01, -0.05)"
+                    ),
+                    [{"r": run_id, "e": event, "t": f"{event}-A{s / 1e6:.2f}", "s": s} for s in strikes],
+                )
+                store.save_positions(
+                    conn,
+                    run_id,
+                    "paper",
+                    event,
+                    [{"ticker": f"{event}-A2.40", "position": 10, "exposure": 5, "fees": 0.1}],
+                )
+                store.finish_run(conn, run_id, {"orders": 1})
+            pnl = Decimal(str(round(rng.normal(2, 5), 4)))
+            store.save_settlement(
+                conn,
+                {
+                    "mode": "paper",
+                    "event_ticker": event,
+                    "ticker": f"{event}-A2.40",
+                    "result": "yes" if actual > 2_400_000 else "no",
+                    "expiration_value": str(round(actual, 2)),
+                    "net_position": 10,
+                    "gross_cost": 5,
+                    "fees": Decimal("0.1"),
+                    "payout": 10 if actual > 2_400_000 else 0,
+                    "pnl": pnl,
+                    "exchange_revenue": None,
+                },
+            )

@@ -5,6 +5,7 @@
 exception's message fit where a message is shown (an alert, the terminal), never a page's content.
 """
 
+from collections.abc import Callable
 from datetime import date
 
 MAX_MESSAGE = 300  # characters of an error shown in one line: an alert or a terminal, never a page
@@ -96,6 +97,16 @@ def parse_date(value: object, name: str) -> date:
         return date.fromisoformat(str(value))
     except ValueError:
         raise ValidationError(f"{name} is not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def date_argument(option: str) -> Callable[[str], date]:
+    """An argparse ``type`` for ``option``: :func:`parse_date`, so a bad date on the command line is the same
+    one-line ``ValidationError`` as anywhere else (``tsabot: error: --start is not a date ...``, exit 2)."""
+
+    def parse(text: str) -> date:
+        return parse_date(text, option)
+
+    return parse
 
 
 def optional_date_range(start: object, end: object) -> tuple[date, date] | None:

@@ -62,6 +62,12 @@ def week_sunday(day: date) -> date:
     return day + timedelta(days=6 - day.weekday())
 
 
+def mondays_between(start: date, end: date) -> list[date]:
+    """The Mondays in [start, end], in order: the weeks (and events) of a range; none if start > end."""
+    first = start + timedelta(days=(7 - start.weekday()) % 7)
+    return [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)] if first <= end else []
+
+
 def event_ticker_for_week(day: date, series: str = SERIES) -> str:
     """``KXTSAW-26FEB15`` for any day of the week ending Sunday 2026-02-15."""
     sunday = week_sunday(day)

@@ -1,5 +1,5 @@
-"""How a forecast's strike probabilities are scored against the week's outcome, one way for every caller:
-the backtest, the settlement of a finished week (whose stored scores the UI shows) and anything after.
+"""How a forecast is scored against the week's outcome, one way for every caller: the backtest, the
+settlement of a finished week (whose stored scores the UI shows) and anything after.
 
 Each strike is a yes/no question with Kalshi's strict "above": a mean exactly on the strike is a NO.
 """
@@ -7,6 +7,7 @@ Each strike is a yes/no question with Kalshi's strict "above": a mean exactly on
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,3 +38,23 @@ def strike_scores(prob_above: Mapping[float, float], actual_mean: float) -> tupl
     """(Brier, log loss) of ``{strike: P(mean > strike)}`` once the week's mean is known."""
     resolved = outcomes(prob_above.keys(), actual_mean)
     return brier(prob_above.values(), resolved), log_loss(prob_above.values(), resolved)
+
+
+@dataclass(frozen=True)
+class ForecastScore:
+    """How one forecast of a week did once the week's mean is known."""
+
+    abs_pct_error: float  # |forecast mean - actual mean| / actual mean
+    in_80_interval: bool  # the actual mean within the forecast's 10 % .. 90 % quantiles (inclusive)
+    brier: float  # over the strike grid, see :func:`strike_scores`
+    log_loss: float
+
+
+def score_forecast(
+    prob_above: Mapping[float, float], actual_mean: float, mean: float, q10: float, q90: float
+) -> ForecastScore:
+    """A forecast (mean ``mean``, 80 % interval [q10, q90], strike probabilities) against the week."""
+    week_brier, week_log_loss = strike_scores(prob_above, actual_mean)
+    return ForecastScore(
+        abs(mean - actual_mean) / actual_mean, q10 <= actual_mean <= q90, week_brier, week_log_loss
+    )

@@ -3,7 +3,7 @@
 A multi-year backtest is hundreds of Prophet fits, one per week; mapped one task per week, they spread over
 as many Celery workers as there are. Each step runs without Airflow and passes only small JSON. The
 result is `run_backtest`'s on the same range: the same weeks (`calibration_pool`), each forecast by the
-same `points_for_week`, scored by the same `score_weeks`.
+same `points_for_week`, calibrated by the same `calibrate_weeks` and scored by the same `BacktestResult`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tsa_bot.core.errors import ValidationError, parse_date
-from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
-
-MIN_CALIBRATION_WEEKS = 8
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS, MIN_CALIBRATION_WEEKS
 
 
 @dataclass(frozen=True)
@@ -77,8 +75,8 @@ def _int(value: Any, name: str) -> int:
 
 def plan(params: Mapping[str, Any]) -> list[str]:
     """Every week to forecast, as ISO Mondays: the scored weeks and the calibration weeks before them."""
-    from tsa_bot.forecast.backtest import calibration_pool
     from tsa_bot.forecast.data import load_csv
+    from tsa_bot.forecast.forecaster import calibration_pool
 
     spec = BacktestSpec.from_params(params)
     load_csv(spec.data)  # an unreadable file fails here, once, not in every mapped task
@@ -87,8 +85,8 @@ def plan(params: Mapping[str, Any]) -> list[str]:
 
 def forecast_week(params: Mapping[str, Any], week: str) -> dict[str, Any]:
     """One week's point forecasts (or why it has none), as JSON: what one mapped task computes."""
-    from tsa_bot.forecast.backtest import encode_points, points_for_week
     from tsa_bot.forecast.data import load_csv
+    from tsa_bot.forecast.forecaster import encode_points, points_for_week
 
     spec = BacktestSpec.from_params(params)
     week_start = parse_date(week, "week")
@@ -101,7 +99,8 @@ def summarise(params: Mapping[str, Any], forecasts: Iterable[Mapping[str, Any]])
 
     Returns the summary and the file's path: small enough for an XCom.
     """
-    from tsa_bot.forecast.backtest import BacktestResult, calibration_pool, decode_points, score_weeks
+    from tsa_bot.forecast.backtest import BacktestResult
+    from tsa_bot.forecast.forecaster import calibrate_weeks, calibration_pool, decode_points
 
     spec = BacktestSpec.from_params(params)
     points = {dt.date.fromisoformat(f["week"]): decode_points(f["points"]) for f in forecasts}
@@ -109,8 +108,8 @@ def summarise(params: Mapping[str, Any], forecasts: Iterable[Mapping[str, Any]])
     missing = sorted(set(calibration_pool(weeks, spec.calibration_weeks)) - set(points))
     if missing:
         raise ValidationError(f"{len(missing)} week(s) were not forecast, first {missing[0]}")
-    scored = score_weeks(points, weeks, [spec.known_days], spec.calibration_weeks)
-    result = BacktestResult(spec.known_days, scored[spec.known_days])
+    calibrated = calibrate_weeks(points, weeks, [spec.known_days], spec.calibration_weeks)
+    result = BacktestResult(spec.known_days, calibrated[spec.known_days])
     output = spec.output_path()
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

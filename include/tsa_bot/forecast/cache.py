@@ -26,7 +26,7 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 # The modules whose code decides a week's point forecasts.
-_MODEL_SOURCES = ("model.py", "baseline.py", "calendar.py", "data.py", "backtest.py")
+_MODEL_SOURCES = ("model.py", "baseline.py", "calendar.py", "data.py", "forecaster.py")
 _CODE_DIGEST = hashlib.sha256(
     b"".join((Path(__file__).with_name(name)).read_bytes() for name in _MODEL_SOURCES)
 ).hexdigest()

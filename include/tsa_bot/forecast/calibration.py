@@ -18,6 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_CALIBRATION_WEEKS = 52
+MIN_CALIBRATION_WEEKS = 8  # fewer past errors make no usable spread
+# The ``calibration_weeks`` param of every DAG that forecasts, as ``Param(**CALIBRATION_WEEKS_PARAM)``:
+# the default and the JSON schema's bounds (at most two years of weeks, each one more refit).
+CALIBRATION_WEEKS_PARAM = {
+    "default": DEFAULT_CALIBRATION_WEEKS,
+    "type": "integer",
+    "minimum": MIN_CALIBRATION_WEEKS,
+    "maximum": 104,
+}
 VOLATILITY_POWER = 0.75
 _MIN_VOLATILITY = 1e-4
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import os
@@ -11,17 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tsa_bot.core.errors import ValidationError
-from tsa_bot.forecast.backtest import DEFAULT_WORKERS, BacktestResult, run_backtest
-from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
+from tsa_bot.core.errors import ValidationError, parse_date
+from tsa_bot.forecast.backtest import BacktestResult, run_backtest
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS, MIN_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValidationError(f"not a date (YYYY-MM-DD): {text!r}") from None
+from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
 
 
 def _output_file(text: str, option: str) -> Path:
@@ -59,15 +52,17 @@ def register(subparsers: Any) -> None:
 
 
 def run_backtest_command(args: argparse.Namespace) -> int:
-    start, end = _date(args.start), _date(args.end)
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if start > end:
         raise ValidationError(f"--start {start} is after --end {end}")
     if not 0 <= args.known_days <= 6:
         raise ValidationError(f"--known-days must be 0..6, got {args.known_days}")
     if args.workers < 1:
         raise ValidationError(f"--workers must be at least 1, got {args.workers}")
-    if args.calibration_weeks < 8:
-        raise ValidationError(f"--calibration-weeks must be at least 8, got {args.calibration_weeks}")
+    if args.calibration_weeks < MIN_CALIBRATION_WEEKS:
+        raise ValidationError(
+            f"--calibration-weeks must be at least {MIN_CALIBRATION_WEEKS}, got {args.calibration_weeks}"
+        )
     out = _output_file(args.json, "--json")
     plot = _output_file(args.plot, "--plot") if args.plot else None
     series = load_csv(args.data)

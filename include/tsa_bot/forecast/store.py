@@ -116,6 +116,6 @@ def forecast_to_warehouse(
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
 ) -> int:
     """What an Airflow task calls: forecast the week of ``as_of`` from rows before it, save, return the id."""
-    from tsa_bot.forecast.backtest import forecast
+    from tsa_bot.forecast.forecaster import forecast
 
     return save_forecast(engine, forecast(series, as_of, calibration_weeks=calibration_weeks), run_key)

@@ -7,11 +7,11 @@ import math
 import os
 import re
 import sys
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError, date_argument
 from tsa_bot.kalshi_sim.faults import Fault, FaultSyntaxError, parse_fault
 
 ADMIN_TOKEN_ENV = "TSABOT_SIM_ADMIN_TOKEN"
@@ -32,7 +32,7 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--seed-week",
-        type=_iso_date,
+        type=date_argument("--seed-week"),
         metavar="DATE",
         help="list the event of the week containing DATE: 21 strikes, 50,000 apart, priced by the crowd "
         "(its forecast of the week as of now; see --crowd-seed, --history-data), or around --seed-center",
@@ -45,12 +45,14 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--history-start",
-        type=_iso_date,
+        type=date_argument("--history-start"),
         metavar="DATE",
         help="host the past weekly events whose Monday is from DATE (with --history-end), settled, "
         "with a crowd's quote history served as candlesticks",
     )
-    p.add_argument("--history-end", type=_iso_date, metavar="DATE", help="... to DATE (inclusive)")
+    p.add_argument(
+        "--history-end", type=date_argument("--history-end"), metavar="DATE", help="... to DATE (inclusive)"
+    )
     p.add_argument(
         "--history-data",
         type=Path,
@@ -67,7 +69,7 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--historical-cutoff",
-        type=_iso_date,
+        type=date_argument("--historical-cutoff"),
         metavar="DATE",
         help="markets settled before this UTC date are served under /historical only "
         "(default: 90 days before the latest settlement)",
@@ -114,13 +116,6 @@ def add_simulator_arguments(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.set_defaults(handler=serve)
-
-
-def _iso_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): '{text}'") from None
 
 
 def _fault(text: str) -> Fault:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.market import mondays_between
 from tsa_bot.kalshi_sim.crowd import CrowdParams
 
 
@@ -30,11 +31,8 @@ class HistorySeed:
     strikes: int = 21
     step: int = 50_000
 
-    def mondays(self) -> Iterator[date]:
-        monday = self.start + timedelta(days=(7 - self.start.weekday()) % 7)
-        while monday <= self.end:
-            yield monday
-            monday += timedelta(days=7)
+    def mondays(self) -> list[date]:
+        return mondays_between(self.start, self.end)
 
     def daily(self) -> Mapping[date, int]:
         return self.truth if self.truth is not None else shipped_truth()

@@ -18,8 +18,9 @@ import pandas as pd
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.core.publication import publication_time
-from tsa_bot.forecast.backtest import forecast as forecast_distribution
+from tsa_bot.forecast import forecaster
 from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
 from tsa_bot.kalshi.factories import client_for_run
@@ -117,8 +118,8 @@ def forecast(run: RunInfo, warehouse_url: str | None = None) -> dict:
     )
     # The forecaster's as_of is the first day not yet known: the day after the newest published one.
     first_unknown = known[-1].day + timedelta(days=1)
-    calibration_weeks = int(run.params.get("calibration_weeks", 52))
-    week_forecast = forecast_distribution(
+    calibration_weeks = int(run.params.get("calibration_weeks", DEFAULT_CALIBRATION_WEEKS))
+    week_forecast = forecaster.forecast(
         series,
         first_unknown,
         calibration_weeks=calibration_weeks,

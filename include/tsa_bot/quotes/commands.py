@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 
-from tsa_bot.core.errors import ConfigurationError
+from tsa_bot.core.errors import ConfigurationError, date_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,8 +27,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("--series", default="KXTSAW", help="series ticker (default KXTSAW)")
-    p.add_argument("--start", type=_date, metavar="DATE", help="first close date (export: first candle date)")
-    p.add_argument("--end", type=_date, metavar="DATE", help="last close date (export: last candle date)")
+    p.add_argument(
+        "--start",
+        type=date_argument("--start"),
+        metavar="DATE",
+        help="first close date (export: first candle date)",
+    )
+    p.add_argument(
+        "--end",
+        type=date_argument("--end"),
+        metavar="DATE",
+        help="last close date (export: last candle date)",
+    )
     p.add_argument("--period", type=int, choices=(60, 1440), default=60, help="candle minutes (default 60)")
     io = p.add_mutually_exclusive_group()
     io.add_argument("--import", dest="import_csv", type=Path, metavar="CSV", help="load a quote CSV")
@@ -44,13 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--warehouse-url", help="PostgreSQL URL (default: TSA_WAREHOUSE_URL, else embedded)")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(handler=history_command, score_handler=None)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date (YYYY-MM-DD): '{text}'") from None
 
 
 def _engine(url: str | None):

@@ -15,16 +15,16 @@ import pandas as pd
 
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.errors import ValidationError, parse_date
-from tsa_bot.core.market import SERIES
-from tsa_bot.forecast.backtest import DEFAULT_WORKERS
+from tsa_bot.core.market import SERIES, mondays_between
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
 from tsa_bot.replay.forecasts import Forecaster
-from tsa_bot.replay.market import event_histories, mondays
+from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import Policy, TradingConfig, parse_policy
 
 
@@ -129,7 +129,7 @@ def run_replay(
     cache: PointCache | None = None,
 ) -> dict[str, Any]:
     """The whole replay as its JSON document: the strategy, the YoY baseline's and doing nothing."""
-    weeks = mondays(start, end)
+    weeks = mondays_between(start, end)
     if not weeks:
         raise ValidationError(f"no Monday between {start} and {end}: nothing to replay")
     histories = event_histories(rows, weeks)

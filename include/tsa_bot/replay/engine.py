@@ -70,7 +70,7 @@ class Score:
 
 
 @dataclass
-class Outcome:
+class ReplayRun:
     """One replay: its trades (settled where known), scores, each week's P&L, and the equity by week.
 
     ``scored``: every moment's model and market probabilities, as ``blend`` learns from them (whatever
@@ -127,9 +127,9 @@ def replay(
     config: TradingConfig,
     *,
     source: str = MODEL,
-) -> Outcome:
+) -> ReplayRun:
     """Trade every moment of every week with ``source``'s probabilities (``nothing``: never trade)."""
-    out = Outcome(source, config.policy.value)
+    out = ReplayRun(source, config.policy.value)
     book = PaperBook(config.paper_bankroll)
     learned: list[ScoredWeek] = []
     weights: dict[int, Decimal] = {}
@@ -232,7 +232,7 @@ def _trade(
     quotes: list[Any],
     book: PaperBook,
     config: TradingConfig,
-    out: Outcome,
+    out: ReplayRun,
 ) -> list[Trade]:
     """One moment's decide and place steps on the paper book; returns the fills as trades."""
     broker = PaperBroker(snapshot, snapshot.fees, book.fills, book.settled, book.start + book.realised)

@@ -2,7 +2,7 @@
 
 What is known at a moment is what TSA had published by then (:mod:`tsa_bot.core.publication`, the schedule the
 DAG uses): the week's first ``k`` days, where ``k`` counts the days published by the moment and present in
-the data. The forecast of (week, k) is the backtest's (``forecast.backtest.forecast_weeks``): a Prophet
+the data. The forecast of (week, k) is the backtest's (``forecast.forecaster.forecast_weeks``): a Prophet
 fit on rows before the Monday, the known days entering only through rows dated before Monday + k, and a
 spread from weeks that ended before the Monday. Every row it reads was published by the moment.
 
@@ -22,11 +22,11 @@ from typing import Any
 import pandas as pd
 
 from tsa_bot.core.publication import publication_time
-from tsa_bot.forecast.backtest import DEFAULT_WORKERS, forecast_weeks
 from tsa_bot.forecast.cache import PointCache, cache_key
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import InsufficientData
 from tsa_bot.forecast.distribution import WeekForecast
+from tsa_bot.forecast.forecaster import DEFAULT_WORKERS, forecast_weeks
 from tsa_bot.forecast.model import DEFAULT_PARAMS, MODEL_VERSION
 
 KNOWN_DAYS = (0, 1, 2, 3, 4)  # Saturday and Sunday's moments know Monday–Thursday at most

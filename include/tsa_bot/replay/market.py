@@ -29,11 +29,6 @@ DEPTH = Decimal(100)  # contracts assumed offered at each candle's bid and ask
 FEES = FeeSchedule()  # KXTSAW: quadratic taker fee, multiplier 1
 
 
-def mondays(start: date, end: date) -> list[date]:
-    first = start + timedelta(days=(7 - start.weekday()) % 7)
-    return [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)] if first <= end else []
-
-
 @dataclass(frozen=True)
 class Moment:
     day: date  # the trading day (New York)

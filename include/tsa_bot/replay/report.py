@@ -9,7 +9,7 @@ from typing import Any
 
 from tsa_bot.core.market import ZERO
 from tsa_bot.core.scoring import brier
-from tsa_bot.replay.engine import Outcome, Score, Trade
+from tsa_bot.replay.engine import ReplayRun, Score, Trade
 from tsa_bot.replay.market import DEPTH, FEES, RUN_TIME
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -64,7 +64,7 @@ def _figures(trades: Sequence[Trade], scores: Sequence[Score], drawdown: Decimal
     }
 
 
-def summary(outcome: Outcome) -> dict[str, Any]:
+def summary(outcome: ReplayRun) -> dict[str, Any]:
     out = _figures(outcome.trades, outcome.scores, max_drawdown(w["pnl"] for w in outcome.weeks))
     by_day = {}
     for i, name in enumerate(DAYS):
@@ -92,7 +92,7 @@ def _trade_json(t: Trade) -> dict[str, Any]:
     }
 
 
-def document(outcome: Outcome, beside: Sequence[Outcome], **run: Any) -> dict[str, Any]:
+def document(outcome: ReplayRun, beside: Sequence[ReplayRun], **run: Any) -> dict[str, Any]:
     """The JSON object: ``trades``, ``weeks``, ``summary``, and what else the run needs to be read."""
     return {
         "trades": [_trade_json(t) for t in outcome.trades],
@@ -111,7 +111,7 @@ def document(outcome: Outcome, beside: Sequence[Outcome], **run: Any) -> dict[st
     }
 
 
-def _equity(outcome: Outcome) -> list[dict[str, Any]]:
+def _equity(outcome: ReplayRun) -> list[dict[str, Any]]:
     return [{"at": at.isoformat(), "pnl": _money(v)} for at, v in outcome.equity]
 
 

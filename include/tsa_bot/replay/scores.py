@@ -32,10 +32,10 @@ import sqlalchemy as sa
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import SERIES
 from tsa_bot.core.publication import publication_time
-from tsa_bot.forecast.backtest import DEFAULT_WORKERS
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import to_series
+from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
 from tsa_bot.forecast.model import MODEL_VERSION
 from tsa_bot.pricing.market_implied import ScoredWeek
 from tsa_bot.quotes.store import read_history

@@ -6,7 +6,6 @@ strict "above": a strike pays YES only when the mean is greater than it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -17,22 +16,6 @@ from tsa_bot.core.market import market_result
 from tsa_bot.core.publication import publication_time
 from tsa_bot.forecast.store import load_forecast, load_strike_probabilities
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
-
-
-@dataclass(frozen=True)
-class ForecastScore:
-    abs_pct_error: float
-    in_80_interval: bool
-    brier: float
-    log_loss: float
-
-
-def score_probabilities(
-    prob_above: dict[int, float], actual_mean: float, mean: float, q10: float, q90: float
-) -> ForecastScore:
-    """Brier and log loss over the strike grid (see :mod:`tsa_bot.core.scoring`), and the mean's error."""
-    brier, log_loss = scoring.strike_scores(prob_above, actual_mean)
-    return ForecastScore(abs(mean - actual_mean) / actual_mean, q10 <= actual_mean <= q90, brier, log_loss)
 
 
 def week_actual(engine: sa.Engine, week_start: date, as_of: datetime) -> float | None:
@@ -74,7 +57,7 @@ def score_week(engine: sa.Engine, week_start: date, actual_mean: float) -> int:
         )
     for forecast_id in ids:
         forecast = load_forecast(engine, forecast_id)
-        score = score_probabilities(
+        score = scoring.score_forecast(
             load_strike_probabilities(engine, forecast_id),
             actual_mean,
             forecast.mean,

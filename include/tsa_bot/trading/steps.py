@@ -278,7 +278,7 @@ def decide_step(
     if "decide" in run["steps"]:
         return dict(run["steps"]["decide"])
     if "price" not in run["steps"]:
-        raise ConfigurationError(f"trading run '{run_id}' has no quotes: price_market must run first")
+        raise ConfigurationError(f"trading run '{run_id}' has no quotes: the price task must run first")
     event_ticker, mode = run["event_ticker"], run["mode"]
     snapshot = _snapshot_of(engine, run_id)
     with engine.begin() as conn:
@@ -331,7 +331,7 @@ def place_step(
     if skipped is not None:
         return skipped
     if "decide" not in run["steps"]:
-        raise ConfigurationError(f"trading run '{run_id}' has no decisions: decide_orders must run first")
+        raise ConfigurationError(f"trading run '{run_id}' has no decisions: the decide task must run first")
     with exposure_lock(engine, account_of(run)):
         run = _load_run(engine, run_id, config)  # as it is now: another attempt may have finished meanwhile
         event_ticker, mode = run["event_ticker"], run["mode"]

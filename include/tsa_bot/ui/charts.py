@@ -1,7 +1,8 @@
 """Inline SVG charts drawn in Python: no JavaScript, no CDN, so the page works on a machine offline.
 
 Every chart returns an ``<svg class="chart" data-chart=NAME>`` whose data points carry ``class="pt"``,
-or an empty-state ``<p class="empty">`` when there is nothing to draw.
+or an empty-state ``<p class="empty">`` when there is nothing to draw. Each is kept until its data changes
+(``chart_cache``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from tsa_bot.ui.chart_cache import cached_chart
+
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 36
-COLOURS = {"paper": "#2b6cb0", "demo": "#d69e2e", "live": "#c53030"}
+LINE_COLOURS = ("#2b6cb0", "#d69e2e", "#c53030", "#2f855a")  # the series of a line chart, in name order
 
 
 def empty(message: str) -> str:
@@ -90,6 +93,7 @@ def _every(items: Sequence[Any], most: int) -> list[int]:
     return list(range(0, len(items), step))
 
 
+@cached_chart
 def fan_chart(weeks: Sequence[dict[str, Any]]) -> str:
     """Each week's forecast band (10-90 % and 25-75 %), its median, and the actual weekly mean."""
     if not weeks:
@@ -133,6 +137,7 @@ def fan_chart(weeks: Sequence[dict[str, Any]]) -> str:
     return _svg("fan", "Weekly mean: forecast band vs actual", body)
 
 
+@cached_chart
 def reliability_chart(bins: Sequence[dict[str, Any]]) -> str:
     """Forecast probability against how often the strike was exceeded, per probability bin."""
     if not bins:
@@ -157,27 +162,26 @@ def reliability_chart(bins: Sequence[dict[str, Any]]) -> str:
     return _svg("calibration", "Reliability: forecast probability vs observed frequency", body)
 
 
+@cached_chart
 def line_chart(
     name: str, title: str, series: dict[str, Sequence[tuple[str, float]]], fmt: str = "{:.3f}"
 ) -> str:
-    """One line per series over shared x labels (ISO dates), e.g. cumulative P&L by mode, Brier by week."""
+    """One line per series over shared x labels (ISO dates), e.g. the Brier score by week."""
     labels = sorted({label for points in series.values() for label, _ in points})
     if not labels:
         return ""
     pos = {label: i for i, label in enumerate(labels)}
     values = [v for points in series.values() for _, v in points]
     x = Scale(-0.5, len(labels) - 0.5, LEFT, WIDTH - RIGHT)
-    y = Scale(*_padded([*values, 0.0] if name == "pnl" else values), HEIGHT - BOTTOM, TOP)
+    y = Scale(*_padded(values), HEIGHT - BOTTOM, TOP)
     body = _axes(
         x,
         y,
         [(i, labels[i][:10]) for i in _every(labels, 6)],
         [(v, fmt.format(v)) for v in _ticks(y.lo, y.hi)],
     )
-    if name == "pnl":
-        body.append(f'<line x1="{LEFT}" y1="{y(0)}" x2="{WIDTH - RIGHT}" y2="{y(0)}" stroke="#999"/>')
     for k, (key, points) in enumerate(sorted(series.items())):
-        colour = COLOURS.get(key, "#2b6cb0")
+        colour = LINE_COLOURS[k % len(LINE_COLOURS)]
         pts = [(x(pos[label]), y(v)) for label, v in points]
         if len(pts) > 1:
             body.append(f'<polyline points="{_points(pts)}" fill="none" stroke="{colour}" stroke-width="2"/>')
@@ -193,6 +197,7 @@ def line_chart(
     return _svg(name, title, body)
 
 
+@cached_chart
 def strike_chart(strikes: Sequence[dict[str, Any]]) -> str:
     """Per strike: the fair probability (line) against the market's YES bid-ask (bars)."""
     priced = [s for s in strikes if s.get("fair_yes") is not None]

@@ -241,21 +241,13 @@ def _orders(data: dict[str, Any], base: str) -> str:
 
 
 def history_panels(data: dict[str, Any]) -> list[str]:
-    """The history charts, each in its panel."""
-    pnl = {mode: [(r["event_date"], r["cumulative"]) for r in rows] for mode, rows in data["pnl"].items()}
-    totals = [f"{escape(m)} {_money(rows[-1]['cumulative'])}" for m, rows in sorted(data["pnl"].items())]
-    total = f" — total {' · '.join(totals)}" if totals else ""
+    """The history charts, each in its panel (the P&L by mode is in the equity chart)."""
     brier = {"brier": [(r["week_start"], r["brier"]) for r in data["brier"]]}
     return [
         _panel(
             "Weekly mean: forecast band (earliest of each week) vs actual", charts.fan_chart(data["weeks"])
         ),
         _panel("Calibration: forecast P(above) vs observed", charts.reliability_chart(data["calibration"])),
-        _panel(
-            f"Cumulative P&amp;L by mode, net of fees{total}",
-            charts.line_chart("pnl", "Cumulative P&L by mode", pnl, "{:+,.0f}")
-            or charts.empty("No settled events yet."),
-        ),
         _panel(
             "Brier score by week (lower is better)",
             charts.line_chart("brier", "Brier score by week", brier)
@@ -273,21 +265,24 @@ def market_panels(data: dict[str, Any]) -> list[str]:
             f" — all days: model {overall['brier_model']:.4f}, market {overall['brier_market']:.4f}"
             f" over {overall['strikes_scored']} strikes"
         )
-    replay = data["equity"]["replay"]
-    replay_said = ""
+    replay, settled = data["equity"]["replay"], data["equity"]["settled"]
+    equity_said = ""
     if replay:
-        replay_said = (
+        equity_said = (
             f" — replay {escape(str(replay['run'].get('start')))} … {escape(str(replay['run'].get('end')))}"
             f" P&amp;L {_money(replay['summary']['pnl'])}, saved {_when(replay.get('saved_at'))}"
         )
+    totals = [f"{escape(m)} {_money(rows[-1]['cumulative'])}" for m, rows in sorted(settled.items()) if rows]
+    if totals:
+        equity_said += f" — settled {' · '.join(totals)}"
     return [
         _panel(
             f"Brier by day of the week, model vs market (lower is better){said}",
             plots.brier_by_day_chart(data["brier_by_day"]["by_day"]),
         ),
         _panel(
-            f"Equity: replay and paper/demo, net of fees{replay_said}",
-            plots.equity_chart(replay, data["equity"]["settled"]),
+            f"Equity: replay and paper/demo, net of fees{equity_said}",
+            plots.equity_chart(replay, settled),
         ),
     ]
 

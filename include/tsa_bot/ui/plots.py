@@ -1,5 +1,6 @@
 """The market charts, drawn with matplotlib and inlined as SVG: grouped bars and dated lines of several
 sources are what matplotlib does in a few lines and the hand-built helpers of ``charts`` would need anew.
+Drawing one takes a tenth of a second or more: each is kept until its data changes (``chart_cache``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 
+from tsa_bot.ui.chart_cache import cached_chart
 from tsa_bot.ui.charts import empty
 
 MODEL, MARKET = "#2b6cb0", "#dd6b20"
@@ -51,6 +53,7 @@ def _figure() -> tuple[Figure, Any]:
     return fig, ax
 
 
+@cached_chart
 def brier_by_day_chart(by_day: Sequence[Mapping[str, Any]]) -> str:
     """Bars per weekday: the model's Brier score beside the market's (lower is better)."""
     if not any(d["strikes_scored"] for d in by_day):
@@ -77,6 +80,7 @@ def _at(text: str) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
+@cached_chart
 def equity_chart(replay: Mapping[str, Any] | None, pnl: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """Cumulative P&L net of fees: the latest replay (and its baselines) beside paper/demo trading."""
     lines: list[tuple[str, list[tuple[dt.datetime, float]], str, str]] = []
@@ -97,7 +101,19 @@ def equity_chart(replay: Mapping[str, Any] | None, pnl: Mapping[str, Sequence[Ma
     fig, ax = _figure()
     for label, points, colour, style in lines:
         xs, ys = zip(*points, strict=True)
-        ax.step(xs, ys, where="post", label=label, color=colour, linestyle=style, marker=".", markersize=3)
+        # Each line's group gets an id (``equity-paper``, ``equity-replay-kelly``), one marker per point.
+        line_id = "equity-" + re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+        ax.step(
+            xs,
+            ys,
+            where="post",
+            label=label,
+            color=colour,
+            linestyle=style,
+            marker=".",
+            markersize=3,
+            gid=line_id,
+        )
     ax.axhline(0, color="#999", linewidth=0.8)
     ax.set_ylabel("P&L ($)", fontsize=8)
     ax.legend(fontsize=8, frameon=False)

@@ -6,6 +6,7 @@ Every function takes an open connection and tolerates an empty warehouse (it ret
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from tsa_bot.core.market import NEW_YORK
 from tsa_bot.core.scoring import brier
 from tsa_bot.pricing.market_implied import LadderQuote, MarketViewError, implied_probabilities
+from tsa_bot.ui.chart_cache import FingerprintCache
 
 DAG_ID = "tsa_daily"
 FAN_LEVELS = ("0.05", "0.10", "0.25", "0.50", "0.75", "0.90", "0.95")
@@ -358,6 +360,33 @@ def _implied(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, float]]:
     return out
 
 
+# Every quoted strike with its run's moment, the model's fair P(YES), the ladder's quote and how it settled.
+MARKET_ROWS = r"""
+with weeks as (
+    select week_start, max(actual_mean) as actual_mean from forecast_scores group by week_start
+), settled as (
+    select distinct on (ticker) ticker, result from trading_settlements order by ticker, id
+), events as (
+    -- KXTSAW-26JAN04 is the week that ends on Sunday 2026-01-04
+    select e.event_ticker, w.actual_mean
+    from (select distinct event_ticker from trading_quotes) e
+    join weeks w on w.week_start
+        = to_date(substring(e.event_ticker from '-([0-9]{2}[A-Z]{3}[0-9]{2})$'), 'YYMONDD') - 6
+)
+select q.run_id, coalesce(r.as_of, r.started_at) as moment, q.strike, q.fair_yes,
+       q.yes_bid, q.yes_ask,
+       coalesce(nullif(nullif(m.result, ''), 'scalar'), s.result,
+                case when e.actual_mean > q.strike then 'yes' when e.actual_mean is not null
+                     then 'no' end) as result
+from trading_quotes q
+join trading_runs r on r.run_id = q.run_id
+left join quote_markets m on m.ticker = q.ticker
+left join settled s on s.ticker = q.ticker
+left join events e on e.event_ticker = q.event_ticker
+"""
+_MARKET_BRIER: FingerprintCache[dict[str, Any]] = FingerprintCache()
+
+
 def market_brier(conn: sa.Connection) -> dict[str, Any]:
     """The model's Brier score against the market's, by New York weekday of each run's moment
     (its ``as_of``, else its start), over settled strikes.
@@ -366,33 +395,17 @@ def market_brier(conn: sa.Connection) -> dict[str, Any]:
     with the model's fair probability and with the market-implied one (the ladder's mids made monotone,
     ``pricing.market_implied``). Same strikes, same moments. A strike has settled when its market has a
     result (quote history or a settlement of ours), or else its week's mean is scored (strict ``>``).
+
+    Scoring a year's rows takes a good part of a second; the server digests the same rows in a few
+    milliseconds, and while that digest is unchanged the scores computed from them are reused.
     """
-    rows = _rows(
-        conn,
-        r"""
-        with weeks as (
-            select week_start, max(actual_mean) as actual_mean from forecast_scores group by week_start
-        ), settled as (
-            select distinct on (ticker) ticker, result from trading_settlements order by ticker, id
-        ), events as (
-            -- KXTSAW-26JAN04 is the week that ends on Sunday 2026-01-04
-            select e.event_ticker, w.actual_mean
-            from (select distinct event_ticker from trading_quotes) e
-            join weeks w on w.week_start
-                = to_date(substring(e.event_ticker from '-([0-9]{2}[A-Z]{3}[0-9]{2})$'), 'YYMONDD') - 6
-        )
-        select q.run_id, coalesce(r.as_of, r.started_at) as moment, q.strike, q.fair_yes,
-               q.yes_bid, q.yes_ask,
-               coalesce(nullif(nullif(m.result, ''), 'scalar'), s.result,
-                        case when e.actual_mean > q.strike then 'yes' when e.actual_mean is not null
-                             then 'no' end) as result
-        from trading_quotes q
-        join trading_runs r on r.run_id = q.run_id
-        left join quote_markets m on m.ticker = q.ticker
-        left join settled s on s.ticker = q.ticker
-        left join events e on e.event_ticker = q.event_ticker
-        """,
-    )
+    key = conn.execute(
+        sa.text(f"select md5(coalesce(string_agg(m::text, '|' order by m::text), '')) from ({MARKET_ROWS}) m")
+    ).scalar_one()
+    return copy.deepcopy(_MARKET_BRIER.get_or_make(key, lambda: _market_brier(_rows(conn, MARKET_ROWS))))
+
+
+def _market_brier(rows: list[dict[str, Any]]) -> dict[str, Any]:
     settled = [
         r
         for r in rows
