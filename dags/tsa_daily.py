@@ -23,6 +23,7 @@ from tsa_bot.core import market
 from tsa_bot.core.config import get_settings
 from tsa_bot.orchestration import daily
 from tsa_bot.orchestration.context import current_run, fail_fast, kalshi_settings, retry_delay, task_defaults
+from tsa_bot.trading.policies import DEFAULT_POLICY, policy_names
 
 NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
 
@@ -59,8 +60,8 @@ LATE_PUBLICATION_RETRIES = {
         "max_daily_loss": Param(100, type="number", minimum=0, description="Dollars."),
         "kill_switch": Param(False, type="boolean", description="Place no order at all."),
         "policy": Param(
-            "kelly",
-            enum=["kelly", "ladder", "blend", "guarded"],
+            DEFAULT_POLICY,
+            enum=policy_names(),
             description="How decide sizes the event (tsabot replay --policy compares them).",
         ),
         "market_weight": Param(

@@ -137,3 +137,24 @@ def save_forecast(
 def run_info(key: str, params: Mapping[str, Any], when: datetime = RUN_TIME) -> daily.RunInfo:
     """A DAG run as the tasks see it (a backfill when its params say so, as orchestration sets them)."""
     return daily.RunInfo(key, when, bool(params.get("backfill")) is True, dict(params))
+
+
+def decide_with_daily_tasks(
+    engine: sa.Engine, key: str, params: Mapping[str, Any], probs: Mapping[int, float]
+) -> dict[str, Any]:
+    """The DAG's first three trading tasks for a run at RUN_TIME; the decide task's result."""
+    forecast = save_forecast(engine, key, probs)
+    run = run_info(key, params)
+    daily.fetch_market(run, forecast)
+    daily.price(run, forecast)
+    return daily.decide(run)
+
+
+def decision_rows(engine: sa.Engine, run_id: str) -> list[dict[str, Any]]:
+    """The run's decisions (ticker, action, reason), lowest strike first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select ticker, action, reason from trading_decisions where run_id = :r order by strike"),
+            {"r": run_id},
+        ).mappings()
+        return [dict(r) for r in rows]

@@ -12,7 +12,8 @@ effect writes the same rows and never sends a second order.
   of the event recorded by ``as_of``, or skips.
 - ``price_step`` saves one quote per strike (``trading_quotes``).
 - ``decide_step`` adopts and cancels stale resting orders of earlier runs, then saves one decision per
-  strike. Under ``blend``/``guarded`` it pools the market at the weight of ``market_history``: the run's
+  strike. A policy that learns the market's weight (``blend``, ``guarded``) pools the market at the weight of
+  ``market_history``: the run's
   pinned ``market_weight`` param, else learned from weeks settled before its ``as_of``, else the default.
   Once done it is not recomputed: after orders are placed the exposure it sized against changed.
 - ``place_step`` risk-checks each decision and places it at most once (see :mod:`.execution`); a
@@ -41,7 +42,7 @@ from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store
 from tsa_bot.trading.book import Outcome, paper_positions, settle_book
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
-from tsa_bot.trading.config import Policy, TradingConfig, TradingMode
+from tsa_bot.trading.config import TradingConfig, TradingMode
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.execution import (
     account_of,
@@ -53,6 +54,7 @@ from tsa_bot.trading.execution import (
 )
 from tsa_bot.trading.factories import guard
 from tsa_bot.trading.market_history import market_weight_for
+from tsa_bot.trading.policies import POLICIES
 from tsa_bot.trading.risk import ExposureState, RestingOrder
 
 log = logging.getLogger(__name__)
@@ -284,7 +286,7 @@ def decide_step(
         quotes = store.load_quotes(conn, run_id)
     weighed: dict[str, Any] = {}
     weight_note = None
-    if config.policy in (Policy.BLEND, Policy.GUARDED):
+    if POLICIES[config.policy].learns_market_weight:
         moment = _utc(run["as_of"] or run["started_at"])
         chosen = market_weight_for(engine, moment, run["params"] or {}, config.market_weight)
         config = replace(config, market_weight=chosen.weight)
