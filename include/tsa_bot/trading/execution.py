@@ -85,7 +85,13 @@ def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_tic
             adopted += 1
         for coid, row in ours.items():
             if row["status"] == "pending" and row["run_id"] != run_id and coid not in seen:
-                store.mark_unsent(conn, coid, f"never reached the exchange (seen by run {run_id})")
+                store.set_order_status(
+                    conn,
+                    "unsent",
+                    f"never reached the exchange (seen by run {run_id})",
+                    client_order_id=coid,
+                    only_from="pending",
+                )
     return adopted
 
 
@@ -127,7 +133,9 @@ def cancel_stale(
             continue  # not ours (manual), or one of this run's decisions on a retry
         broker.cancel(order.order_id)
         with engine.begin() as conn:
-            store.mark_canceled(conn, order.order_id, f"stale: superseded by run {run_id}")
+            store.set_order_status(
+                conn, "canceled", f"stale: superseded by run {run_id}", order_id=order.order_id
+            )
         count += 1
     return count
 
@@ -188,7 +196,13 @@ def execute(
                 str(exc),
                 numbers,
             )
-            store.mark_unsent(conn, d.client_order_id, f"refused by the exchange: {exc}")
+            store.set_order_status(
+                conn,
+                "unsent",
+                f"refused by the exchange: {exc}",
+                client_order_id=d.client_order_id,
+                only_from="pending",
+            )
         return "rejected", ZERO, False
     with engine.begin() as conn:
         store.save_order(

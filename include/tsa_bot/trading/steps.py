@@ -96,7 +96,7 @@ def _skipped(run: Mapping[str, Any]) -> dict[str, Any] | None:
 def _skip(engine: sa.Engine, run_id: str, base: Mapping[str, Any], reason: str) -> dict[str, Any]:
     result = {**base, "skipped": reason}
     with engine.begin() as conn:
-        store.skip_run(conn, run_id, reason, result)
+        store.finish_run(conn, run_id, result, skipped=reason)
     log.info("trading run %s skipped: %s", run_id, reason)
     return result
 
