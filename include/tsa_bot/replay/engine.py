@@ -253,7 +253,7 @@ def _trade(
                 {"moment": moment.at.isoformat(), "ticker": d.ticker, "codes": [v.code for v in violations]}
             )
             continue
-        placement = broker.place(d, config.time_in_force)
+        placement = broker.place(d, d.order_request(config.time_in_force))
         for f in placement.fills:
             book.fills.append(_fill_row(f.ticker, f.book_side, f.count, f.yes_price, f.fee))
             price = f.yes_price if f.book_side == BookSide.BID else 1 - f.yes_price

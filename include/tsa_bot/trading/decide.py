@@ -29,7 +29,7 @@ ORDER_ID_PREFIX = "tsabot-"
 
 
 def client_order_id(run_id: str, ticker: str, direction: str, purpose: str = "entry") -> str:
-    """Deterministic from what the order is: one order per run, market, side and purpose."""
+    """Deterministic from what the order is: one order per run, market, direction and purpose."""
     return ORDER_ID_PREFIX + str(uuid.uuid5(ORDER_ID_NAMESPACE, f"{run_id}|{ticker}|{direction}|{purpose}"))
 
 
@@ -49,7 +49,7 @@ class Decision:
     raw_fair_yes: float | None
     action: Action
     count: Decimal
-    limit_price: Decimal | None  # of the side bought
+    limit_price: Decimal | None  # of the direction bought
     fee_per_contract: Decimal | None
     ev_per_contract: Decimal | None
     kelly_contracts: Decimal | None
@@ -75,10 +75,10 @@ class Decision:
         """The V2 order: buy YES at p is ``bid @ p``; buy NO at q is ``ask @ 1 - q``."""
         assert self.limit_price is not None and self.client_order_id is not None
         if self.action == Action.BUY_YES:
-            side, price = BookSide.BID, self.limit_price
+            book_side, price = BookSide.BID, self.limit_price
         else:
-            side, price = BookSide.ASK, ONE - self.limit_price
-        return OrderRequest(self.ticker, self.client_order_id, side, self.count, price, time_in_force)
+            book_side, price = BookSide.ASK, ONE - self.limit_price
+        return OrderRequest(self.ticker, self.client_order_id, book_side, self.count, price, time_in_force)
 
 
 def _none(quote: StrikeQuote, event_ticker: str, reason: str, **kw) -> Decision:

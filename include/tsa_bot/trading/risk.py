@@ -38,7 +38,7 @@ class RestingOrder:
     ticker: str
     direction: str  # yes | no
     remaining: Decimal
-    price: Decimal  # of the side bought
+    price: Decimal  # of the direction bought
 
     @property
     def collateral(self) -> Decimal:
@@ -73,7 +73,7 @@ class ExposureState:
 
 @dataclass(frozen=True)
 class OrderIntent:
-    """Buy ``count`` contracts of ``direction`` in ``ticker`` at up to ``price`` (of that side)."""
+    """Buy ``count`` contracts of ``direction`` in ``ticker`` at up to ``price`` (of that direction)."""
 
     event_ticker: str
     ticker: str

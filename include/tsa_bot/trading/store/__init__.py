@@ -41,6 +41,7 @@ from tsa_bot.trading.store.runs import (
     record_step,
     save_quotes,
     save_snapshot,
+    snapshot_of_run,
     start_run,
 )
 
@@ -75,5 +76,6 @@ __all__ = [
     "set_filled",
     "set_order_status",
     "settled_tickers",
+    "snapshot_of_run",
     "start_run",
 ]

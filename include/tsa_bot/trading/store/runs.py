@@ -131,11 +131,16 @@ def save_snapshot(
 def load_snapshot(conn: sa.Connection, run_id: str) -> MarketSnapshot | None:
     """The snapshot :func:`save_snapshot` saved for the run, rebuilt exactly; None if it saved none."""
     run = get_run(conn, run_id)
-    if run is None or run["fee_type"] is None:
+    return None if run is None else snapshot_of_run(conn, run)
+
+
+def snapshot_of_run(conn: sa.Connection, run: Mapping[str, Any]) -> MarketSnapshot | None:
+    """:func:`load_snapshot` for a run whose row was already read (``get_run``)."""
+    if run["fee_type"] is None:
         return None
     rows = conn.execute(
         sa.text("select ticker, strike, book from trading_snapshots where run_id = :r order by seq, id"),
-        {"r": run_id},
+        {"r": run["run_id"]},
     ).mappings()
 
     def levels(pairs: list[list[str]]) -> tuple[Level, ...]:
