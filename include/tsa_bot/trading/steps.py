@@ -297,8 +297,7 @@ def place_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any
         filled_total = ZERO
         for decision_id, d in decisions:
             assert d.client_order_id is not None
-            with run.engine.begin() as conn:
-                existing = store.order_by_client_id(conn, d.client_order_id)
+            existing = ours.get(d.client_order_id)  # the ledger's row: in the event, in the run's mode
             if d.ticker in rejected_before and (existing is None or not existing["order_id"]):
                 result["rejected"] += 1  # rejected on an earlier attempt: the verdict stands
                 continue

@@ -21,7 +21,6 @@ from tsa_bot.trading.store.fills import (
 from tsa_bot.trading.store.orders import (
     adopt_order,
     load_decisions,
-    order_by_client_id,
     our_orders,
     record_intent,
     rejections_for_run,
@@ -57,7 +56,6 @@ __all__ = [
     "load_decisions",
     "load_quotes",
     "load_snapshot",
-    "order_by_client_id",
     "our_orders",
     "quotes_of_first_daily_runs",
     "realised_pnl_on",

@@ -120,17 +120,6 @@ def save_rejection(
     )
 
 
-def order_by_client_id(conn: sa.Connection, client_order_id: str) -> Mapping[str, Any] | None:
-    row = (
-        conn.execute(
-            sa.text("select * from trading_orders where client_order_id = :c"), {"c": client_order_id}
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
-
-
 def save_order(
     conn: sa.Connection,
     *,
