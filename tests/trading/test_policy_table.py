@@ -55,7 +55,7 @@ def one_yes_policy(monkeypatch) -> None:
     monkeypatch.setitem(
         POLICIES,
         NAME,
-        SizingPolicy(one_yes, "one YES a market", learns_market_weight=True, needs_market_view=True),
+        SizingPolicy(one_yes, learns_market_weight=True, needs_market_view=True),
     )
 
 

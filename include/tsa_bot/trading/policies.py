@@ -109,7 +109,6 @@ class SizingPolicy:
     """One row of :data:`POLICIES`: the function, and what the decide step must give it."""
 
     size: Size
-    description: str
     learns_market_weight: bool = False  # the market weight is learned point in time (else the config's)
     needs_market_view: bool = False  # the market's implied distribution is read from the quotes
 
@@ -319,21 +318,12 @@ def guarded(event: EventBook, sizing: Sizing) -> dict[str, Want]:
 
 # ---- the table --------------------------------------------------------------------------------------------
 
+# The policies, described in this module's docstring, by name.
 POLICIES: dict[str, SizingPolicy] = {
-    "kelly": SizingPolicy(kelly, "each strike on its own (fractional Kelly)"),
-    "ladder": SizingPolicy(ladder, "the whole ladder as one bet"),
-    "blend": SizingPolicy(
-        blend,
-        "the ladder on the model pooled with the market's implied distribution",
-        learns_market_weight=True,
-        needs_market_view=True,
-    ),
-    "guarded": SizingPolicy(
-        guarded,
-        "blend, shrunk or skipped when the market disagrees far beyond the model's own error",
-        learns_market_weight=True,
-        needs_market_view=True,
-    ),
+    "kelly": SizingPolicy(kelly),
+    "ladder": SizingPolicy(ladder),
+    "blend": SizingPolicy(blend, learns_market_weight=True, needs_market_view=True),
+    "guarded": SizingPolicy(guarded, learns_market_weight=True, needs_market_view=True),
 }
 DEFAULT_POLICY = "kelly"  # today's behaviour until a replay shows another does better
 
