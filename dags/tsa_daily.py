@@ -24,6 +24,7 @@ from tsa_bot.core.config import get_settings
 from tsa_bot.forecast.calibration import CALIBRATION_WEEKS_PARAM
 from tsa_bot.orchestration import daily
 from tsa_bot.orchestration.context import current_run, fail_fast, kalshi_settings, retry_delay, task_defaults
+from tsa_bot.trading.policies import DEFAULT_POLICY, policy_names
 
 NEW_YORK = market.NEW_YORK.key  # the zone name, as Airflow and pendulum take it
 
@@ -60,8 +61,8 @@ LATE_PUBLICATION_RETRIES = {
         "max_daily_loss": Param(100, type="number", minimum=0, description="Dollars."),
         "kill_switch": Param(False, type="boolean", description="Place no order at all."),
         "policy": Param(
-            "kelly",
-            enum=["kelly", "ladder", "blend", "guarded"],
+            DEFAULT_POLICY,
+            enum=policy_names(),
             description="How decide sizes the event (tsabot replay --policy compares them).",
         ),
         "market_weight": Param(
@@ -73,6 +74,9 @@ LATE_PUBLICATION_RETRIES = {
     doc_md=__doc__,
 )
 def tsa_daily():
+    # Each task finds the run's data in the warehouse by the run's key (``current_run()``); only the two
+    # values a task reads travel by XCom: the fetched page ids, and the forecast's id and week.
+
     @task(**NETWORK_RETRIES)
     @fail_fast
     def ingest() -> dict:
@@ -87,13 +91,13 @@ def tsa_daily():
 
     @task(**LATE_PUBLICATION_RETRIES)
     @fail_fast
-    def quality_gate(loaded: dict) -> dict:
+    def quality_gate() -> dict:
         """The last two weeks are complete and today's number is in; a late TSA retries, then alerts."""
         return daily.quality_gate(current_run())
 
     @task
     @fail_fast
-    def forecast(gate: dict) -> dict:
+    def forecast() -> dict:
         """Prophet's calibrated distribution of this week's mean, given the days already published."""
         return daily.forecast(current_run())
 
@@ -105,40 +109,39 @@ def tsa_daily():
 
     @task
     @fail_fast
-    def price(market: dict, forecast: dict) -> dict:
+    def price(forecast: dict) -> dict:
         """Fair probability per strike against bid and ask, fees and expected value, saved per strike."""
         return daily.price(current_run(), forecast)
 
     @task(**NETWORK_RETRIES)
     @fail_fast
-    def decide(priced: dict) -> dict:
+    def decide() -> dict:
         """Fractional-Kelly decisions; stale resting orders of earlier runs are cancelled."""
         return daily.decide(current_run(), kalshi=kalshi_settings())
 
     @task(**NETWORK_RETRIES)
     @fail_fast
-    def place_orders(decided: dict) -> dict:
+    def place_orders() -> dict:
         """Risk-check and place each order at most once (deterministic client_order_id)."""
         return daily.place_orders(current_run(), kalshi=kalshi_settings())
 
     @task(**NETWORK_RETRIES)
     @fail_fast
-    def reconcile(placed: dict) -> dict:
+    def reconcile() -> dict:
         """Fills and positions from the exchange (or the paper book) into the warehouse."""
         return daily.reconcile(current_run(), kalshi=kalshi_settings())
 
     @task(trigger_rule="all_done")
     @fail_fast
-    def settle(loaded: dict | None = None) -> dict:
+    def settle() -> dict:
         """Score finished weeks (Brier, log loss); settle the paper book on first-published numbers."""
         return daily.settle(current_run())
 
     loaded = load(ingest())
-    week_forecast = forecast(quality_gate(loaded))
-    market = fetch_market(week_forecast)
-    reconcile(place_orders(decide(price(market, week_forecast))))
+    week_forecast = loaded >> quality_gate() >> forecast()
+    fetch_market(week_forecast) >> price(week_forecast) >> decide() >> place_orders() >> reconcile()
     # Settling past weeks needs only the loaded numbers; a failed trade today must not block it.
-    settle(loaded)
+    loaded >> settle()
 
 
 tsa_daily()

@@ -22,7 +22,7 @@ from tsa_bot.core import market
 from tsa_bot.forecast.calibration import CALIBRATION_WEEKS_PARAM
 from tsa_bot.orchestration.context import fail_fast, task_defaults
 from tsa_bot.replay import tasks as replay
-from tsa_bot.trading.config import Policy
+from tsa_bot.trading.policies import DEFAULT_POLICY, policy_names
 
 
 @dag(
@@ -37,9 +37,7 @@ from tsa_bot.trading.config import Policy
             "", type="string", description="First week's Monday (or a day before); empty: default."
         ),
         "end": Param("", type="string", description="The last Monday may fall on this day; with start."),
-        "policy": Param(
-            Policy.KELLY.value, enum=[p.value for p in Policy], description="How the strategy sizes an event."
-        ),
+        "policy": Param(DEFAULT_POLICY, enum=policy_names(), description="How the strategy sizes an event."),
         "period": Param(60, enum=[60, 1440], description="Candle length in minutes: hourly or daily."),
         "calibration_weeks": Param(**CALIBRATION_WEEKS_PARAM),
     },

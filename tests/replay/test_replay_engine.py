@@ -24,7 +24,7 @@ from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
 from tsa_bot.replay.forecasts import WeekForecasts, known_days
 from tsa_bot.replay.market import DEPTH, event_histories, settle_result
 from tsa_bot.replay.report import document, max_drawdown
-from tsa_bot.trading.config import Policy, TradingConfig
+from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.policies import samples_from_probabilities
 from tsa_bot.trading.risk import ExposureState
@@ -139,7 +139,7 @@ def test_the_loop_settles_positions_through_the_week_and_sizes_target_minus_held
     histories = event_histories(rows, [MONDAY])
     forecaster = FixedForecaster(_series(2_400_000.0), 2_450_000.0, 2_000_000.0)
     out = replay(histories, [MONDAY], forecaster, TradingConfig(), source=MODEL)
-    bought = {(t.ticker, t.side) for t in out.trades}
+    bought = {(t.ticker, t.direction) for t in out.trades}
     assert bought == {(f"{EVENT}-T2300000", "yes"), (f"{EVENT}-T2400000", "yes"), (f"{EVENT}-T2500000", "no")}
     yes24 = [t for t in out.trades if t.ticker == f"{EVENT}-T2400000"]
     assert all(t.result == "no" and t.pnl == -(t.count * t.price + t.fee) for t in yes24)
@@ -152,7 +152,7 @@ def test_the_loop_settles_positions_through_the_week_and_sizes_target_minus_held
     assert out.equity[-1][1] == out.weeks[0]["pnl"]
 
     baseline = replay(histories, [MONDAY], forecaster, TradingConfig(), source=BASELINE)
-    assert {(t.ticker, t.side) for t in baseline.trades} == {(f"{EVENT}-T{s}", "no") for s in STRIKES}
+    assert {(t.ticker, t.direction) for t in baseline.trades} == {(f"{EVENT}-T{s}", "no") for s in STRIKES}
     nothing = replay(histories, [MONDAY], forecaster, TradingConfig(), source=NOTHING)
     assert nothing.trades == [] and nothing.weeks[0]["pnl"] == 0 and nothing.scores == []
 
@@ -211,7 +211,7 @@ def _snapshot(asks: dict[int, str]) -> MarketSnapshot:
     return MarketSnapshot(EVENT, FeeSchedule(), tuple(books))
 
 
-def _decide(policy: Policy, probs: dict[int, float], snapshot: MarketSnapshot, **config):
+def _decide(policy: str, probs: dict[int, float], snapshot: MarketSnapshot, **config):
     state = ExposureState(bankroll=Decimal(1000))
     cfg = replace(TradingConfig(), policy=policy, **config)
     return decide("run-1", price_strikes(probs, snapshot), snapshot, state, cfg)
@@ -220,10 +220,10 @@ def _decide(policy: Policy, probs: dict[int, float], snapshot: MarketSnapshot, *
 def test_policy_kelly_is_todays_per_strike_sizing_and_ladder_sizes_the_event_as_one_bet():
     snapshot = _snapshot({2_300_000: "0.50", 2_400_000: "0.30", 2_500_000: "0.10"})
     probs = {2_300_000: 0.8, 2_400_000: 0.5, 2_500_000: 0.15}
-    kelly = _decide(Policy.KELLY, probs, snapshot)
+    kelly = _decide("kelly", probs, snapshot)
     assert any(d.action != "none" for d in kelly)
     assert all("Kelly target" in d.reason for d in kelly if d.action != "none")
-    ladder = _decide(Policy.LADDER, probs, snapshot)
+    ladder = _decide("ladder", probs, snapshot)
     assert any(d.action == "buy_yes" for d in ladder)
     assert all(d.reason.startswith("joint ladder bet") and "policy ladder" in d.reason for d in ladder)
 
@@ -232,8 +232,8 @@ def test_policy_guarded_skips_when_the_market_sits_far_outside_the_models_range_
     # The market prices the mean near 2.5 M; the model is sure of 2.3-2.4 M.
     snapshot = _snapshot({2_300_000: "0.97", 2_400_000: "0.93", 2_500_000: "0.50"})
     probs = {2_300_000: 0.9, 2_400_000: 0.02, 2_500_000: 0.0}
-    blend = _decide(Policy.BLEND, probs, snapshot, market_weight=Decimal("0.1"))
-    guarded = _decide(Policy.GUARDED, probs, snapshot, market_weight=Decimal("0.1"))
+    blend = _decide("blend", probs, snapshot, market_weight=Decimal("0.1"))
+    guarded = _decide("guarded", probs, snapshot, market_weight=Decimal("0.1"))
     assert any(d.action != "none" for d in blend)
     assert all(d.action == "none" for d in guarded)
     assert all("skipping" in d.reason and "market median" in d.reason for d in guarded)
@@ -242,14 +242,14 @@ def test_policy_guarded_skips_when_the_market_sits_far_outside_the_models_range_
 def test_policy_blend_with_full_market_weight_finds_no_edge_in_a_fair_market():
     snapshot = _snapshot({2_300_000: "0.52", 2_400_000: "0.32", 2_500_000: "0.12"})
     probs = {2_300_000: 0.95, 2_400_000: 0.8, 2_500_000: 0.5}
-    assert any(d.action != "none" for d in _decide(Policy.LADDER, probs, snapshot))
-    assert all(d.action == "none" for d in _decide(Policy.BLEND, probs, snapshot, market_weight=Decimal(1)))
+    assert any(d.action != "none" for d in _decide("ladder", probs, snapshot))
+    assert all(d.action == "none" for d in _decide("blend", probs, snapshot, market_weight=Decimal(1)))
 
 
 def test_policy_is_read_from_params_and_the_environment_and_refused_when_unknown():
-    assert TradingConfig().policy is Policy.KELLY
-    assert TradingConfig.from_params({"policy": "ladder"}, env={}).policy is Policy.LADDER
-    assert TradingConfig.from_params({}, env={"TSABOT_POLICY": "guarded"}).policy is Policy.GUARDED
+    assert TradingConfig().policy == "kelly"
+    assert TradingConfig.from_params({"policy": "ladder"}, env={}).policy == "ladder"
+    assert TradingConfig.from_params({}, env={"TSABOT_POLICY": "guarded"}).policy == "guarded"
     assert TradingConfig.from_params({"market_weight": "0.3"}, env={}).market_weight == Decimal("0.3")
     with pytest.raises(ConfigurationError, match="param policy must be one of kelly, ladder, blend, guarded"):
         TradingConfig.from_params({"policy": "yolo"}, env={})

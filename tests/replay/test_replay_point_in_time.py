@@ -23,7 +23,7 @@ from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
-from tsa_bot.trading.config import Policy, TradingConfig
+from tsa_bot.trading.config import TradingConfig
 
 pytestmark = pytest.mark.slow
 
@@ -32,9 +32,9 @@ START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 17)
 MOMENT = dt.datetime(2025, 3, 13, 0, 0, tzinfo=NEW_YORK)
 
 
-@pytest.mark.parametrize("policy", [Policy.KELLY, Policy.GUARDED])
+@pytest.mark.parametrize("policy", ["kelly", "guarded"])
 def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(
-    policy: Policy, shared_csv: Path, tmp_path_factory: pytest.TempPathFactory
+    policy: str, shared_csv: Path, tmp_path_factory: pytest.TempPathFactory
 ):
     series = load_csv(shared_csv)
     rows = history_quote_rows(HistorySeed(START, END, truth=truth_of(series)))
@@ -48,7 +48,7 @@ def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(
         forecaster = Forecaster(tsa, calibration_weeks=8, cache=cache)
         forecaster.warm(weeks)
         out = replay(histories, weeks, forecaster, config, source=MODEL)
-        made = [(t.moment, t.ticker, t.side, t.count, t.price, t.fee) for t in out.trades]
+        made = [(t.moment, t.ticker, t.direction, t.count, t.price, t.fee) for t in out.trades]
         made = [t for t in made if t[0] <= MOMENT]
         seen = [(s.moment, s.strike, s.model, s.market) for s in out.scores if s.moment <= MOMENT]
         return made, seen

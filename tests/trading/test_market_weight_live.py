@@ -12,11 +12,10 @@ from decimal import Decimal
 from statistics import NormalDist
 
 import sqlalchemy as sa
-from trading_testkit import EVENT, RUN_TIME, run_info, save_forecast
+from trading_testkit import EVENT, RUN_TIME, decide_with_daily_tasks, decision_rows
 
 from tsa_bot.core.market import event_ticker_for_week
 from tsa_bot.core.publication import publication_time
-from tsa_bot.orchestration import daily
 from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT
 from tsa_bot.trading.market_history import market_weight_for, scored_history, week_of_event
 
@@ -109,26 +108,8 @@ def seed_model_wins(engine: sa.Engine, weeks: int, start: date) -> None:
         seed_week(engine, start + timedelta(weeks=i), actual, survival(actual), survival(actual + off))
 
 
-def decisions(engine: sa.Engine, run_id: str) -> list[dict]:
-    with engine.connect() as conn:
-        return [
-            dict(r)
-            for r in conn.execute(
-                sa.text(
-                    "select ticker, action, reason from trading_decisions where run_id = :r order by strike"
-                ),
-                {"r": run_id},
-            ).mappings()
-        ]
-
-
 def decide_via_daily(engine: sa.Engine, key: str, params: dict, probs: dict[int, float] = PROBS) -> dict:
-    """The DAG's first three trading tasks for a run at RUN_TIME; the decide task's result."""
-    forecast = save_forecast(engine, key, probs)
-    run = run_info(key, params)
-    daily.fetch_market(run, forecast)
-    daily.price(run, forecast)
-    return daily.decide(run)
+    return decide_with_daily_tasks(engine, key, params, probs)
 
 
 def test_event_ticker_gives_its_monday():
@@ -142,7 +123,7 @@ def test_no_settled_history_uses_the_default_and_says_so(worker_env, warehouse_e
     assert result["market_weight_source"] == "default"
     assert Decimal(result["market_weight"]) == Decimal(repr(DEFAULT_MARKET_WEIGHT))
     assert result["market_weight_weeks"] == 0
-    rows = decisions(warehouse_engine, "wl-default")
+    rows = decision_rows(warehouse_engine, "wl-default")
     assert rows and all("default market weight 0.5" in r["reason"] for r in rows)
 
 
@@ -205,7 +186,7 @@ def test_blend_through_daily_records_the_learned_weight(worker_env, warehouse_en
     with warehouse_engine.connect() as conn:
         steps = conn.execute(sa.text("select steps from trading_runs where run_id = 'wl-blend'")).scalar_one()
     assert steps["decide"]["market_weight_source"] == "learned"
-    rows = decisions(warehouse_engine, "wl-blend")
+    rows = decision_rows(warehouse_engine, "wl-blend")
     assert rows and all(f"market weight {expected.weight} from 10 settled weeks" in r["reason"] for r in rows)
 
 
@@ -215,7 +196,8 @@ def test_blend_with_a_pinned_weight_through_daily_says_so(worker_env, warehouse_
         warehouse_engine, "wl-pinned", {**PAPER, "policy": "blend", "market_weight": 0.2}
     )
     assert (result["market_weight"], result["market_weight_source"]) == ("0.2", "param")
-    assert all("pinned by the run's params" in r["reason"] for r in decisions(warehouse_engine, "wl-pinned"))
+    rows = decision_rows(warehouse_engine, "wl-pinned")
+    assert all("pinned by the run's params" in r["reason"] for r in rows)
 
 
 def test_guarded_on_a_shock_week_skips_and_stores_why(worker_env, warehouse_engine):
@@ -224,7 +206,7 @@ def test_guarded_on_a_shock_week_skips_and_stores_why(worker_env, warehouse_engi
     shock = {k: 0.99 for k in STRIKES}
     result = decide_via_daily(warehouse_engine, "wl-guarded", {**PAPER, "policy": "guarded"}, shock)
     assert result["buys"] == 0 and result["market_weight_source"] == "default"
-    rows = decisions(warehouse_engine, "wl-guarded")
+    rows = decision_rows(warehouse_engine, "wl-guarded")
     assert len(rows) == len(STRIKES)
     for r in rows:
         assert r["action"] == "none"

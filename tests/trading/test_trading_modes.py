@@ -221,6 +221,7 @@ def test_a_read_only_client_reads_but_sends_no_order_to_a_real_server(sim, rsa_k
 
 def test_a_paper_run_on_the_production_host_reads_real_data_and_sends_no_order(warehouse_engine, sim):
     from tsa_bot.trading import steps
+    from tsa_bot.trading.run import TradingRun
 
     transport = ToLoopback(sim.root_url)
     config = TradingConfig(mode=TradingMode.PAPER)
@@ -232,7 +233,7 @@ def test_a_paper_run_on_the_production_host_reads_real_data_and_sends_no_order(w
         )
         assert summary["orders"] > 0  # filled in the local paper book...
         # ...and a retry of the whole run is refused nothing and sends nothing either
-        steps.place_step(warehouse_engine, "paper-prod", config=config, client=client)
+        steps.place_step(TradingRun.load(warehouse_engine, "paper-prod", config), client=client)
     assert transport.seen and all(url.startswith(PROD) for _, url in transport.seen)
     assert {m for m, _ in transport.seen} == {"GET"} and {m for m, _ in sim.requests} == {"GET"}
     assert all(a.orders == [] for a in sim.exchange.accounts.values())

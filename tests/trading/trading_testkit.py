@@ -17,6 +17,7 @@ from tsa_bot.orchestration import daily
 from tsa_bot.trading import steps, store
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.decide import Decision, client_order_id
+from tsa_bot.trading.run import TradingRun
 
 KEY_ID = "5b2e7c44-1d3a-4f6b-8c9d-7e1f2a3b4c5d"
 FAST_RETRY = RetryPolicy(attempts=6, backoff_s=0.005, max_backoff_s=0.02, budget_s=5.0)
@@ -97,15 +98,16 @@ def trade(
 ) -> dict[str, Any]:
     """The trading steps the DAG's tasks run, in order, with the test's own client; the run's summary.
 
-    The DAG reaches the same functions through ``tsa_bot.orchestration.daily``, which only builds the client.
+    The DAG reaches the same functions through ``tsa_bot.orchestration.daily``, which loads the run and builds
+    the client the same way.
     """
     fetched = steps.fetch_step(engine, run_id, event, config=config, client=client, params=params or {})
     if "skipped" in fetched:
         return fetched
-    steps.price_step(engine, run_id, probabilities, config=config)
-    decided = steps.decide_step(engine, run_id, config=config, client=client)
-    placed = steps.place_step(engine, run_id, config=config, client=client)
-    reconciled = steps.reconcile_step(engine, run_id, config=config, client=client)
+    steps.price_step(TradingRun.load(engine, run_id, config), probabilities)
+    decided = steps.decide_step(TradingRun.load(engine, run_id, config), client=client)
+    placed = steps.place_step(TradingRun.load(engine, run_id, config), client=client)
+    reconciled = steps.reconcile_step(TradingRun.load(engine, run_id, config), client=client)
     return {
         **placed,
         "decisions": decided["decisions"],
@@ -137,3 +139,24 @@ def save_forecast(
 def run_info(key: str, params: Mapping[str, Any], when: datetime = RUN_TIME) -> daily.RunInfo:
     """A DAG run as the tasks see it (a backfill when its params say so, as orchestration sets them)."""
     return daily.RunInfo(key, when, bool(params.get("backfill")) is True, dict(params))
+
+
+def decide_with_daily_tasks(
+    engine: sa.Engine, key: str, params: Mapping[str, Any], probs: Mapping[int, float]
+) -> dict[str, Any]:
+    """The DAG's first three trading tasks for a run at RUN_TIME; the decide task's result."""
+    forecast = save_forecast(engine, key, probs)
+    run = run_info(key, params)
+    daily.fetch_market(run, forecast)
+    daily.price(run, forecast)
+    return daily.decide(run)
+
+
+def decision_rows(engine: sa.Engine, run_id: str) -> list[dict[str, Any]]:
+    """The run's decisions (ticker, action, reason), lowest strike first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("select ticker, action, reason from trading_decisions where run_id = :r order by strike"),
+            {"r": run_id},
+        ).mappings()
+        return [dict(r) for r in rows]

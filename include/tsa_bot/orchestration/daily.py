@@ -9,6 +9,7 @@ tsa.gov and never trade outside the paper book.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from tsa_bot.sources.ingest import fetch_tsa, load_tsa
 from tsa_bot.sources.quality import PublicationLate, check_quality
 from tsa_bot.trading import steps
 from tsa_bot.trading.config import TradingConfig, TradingMode
+from tsa_bot.trading.run import TradingRun
 from tsa_bot.warehouse.engine import get_engine
 from tsa_bot.warehouse.migrate import migrate
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
@@ -148,9 +150,27 @@ def settle(run: RunInfo, warehouse_url: str | None = None) -> dict:
     return settle_completed_weeks(get_engine(warehouse_url), as_of(run, warehouse_url))
 
 
-# --- trading: configuration, warehouse and client for a run, then the step of tsa_bot.trading.steps -------
+# --- trading: configuration, run and client, then the step of tsa_bot.trading.steps ---------------------
 # ``kalshi`` is where and who on the exchange (the DAG passes the Airflow connection's, key in memory);
 # None reads KALSHI_API_BASE, KALSHI_KEY_ID and KALSHI_PRIVATE_KEY_PATH.
+
+
+def _run_step(
+    run: RunInfo,
+    step: Callable[..., dict],
+    warehouse_url: str | None,
+    kalshi: KalshiSettings | None,
+    *,
+    cached_step: str | None = None,
+) -> dict:
+    """Load the trading run once, build its client if the step will talk to the exchange, run the step.
+
+    The one way decide, place and reconcile reach the trading steps (fetch starts the run; settle reads).
+    """
+    config = TradingConfig.from_params(run.params)
+    trading_run = TradingRun.load(get_engine(warehouse_url), run.run_key, config)
+    with client_for_run(config, run.params, kalshi, needed=trading_run.needs_exchange(cached_step)) as client:
+        return step(trading_run, client=client)
 
 
 def fetch_market(
@@ -176,33 +196,24 @@ def price(run: RunInfo, forecast: dict, warehouse_url: str | None = None) -> dic
     """Quote every strike of the run's snapshot against the forecast's strike probabilities."""
     probabilities = strike_probabilities(forecast["forecast_id"], warehouse_url)
     config = TradingConfig.from_params(run.params)
-    return steps.price_step(get_engine(warehouse_url), run.run_key, probabilities, config=config)
+    return steps.price_step(TradingRun.load(get_engine(warehouse_url), run.run_key, config), probabilities)
 
 
 def decide(run: RunInfo, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None) -> dict:
     """Adopt and cancel stale orders of earlier runs, then decide (the paper book needs no exchange)."""
-    config, engine = TradingConfig.from_params(run.params), get_engine(warehouse_url)
-    needed = config.mode is not TradingMode.PAPER and steps.needs_exchange(engine, run.run_key, "decide")
-    with client_for_run(config, run.params, kalshi, needed=needed) as client:
-        return steps.decide_step(engine, run.run_key, config=config, client=client)
+    return _run_step(run, steps.decide_step, warehouse_url, kalshi, cached_step="decide")
 
 
 def place_orders(
     run: RunInfo, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None
 ) -> dict:
     """Risk-check and place the decisions, each at most once."""
-    config, engine = TradingConfig.from_params(run.params), get_engine(warehouse_url)
-    needed = config.mode is not TradingMode.PAPER and steps.needs_exchange(engine, run.run_key)
-    with client_for_run(config, run.params, kalshi, needed=needed) as client:
-        return steps.place_step(engine, run.run_key, config=config, client=client)
+    return _run_step(run, steps.place_step, warehouse_url, kalshi)
 
 
 def reconcile(run: RunInfo, warehouse_url: str | None = None, kalshi: KalshiSettings | None = None) -> dict:
     """Sync fills, record positions, finish the run."""
-    config, engine = TradingConfig.from_params(run.params), get_engine(warehouse_url)
-    needed = config.mode is not TradingMode.PAPER and steps.needs_exchange(engine, run.run_key)
-    with client_for_run(config, run.params, kalshi, needed=needed) as client:
-        return steps.reconcile_step(engine, run.run_key, config=config, client=client)
+    return _run_step(run, steps.reconcile_step, warehouse_url, kalshi)
 
 
 def settle_trades(

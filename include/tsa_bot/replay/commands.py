@@ -25,7 +25,8 @@ from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
-from tsa_bot.trading.config import Policy, TradingConfig, parse_policy
+from tsa_bot.trading.config import TradingConfig, parse_policy
+from tsa_bot.trading.policies import policy_names
 
 
 def register(subparsers: Any) -> None:
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", required=True, help="write the result object here")
     p.add_argument("--plot", help="write a PNG chart (equity, Brier by day) here")
     p.add_argument(
-        "--policy", default=None, help=f"one of {', '.join(Policy)} (default: the trading config's)"
+        "--policy", default=None, help=f"one of {', '.join(policy_names())} (default: the trading config's)"
     )
     p.add_argument(
         "--period", type=int, choices=(60, 1440), default=60, help="warehouse candles (default 60)"
@@ -164,7 +165,7 @@ def replay_range(
     start: dt.date,
     end: dt.date,
     *,
-    policy: Policy | None = None,
+    policy: str | None = None,
     period: int = 60,
     data: Path | None = None,
     quotes: Path | None = None,

@@ -8,8 +8,9 @@ size limits (``trading.decide.decide``), check every order against the risk limi
 NO, the taker fee), and settle each market as ``trading.book.position_pnl`` does. What the DAG keeps in
 the warehouse (fills, settled markets, realised P&L) the replay keeps in memory.
 
-Policies ``blend`` and ``guarded`` weigh the market by ``market_implied.learn_weight`` over the replay's
-own earlier weeks, scored and settled before the moment (the default weight until enough have settled).
+A policy that learns the market's weight (``blend``, ``guarded``) weighs it by ``market_implied.learn_weight``
+over the replay's own earlier weeks, scored and settled before the moment (the default weight until enough
+have settled).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tsa_bot.core.market import ZERO, on_yes_book
+from tsa_bot.core.market import ZERO, BookSide, Direction, on_yes_book
 from tsa_bot.core.publication import publication_time
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
@@ -34,8 +35,9 @@ from tsa_bot.replay.forecasts import Forecaster, known_days
 from tsa_bot.replay.market import EventHistory, Moment, settle_result, weekly_mean
 from tsa_bot.trading.book import position_pnl
 from tsa_bot.trading.brokers import PaperBroker
-from tsa_bot.trading.config import Policy, TradingConfig
+from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.decide import decide
+from tsa_bot.trading.policies import POLICIES
 from tsa_bot.trading.risk import ExposureState, RestingOrder, check_order
 
 MODEL, BASELINE, NOTHING = "model", "yoy_baseline", "nothing"
@@ -48,9 +50,9 @@ class Trade:
     day: date
     event_ticker: str
     ticker: str
-    side: str  # yes | no
+    direction: Direction
     count: Decimal
-    price: Decimal  # of the side bought, per contract
+    price: Decimal  # of the direction bought, per contract
     fee: Decimal  # the whole trade's
     result: str = ""  # yes | no | '' while open
     pnl: Decimal | None = None
@@ -129,7 +131,7 @@ def replay(
     source: str = MODEL,
 ) -> ReplayRun:
     """Trade every moment of every week with ``source``'s probabilities (``nothing``: never trade)."""
-    out = ReplayRun(source, config.policy.value)
+    out = ReplayRun(source, config.policy)
     book = PaperBook(config.paper_bankroll)
     learned: list[ScoredWeek] = []
     weights: dict[int, Decimal] = {}
@@ -182,7 +184,7 @@ def replay(
             week_scores.append(ScoredWeek(history.event_ticker, moment.at, settled_at, model, market, known))
             if source == NOTHING:
                 continue
-            if config.policy in (Policy.BLEND, Policy.GUARDED):
+            if POLICIES[config.policy].learns_market_weight:
                 weight = _learned_weight(learned, moment.at, weights)
                 config = replace(config, market_weight=weight)
             week_trades += _trade(history, moment, snapshot, quotes, book, config, out)
@@ -195,7 +197,7 @@ def replay(
             result = settle_result(history, t.ticker, mean)
             pnl = None
             if result:
-                book_side, yes_price = on_yes_book(t.side, t.price)
+                book_side, yes_price = on_yes_book(t.direction, t.price)
                 pnl = position_pnl([_fill_row(t.ticker, book_side, t.count, yes_price, t.fee)], result)["pnl"]
             settled_trades.append(replace(t, result=result, pnl=pnl))
         for ticker in sorted({t.ticker for t in week_trades}):
@@ -250,10 +252,10 @@ def _trade(
                 {"moment": moment.at.isoformat(), "ticker": d.ticker, "codes": [v.code for v in violations]}
             )
             continue
-        placement = broker.place(d, config.time_in_force)
+        placement = broker.place(d, d.order_request(config.time_in_force))
         for f in placement.fills:
             book.fills.append(_fill_row(f.ticker, f.book_side, f.count, f.yes_price, f.fee))
-            price = f.yes_price if f.book_side == "bid" else 1 - f.yes_price
+            price = f.yes_price if f.book_side == BookSide.BID else 1 - f.yes_price
             trades.append(
                 Trade(
                     moment.at, moment.day, history.event_ticker, f.ticker, d.direction, f.count, price, f.fee

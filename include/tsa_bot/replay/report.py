@@ -83,7 +83,7 @@ def _trade_json(t: Trade) -> dict[str, Any]:
     return {
         "moment": t.moment.isoformat(),
         "ticker": t.ticker,
-        "side": t.side,
+        "side": t.direction,
         "count": _money(t.count),
         "price": _money(t.price),
         "fee": _money(t.fee),

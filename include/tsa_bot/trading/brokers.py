@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from tsa_bot.core.market import ZERO, BookSide, Direction, in_event, on_yes_book
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.models import Order
+from tsa_bot.kalshi.models import Order, OrderRequest
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.trading.book import open_positions
@@ -40,20 +40,22 @@ class Broker(Protocol):
 
     def resting(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> list[RestingOrder]: ...
 
-    def place(self, decision: Decision, time_in_force: str) -> Placement: ...
+    def place(self, decision: Decision, request: OrderRequest) -> Placement:
+        """Send ``request``, the decision's order (``decision.order_request``), and say how it went."""
+        ...
 
     def cancel(self, order_id: str) -> bool: ...
 
 
 def _resting_from(order: Order, ours: Mapping[str, Mapping[str, Any]]) -> RestingOrder:
     known = ours.get(order.client_order_id)
-    by_side = {BookSide.BID: Direction.YES, BookSide.ASK: Direction.NO}
-    direction = known["direction"] if known else by_side.get(order.book_side, "")
+    by_book_side = {BookSide.BID: Direction.YES, BookSide.ASK: Direction.NO}
+    direction = known["direction"] if known else by_book_side.get(order.book_side, "")
     if direction == Direction.YES:
         price = order.yes_price_dollars
     elif direction == Direction.NO:
         price = order.no_price_dollars
-    else:  # not ours and the side is not reported: count the dearer side's collateral
+    else:  # not ours and the book side is not reported: count the dearer direction's collateral
         price = max(order.yes_price_dollars, order.no_price_dollars)
     return RestingOrder(
         order.order_id, order.client_order_id, order.ticker, direction, order.remaining_count_fp, price
@@ -77,8 +79,7 @@ class ExchangeBroker:
         resting = tuple(_resting_from(o, ours) for o in self.client.orders(status="resting"))
         return ExposureState(holdings, resting, ZERO, self.client.balance().balance_dollars)
 
-    def place(self, decision: Decision, time_in_force: str) -> Placement:
-        request = decision.order_request(time_in_force)
+    def place(self, decision: Decision, request: OrderRequest) -> Placement:
         placed = self.client.create_order(request)
         fills = tuple(
             FillRecord(
@@ -138,7 +139,7 @@ class PaperBroker:
         spent = sum((p["exposure"] + p["fees"] for p in book.values()), ZERO)
         return ExposureState(holdings, (), ZERO, self._bankroll - spent)
 
-    def place(self, decision: Decision, time_in_force: str) -> Placement:
+    def place(self, decision: Decision, request: OrderRequest) -> Placement:
         assert decision.limit_price is not None and decision.client_order_id is not None
         book = next(b for b in self.snapshot.books if b.ticker == decision.ticker)
         asks = book.asks(decision.direction)

@@ -9,8 +9,9 @@
 - ``live``: orders go to production. Refused unless enabled in the configuration *and* asked for in
   the run's params.
 
-A backfill run is always paper and contacts no exchange at all (see ``trading.steps``). Which client
-each mode gets, and the guard on its host, is :mod:`tsa_bot.kalshi.factories`.
+The sizing policy is a name in :data:`tsa_bot.trading.policies.POLICIES`. A backfill run is always paper and
+contacts no exchange at all (see ``trading.steps``). Which client each mode gets, and the guard on its host,
+is :mod:`tsa_bot.kalshi.factories`.
 """
 
 from __future__ import annotations
@@ -19,45 +20,20 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from typing import Any
 
 from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.core.market import TradingMode
+from tsa_bot.trading.policies import DEFAULT_POLICY, POLICIES
+from tsa_bot.trading.risk import RiskLimits
 
 
-class Policy(StrEnum):
-    """How the decide step sizes an event (``trading.policies``); compared side by side by ``tsabot replay``.
-
-    ``kelly``: each strike on its own (fractional Kelly). ``ladder``: the whole ladder as one bet.
-    ``blend``: the ladder on the model pooled with the market's implied distribution (``market_weight``).
-    ``guarded``: ``blend``, shrunk or skipped when the market disagrees far beyond the model's own error.
-    """
-
-    KELLY = "kelly"
-    LADDER = "ladder"
-    BLEND = "blend"
-    GUARDED = "guarded"
-
-
-def parse_policy(raw: Any, source: str) -> Policy:
+def parse_policy(raw: Any, source: str) -> str:
+    """The name of a policy of :data:`~tsa_bot.trading.policies.POLICIES` (``source`` names it in errors)."""
     name = str(raw).strip().lower()
-    if name not in Policy._value2member_map_:
-        raise ConfigurationError(f"{source} must be one of {', '.join(Policy)}, not '{raw}'")
-    return Policy(name)
-
-
-@dataclass(frozen=True)
-class RiskLimits:
-    """Hard limits, checked before any order request. Money in dollars."""
-
-    max_order_contracts: Decimal = Decimal(100)
-    max_order_cost: Decimal = Decimal(50)
-    max_contracts_per_market: Decimal = Decimal(200)
-    max_event_exposure: Decimal = Decimal(200)
-    max_total_exposure: Decimal = Decimal(500)
-    max_daily_loss: Decimal = Decimal(100)
-    kill_switch: bool = False
+    if name not in POLICIES:
+        raise ConfigurationError(f"{source} must be one of {', '.join(POLICIES)}, not '{raw}'")
+    return name
 
 
 # The RiskLimits amounts; each is also read from TSABOT_<NAME> in the environment and <name> in params.
@@ -91,8 +67,12 @@ class TradingConfig:
     paper_bankroll: Decimal = Decimal(1000)
     time_in_force: str = "good_till_canceled"
     backfill: bool = False  # a backfill run: paper, and no exchange contacted at all
-    policy: Policy = Policy.KELLY  # today's behaviour until a replay shows another does better
+    policy: str = DEFAULT_POLICY  # how decide sizes an event: a name in trading.policies.POLICIES
     market_weight: Decimal = Decimal("0.5")  # the market's weight in the blend (the replay learns it)
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigurationError(f"policy must be one of {', '.join(POLICIES)}, not '{self.policy}'")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TradingConfig:
@@ -115,9 +95,9 @@ class TradingConfig:
         mode = env.get("TSABOT_TRADING_MODE", "paper").strip().lower()
         if mode not in TradingMode._value2member_map_:
             raise ConfigurationError(f"TSABOT_TRADING_MODE must be paper, demo or live, not '{mode}'")
-        policy = (
-            parse_policy(env["TSABOT_POLICY"], "TSABOT_POLICY") if env.get("TSABOT_POLICY") else Policy.KELLY
-        )
+        policy = DEFAULT_POLICY
+        if env.get("TSABOT_POLICY"):
+            policy = parse_policy(env["TSABOT_POLICY"], "TSABOT_POLICY")
         return cls(
             mode=TradingMode(mode),
             live_enabled=flag("TSABOT_LIVE_TRADING_ENABLED"),

@@ -27,9 +27,9 @@ from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiError
 from tsa_bot.trading import store
 from tsa_bot.trading.brokers import Broker
-from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.decide import Decision, is_our_order_id
 from tsa_bot.trading.risk import ExposureState, check_order
+from tsa_bot.trading.run import TradingRun
 from tsa_bot.trading.store import FillRecord
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,6 @@ def exposure_lock(engine: sa.Engine, account: str) -> Iterator[None]:
         finally:
             conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": key})
             conn.commit()
-
-
-def account_of(run: Mapping[str, Any]) -> str:
-    """What one lock covers: all events (total exposure spans them) of one account: the paper book (one,
-    whatever host its market data came from), or one mode on one exchange host."""
-    return "paper" if run["mode"] == "paper" else f"{run['mode']}|{run['api_host']}"
 
 
 def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_ticker: str, mode: str) -> int:
@@ -84,7 +78,13 @@ def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_tic
             adopted += 1
         for coid, row in ours.items():
             if row["status"] == "pending" and row["run_id"] != run_id and coid not in seen:
-                store.mark_unsent(conn, coid, f"never reached the exchange (seen by run {run_id})")
+                store.set_order_status(
+                    conn,
+                    "unsent",
+                    f"never reached the exchange (seen by run {run_id})",
+                    client_order_id=coid,
+                    only_from="pending",
+                )
     return adopted
 
 
@@ -126,28 +126,28 @@ def cancel_stale(
             continue  # not ours (manual), or one of this run's decisions on a retry
         broker.cancel(order.order_id)
         with engine.begin() as conn:
-            store.mark_canceled(conn, order.order_id, f"stale: superseded by run {run_id}")
+            store.set_order_status(
+                conn, "canceled", f"stale: superseded by run {run_id}", order_id=order.order_id
+            )
         count += 1
     return count
 
 
 def execute(
+    run: TradingRun,
     d: Decision,
     decision_id: int,
+    existing: Mapping[str, Any] | None,
     broker: Broker,
-    engine: sa.Engine,
-    run_id: str,
     state: ExposureState,
-    config: TradingConfig,
 ) -> tuple[str, Decimal, bool]:
-    """Risk-check, then place at most once.
+    """Risk-check, then place at most once; ``existing`` is the ledger's row of the order, if any.
 
     Returns (``orders`` | ``already_placed`` | ``rejected``, contracts filled, sent now): ``sent now`` is
     True only for an order this call sent, the one case the caller's exposure does not yet contain.
     """
     assert d.client_order_id is not None
-    with engine.begin() as conn:
-        existing = store.order_by_client_id(conn, d.client_order_id)
+    engine, run_id, config = run.engine, run.run_id, run.config
     if existing is not None and existing["order_id"]:
         return "already_placed", ZERO, False
 
@@ -171,7 +171,7 @@ def execute(
             conn, run_id=run_id, decision_id=decision_id, mode=broker.mode, d=d, request=request
         )
     try:
-        placement = broker.place(d, config.time_in_force)
+        placement = broker.place(d, request)
     except KalshiError as exc:
         if exc.retryable:
             raise  # the task retries; the same client_order_id keeps it idempotent
@@ -187,7 +187,13 @@ def execute(
                 str(exc),
                 numbers,
             )
-            store.mark_unsent(conn, d.client_order_id, f"refused by the exchange: {exc}")
+            store.set_order_status(
+                conn,
+                "unsent",
+                f"refused by the exchange: {exc}",
+                client_order_id=d.client_order_id,
+                only_from="pending",
+            )
         return "rejected", ZERO, False
     with engine.begin() as conn:
         store.save_order(

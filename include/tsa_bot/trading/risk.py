@@ -10,7 +10,19 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from tsa_bot.core.market import ONE, ZERO, Direction, in_event
-from tsa_bot.trading.config import RiskLimits
+
+
+@dataclass(frozen=True)
+class RiskLimits:
+    """Hard limits, checked before any order request. Money in dollars."""
+
+    max_order_contracts: Decimal = Decimal(100)
+    max_order_cost: Decimal = Decimal(50)
+    max_contracts_per_market: Decimal = Decimal(200)
+    max_event_exposure: Decimal = Decimal(200)
+    max_total_exposure: Decimal = Decimal(500)
+    max_daily_loss: Decimal = Decimal(100)
+    kill_switch: bool = False
 
 
 @dataclass(frozen=True)
@@ -26,7 +38,7 @@ class RestingOrder:
     ticker: str
     direction: str  # yes | no
     remaining: Decimal
-    price: Decimal  # of the side bought
+    price: Decimal  # of the direction bought
 
     @property
     def collateral(self) -> Decimal:
@@ -60,7 +72,7 @@ class ExposureState:
 
 @dataclass(frozen=True)
 class OrderIntent:
-    """Buy ``count`` contracts of ``direction`` in ``ticker`` at up to ``price`` (of that side)."""
+    """Buy ``count`` contracts of ``direction`` in ``ticker`` at up to ``price`` (of that direction)."""
 
     event_ticker: str
     ticker: str

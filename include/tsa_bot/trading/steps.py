@@ -1,9 +1,11 @@
 """Trading as separate steps, one Airflow task each: fetch -> price -> decide -> place -> reconcile.
 
-Each step takes the warehouse engine, the run's key, its configuration and (where it needs the exchange)
-a client, reads what it needs from the warehouse by that key and returns small JSON (ids, counts, keys).
-The DAG's tasks reach them through :mod:`~tsa_bot.orchestration.daily`, which builds configuration and
-client; tests call them with their own client. Each is idempotent for its run: a retry after its side
+``fetch_step`` starts the run from the warehouse engine, the run's key and its configuration. Every later
+step takes the run as :class:`~tsa_bot.trading.run.TradingRun` (its row, configuration and snapshot, loaded
+once for the step) and, where it needs the exchange, a client; it reads the rest from the warehouse by the
+run's key and returns small JSON (ids, counts, keys). The DAG's tasks reach them through
+:mod:`~tsa_bot.orchestration.daily`, which loads the run and builds the client; tests call them with their
+own client. Each is idempotent for its run: a retry after its side
 effect writes the same rows and never sends a second order.
 
 - ``fetch_step`` records the run (``trading_runs``) and its market snapshot. When the exchange is
@@ -12,8 +14,9 @@ effect writes the same rows and never sends a second order.
   of the event recorded by ``as_of``, or skips.
 - ``price_step`` saves one quote per strike (``trading_quotes``).
 - ``decide_step`` adopts and cancels stale resting orders of earlier runs, then saves one decision per
-  strike. Under ``blend``/``guarded`` it pools the market at the weight of ``market_history``: the run's
-  pinned ``market_weight`` param, else learned from weeks settled before its ``as_of``, else the default.
+  strike. A policy that learns the market's weight (``blend``, ``guarded``) gets the weight of
+  ``market_history``: the run's pinned ``market_weight`` param, else learned from weeks settled before its
+  ``as_of``, else the default.
   Once done it is not recomputed: after orders are placed the exposure it sized against changed.
 - ``place_step`` risk-checks each decision and places it at most once (see :mod:`.execution`); a
   decision rejected once stays rejected on a retry.
@@ -43,10 +46,9 @@ from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store
 from tsa_bot.trading.book import Outcome, paper_positions, settle_book
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
-from tsa_bot.trading.config import Policy, TradingConfig, TradingMode
+from tsa_bot.trading.config import TradingConfig, TradingMode
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.execution import (
-    account_of,
     adopt_orders,
     cancel_stale,
     execute,
@@ -54,7 +56,9 @@ from tsa_bot.trading.execution import (
     sync_fills,
 )
 from tsa_bot.trading.market_history import market_weight_for
+from tsa_bot.trading.policies import POLICIES
 from tsa_bot.trading.risk import ExposureState, RestingOrder
+from tsa_bot.trading.run import TradingRun, utc
 
 log = logging.getLogger(__name__)
 WAREHOUSE_HOST = "warehouse"  # the api_host of a backfill run: its market data came from the warehouse
@@ -63,39 +67,14 @@ WAREHOUSE_HOST = "warehouse"  # the api_host of a backfill run: its market data 
 # ---- the steps, on an engine, a configuration and a client ---------------------------------------------
 
 
-def _utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.now(UTC)
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _base(run: Mapping[str, Any]) -> dict[str, Any]:
+def _base_of(run: Mapping[str, Any]) -> dict[str, Any]:
     return {"run_id": run["run_id"], "mode": run["mode"], "event_ticker": run["event_ticker"]}
-
-
-def _load_run(engine: sa.Engine, run_id: str, config: TradingConfig) -> dict[str, Any]:
-    with engine.begin() as conn:
-        run = store.get_run(conn, run_id)
-    if run is None:
-        raise ConfigurationError(f"no trading run '{run_id}' in the warehouse: fetch_market must run first")
-    if run["mode"] != config.mode.value:
-        raise ConfigurationError(
-            f"trading run '{run_id}' was started in {run['mode']} mode; this step is configured for "
-            f"{config.mode.value}"
-        )
-    return run
-
-
-def _skipped(run: Mapping[str, Any]) -> dict[str, Any] | None:
-    if run["status"] != "skipped":
-        return None
-    return {**_base(run), "skipped": run["skip_reason"]}
 
 
 def _skip(engine: sa.Engine, run_id: str, base: Mapping[str, Any], reason: str) -> dict[str, Any]:
     result = {**base, "skipped": reason}
     with engine.begin() as conn:
-        store.skip_run(conn, run_id, reason, result)
+        store.finish_run(conn, run_id, result, skipped=reason)
     log.info("trading run %s skipped: %s", run_id, reason)
     return result
 
@@ -112,18 +91,6 @@ def take_snapshot(client: KalshiClient, event_ticker: str) -> MarketSnapshot:
         books.append(replace(ob, strike=market.floor_strike))
     fees = FeeSchedule(series.fee_type, series.fee_multiplier)
     return MarketSnapshot(event_ticker, fees, tuple(books), datetime.now(UTC))
-
-
-def needs_exchange(engine: sa.Engine, run_id: str, cached_step: str | None = None) -> bool:
-    """False when a step will return without the exchange: the run was skipped, or the step is done.
-
-    A run not yet in the warehouse needs it (the step then says fetch_market must run first).
-    """
-    with engine.begin() as conn:
-        run = store.get_run(conn, run_id)
-    if run is None:
-        return True
-    return run["status"] != "skipped" and (cached_step is None or cached_step not in run["steps"])
 
 
 def fetch_step(
@@ -143,7 +110,8 @@ def fetch_step(
     if run is not None:
         if run["mode"] != mode:
             raise ConfigurationError(f"trading run '{run_id}' was started in {run['mode']} mode, not {mode}")
-        done = _skipped(run) or run["steps"].get("fetch")
+        skipped = {**_base_of(run), "skipped": run["skip_reason"]} if run["status"] == "skipped" else None
+        done = skipped or run["steps"].get("fetch")
         if done is not None:
             return dict(done)  # a retry: the snapshot (or the skip) is already recorded
     if config.backfill:
@@ -155,7 +123,7 @@ def fetch_step(
             raise ConfigurationError(f"a {mode} run needs a Kalshi client to read the market")
         guard(config, client, params)
         host = host_of(client.base_url)
-    moment = _utc(as_of)
+    moment = utc(as_of)
     base = {"run_id": run_id, "mode": mode, "event_ticker": event_ticker}
     with engine.begin() as conn:
         store.start_run(
@@ -197,161 +165,133 @@ def fetch_step(
 
 def _best_edge(quotes: list[StrikeQuote]) -> dict[str, Any]:
     candidates = [
-        (ev, q.ticker, side)
+        (ev, q.ticker, direction)
         for q in quotes
-        for ev, side in ((q.ev_yes, "yes"), (q.ev_no, "no"))
+        for ev, direction in ((q.ev_yes, "yes"), (q.ev_no, "no"))
         if ev is not None
     ]
     if not candidates:
         return {"best_edge": None, "best_ticker": None, "best_side": None}
-    ev, ticker, side = max(candidates)
-    return {"best_edge": str(ev), "best_ticker": ticker, "best_side": side}
+    ev, ticker, direction = max(candidates)
+    return {"best_edge": str(ev), "best_ticker": ticker, "best_side": direction}  # best_side: a stored key
 
 
-def price_step(
-    engine: sa.Engine, run_id: str, probabilities: Mapping[int | str, float], *, config: TradingConfig
-) -> dict[str, Any]:
+def price_step(run: TradingRun, probabilities: Mapping[int | str, float]) -> dict[str, Any]:
     """Quote every strike of the run's snapshot against the forecaster's ``{strike: P(mean > strike)}``."""
-    run = _load_run(engine, run_id, config)
-    skipped = _skipped(run)
+    skipped = run.skipped()
     if skipped is not None:
         return skipped
-    if "decide" in run["steps"]:
-        return dict(run["steps"]["price"])  # decisions were made from these quotes: keep them
+    if "decide" in run.steps:
+        return dict(run.steps["price"])  # decisions were made from these quotes: keep them
     # JSON (XCom, jsonb) turns integer keys into strings.
     probs = {int(k): float(v) for k, v in probabilities.items()}
-    with engine.begin() as conn:
-        snapshot = store.load_snapshot(conn, run_id)
-    if snapshot is None:
-        raise ConfigurationError(
-            f"trading run '{run_id}' has no market snapshot: fetch_market did not finish"
-        )
-    quotes = price_strikes(probs, snapshot)
-    result = {**_base(run), "quotes": len(quotes), **_best_edge(quotes)}
-    with engine.begin() as conn:
-        store.save_quotes(conn, run_id, run["event_ticker"], quotes)
-        store.record_step(conn, run_id, "price", result)
+    quotes = price_strikes(probs, run.market_snapshot())
+    result = {**run.base(), "quotes": len(quotes), **_best_edge(quotes)}
+    with run.engine.begin() as conn:
+        store.save_quotes(conn, run.run_id, run.event_ticker, quotes)
+        store.record_step(conn, run.run_id, "price", result)
     return result
 
 
-def _book_state(
-    engine: sa.Engine,
-    run: Mapping[str, Any],
-    snapshot: MarketSnapshot,
-    config: TradingConfig,
-    client: KalshiClient | None,
-) -> tuple[Broker, Decimal]:
+def _open_book(conn: sa.Connection, run: TradingRun, client: KalshiClient | None) -> tuple[Broker, Decimal]:
     """The broker for the run's mode, and the P&L realised on the run's day (for the daily-loss limit)."""
-    mode = run["mode"]
-    day = _utc(run["as_of"]).date()
-    with engine.begin() as conn:
-        realised_today = store.realised_pnl_on(conn, mode, day)
-        if config.mode is TradingMode.PAPER:
-            paper_fills = store.fills_for_mode(conn, mode)  # every event: total exposure counts them all
-            settled = store.settled_tickers(conn, mode)
-            bankroll = config.paper_bankroll + store.realised_pnl_total(conn, mode)
-    if config.mode is TradingMode.PAPER:
+    mode = run.mode
+    realised_today = store.realised_pnl_on(conn, mode, utc(run.row["as_of"]).date())
+    if run.config.mode is TradingMode.PAPER:
+        paper_fills = store.fills_for_mode(conn, mode)  # every event: total exposure counts them all
+        settled = store.settled_tickers(conn, mode)
+        bankroll = run.config.paper_bankroll + store.realised_pnl_total(conn, mode)
+        snapshot = run.market_snapshot()
         return PaperBroker(snapshot, snapshot.fees, paper_fills, settled, bankroll), realised_today
     if client is None:
         raise ConfigurationError(f"a {mode} run needs a Kalshi client to trade")
     return ExchangeBroker(client, mode), realised_today
 
 
-def _snapshot_of(engine: sa.Engine, run_id: str) -> MarketSnapshot:
-    with engine.begin() as conn:
-        snapshot = store.load_snapshot(conn, run_id)
-    if snapshot is None:
-        raise ConfigurationError(
-            f"trading run '{run_id}' has no market snapshot: fetch_market did not finish"
-        )
-    return snapshot
+def _catch_up(run: TradingRun, client: KalshiClient | None) -> None:
+    """Demo and live: record orders of ours the warehouse never heard back about (this run's or another's),
+    and the fills of every order of the event, before exposure is read."""
+    if run.config.mode is not TradingMode.PAPER and client is not None:
+        adopt_orders(client, run.engine, run.run_id, run.event_ticker, run.mode)
+        sync_fills(run.engine, client, run.event_ticker, run.mode)
 
 
-def decide_step(
-    engine: sa.Engine, run_id: str, *, config: TradingConfig, client: KalshiClient | None
-) -> dict[str, Any]:
+def _learned_weight(run: TradingRun) -> tuple[TradingConfig, str | None, dict[str, Any]]:
+    """For a policy that learns the market's weight: the config with the weight chosen at the run's moment,
+    where it came from (said in the reasons), and the step result's keys that record it."""
+    config = run.config
+    if not POLICIES[config.policy].learns_market_weight:
+        return config, None, {}
+    chosen = market_weight_for(run.engine, run.moment, run.params, config.market_weight)
+    recorded = {
+        "market_weight": str(chosen.weight),
+        "market_weight_source": chosen.source,
+        "market_weight_weeks": chosen.weeks,
+        "market_weight_history_weeks": chosen.history_weeks,
+        "market_weight_reason": chosen.reason,
+    }
+    return replace(config, market_weight=chosen.weight), chosen.reason, recorded
+
+
+def decide_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any]:
     """Cancel stale orders of earlier runs, then decide (and save) what to buy in every market."""
-    run = _load_run(engine, run_id, config)
-    skipped = _skipped(run)
+    skipped = run.skipped()
     if skipped is not None:
         return skipped
-    if "decide" in run["steps"]:
-        return dict(run["steps"]["decide"])
-    if "price" not in run["steps"]:
-        raise ConfigurationError(f"trading run '{run_id}' has no quotes: the price task must run first")
-    event_ticker, mode = run["event_ticker"], run["mode"]
-    snapshot = _snapshot_of(engine, run_id)
-    with engine.begin() as conn:
-        quotes = store.load_quotes(conn, run_id)
-    weighed: dict[str, Any] = {}
-    weight_note = None
-    if config.policy in (Policy.BLEND, Policy.GUARDED):
-        moment = _utc(run["as_of"] or run["started_at"])
-        chosen = market_weight_for(engine, moment, run["params"] or {}, config.market_weight)
-        config = replace(config, market_weight=chosen.weight)
-        weight_note = chosen.reason
-        weighed = {
-            "market_weight": str(chosen.weight),
-            "market_weight_source": chosen.source,
-            "market_weight_weeks": chosen.weeks,
-            "market_weight_history_weeks": chosen.history_weeks,
-            "market_weight_reason": chosen.reason,
-        }
-    with exposure_lock(engine, account_of(run)):
-        broker, realised_today = _book_state(engine, run, snapshot, config, client)
-        if isinstance(broker, ExchangeBroker):
-            adopt_orders(broker.client, engine, run_id, event_ticker, mode)
-            sync_fills(engine, broker.client, event_ticker, mode)
-        with engine.begin() as conn:
-            ours = store.our_orders(conn, event_ticker, mode)
-        cancelled = cancel_stale(broker, engine, run_id, event_ticker, ours)
-        state = broker.exposure(event_ticker, ours)
+    if "decide" in run.steps:
+        return dict(run.steps["decide"])
+    if "price" not in run.steps:
+        raise ConfigurationError(f"trading run '{run.run_id}' has no quotes: the price task must run first")
+    snapshot = run.market_snapshot()
+    config, weight_note, weighed = _learned_weight(run)
+    with exposure_lock(run.engine, run.account):
+        _catch_up(run, client)
+        with run.engine.begin() as conn:
+            broker, realised_today = _open_book(conn, run, client)
+            quotes = store.load_quotes(conn, run.run_id)
+            ours = store.our_orders(conn, run.event_ticker, run.mode)
+        cancelled = cancel_stale(broker, run.engine, run.run_id, run.event_ticker, ours)
+        state = broker.exposure(run.event_ticker, ours)
         state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
-        decisions = decide(run_id, quotes, snapshot, state, config, weight_note=weight_note)
+        decisions = decide(run.run_id, quotes, snapshot, state, config, weight_note=weight_note)
     result = {
-        **_base(run),
+        **run.base(),
         "decisions": len(decisions),
         "buys": sum(1 for d in decisions if d.action != Action.NONE),
         "cancelled_stale": cancelled,
         **weighed,
     }
-    with engine.begin() as conn:  # all the decisions or none, and the step marked done with them
+    with run.engine.begin() as conn:  # all the decisions or none, and the step marked done with them
         for d in decisions:
-            store.save_decision(conn, run_id, d)
-        store.record_step(conn, run_id, "decide", result)
+            store.save_decision(conn, run.run_id, d)
+        store.record_step(conn, run.run_id, "decide", result)
     return result
 
 
-def place_step(
-    engine: sa.Engine, run_id: str, *, config: TradingConfig, client: KalshiClient | None
-) -> dict[str, Any]:
+def place_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any]:
     """Risk-check each buy decision and place it at most once; record rejections with their reasons."""
-    run = _load_run(engine, run_id, config)
-    skipped = _skipped(run)
+    skipped = run.skipped()
     if skipped is not None:
         return skipped
-    if "decide" not in run["steps"]:
-        raise ConfigurationError(f"trading run '{run_id}' has no decisions: the decide task must run first")
-    with exposure_lock(engine, account_of(run)):
-        run = _load_run(engine, run_id, config)  # as it is now: another attempt may have finished meanwhile
-        event_ticker, mode = run["event_ticker"], run["mode"]
-        snapshot = _snapshot_of(engine, run_id)
-        broker, realised_today = _book_state(engine, run, snapshot, config, client)
-        if isinstance(broker, ExchangeBroker):
-            # Orders of ours the warehouse never heard back about (this run's or another's): record them.
-            adopt_orders(broker.client, engine, run_id, event_ticker, mode)
-            sync_fills(engine, broker.client, event_ticker, mode)
-        with engine.begin() as conn:
-            decisions = [(i, d) for i, d in store.load_decisions(conn, run_id) if d.action != Action.NONE]
-            ours = store.our_orders(conn, event_ticker, mode)
-            rejected_before = store.rejections_for_run(conn, run_id)
+    if "decide" not in run.steps:
+        raise ConfigurationError(
+            f"trading run '{run.run_id}' has no decisions: the decide task must run first"
+        )
+    with exposure_lock(run.engine, run.account):
+        run = run.reloaded()  # as it is now: another attempt may have finished meanwhile
+        _catch_up(run, client)
+        with run.engine.begin() as conn:
+            broker, realised_today = _open_book(conn, run, client)
+            decisions = [(i, d) for i, d in store.load_decisions(conn, run.run_id) if d.action != Action.NONE]
+            ours = store.our_orders(conn, run.event_ticker, run.mode)
+            rejected_before = store.rejections_for_run(conn, run.run_id)
         # Everything on the exchange (or in the paper book) is in here, this run's earlier orders included.
-        state = broker.exposure(event_ticker, ours)
+        state = broker.exposure(run.event_ticker, ours)
         state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
-        first_record = "place" not in run["steps"]
+        first_record = "place" not in run.steps
 
         result: dict[str, Any] = {
-            **_base(run),
+            **run.base(),
             "orders": 0,
             "already_placed": 0,
             "rejected": 0,
@@ -360,12 +300,11 @@ def place_step(
         filled_total = ZERO
         for decision_id, d in decisions:
             assert d.client_order_id is not None
-            with engine.begin() as conn:
-                existing = store.order_by_client_id(conn, d.client_order_id)
+            existing = ours.get(d.client_order_id)  # the ledger's row: in the event, in the run's mode
             if d.ticker in rejected_before and (existing is None or not existing["order_id"]):
                 result["rejected"] += 1  # rejected on an earlier attempt: the verdict stands
                 continue
-            outcome, filled, sent_now = execute(d, decision_id, broker, engine, run_id, state, config)
+            outcome, filled, sent_now = execute(run, d, decision_id, existing, broker, state)
             if outcome == "already_placed" and first_record:
                 outcome = "orders"  # placed by an earlier, interrupted attempt of this same run
             result[outcome] += 1
@@ -383,34 +322,27 @@ def place_step(
                 state = replace(state, resting=(*state.resting, placed))
         result["filled"] = str(filled_total)
         if first_record:  # the first complete attempt is the record; a retry only confirms it
-            with engine.begin() as conn:
-                store.record_step(conn, run_id, "place", result)
+            with run.engine.begin() as conn:
+                store.record_step(conn, run.run_id, "place", result)
     return result
 
 
-def reconcile_step(
-    engine: sa.Engine,
-    run_id: str,
-    *,
-    config: TradingConfig,
-    client: KalshiClient | None,
-) -> dict[str, Any]:
+def reconcile_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any]:
     """Sync fills (demo/live), record the event's positions and finish the run with its summary."""
-    run = _load_run(engine, run_id, config)
-    skipped = _skipped(run)
+    skipped = run.skipped()
     if skipped is not None:
         return skipped
-    event_ticker, mode = run["event_ticker"], run["mode"]
+    event_ticker, mode = run.event_ticker, run.mode
     added = 0
-    if config.mode is TradingMode.PAPER:
-        with engine.begin() as conn:
+    if run.config.mode is TradingMode.PAPER:
+        with run.engine.begin() as conn:
             positions = paper_positions(
                 store.fills_for_event(conn, event_ticker, mode), store.settled_tickers(conn, mode)
             )
     else:
         if client is None:
             raise ConfigurationError(f"a {mode} run needs a Kalshi client to reconcile")
-        added = sync_fills(engine, client, event_ticker, mode)
+        added = sync_fills(run.engine, client, event_ticker, mode)
         positions = [
             {
                 "ticker": p.ticker,
@@ -421,31 +353,31 @@ def reconcile_step(
             for p in client.positions(event_ticker=event_ticker).market_positions
             if in_event(p.ticker, event_ticker) and p.position_fp != 0
         ]
-    with engine.begin() as conn:
-        recorded = store.save_positions(conn, run_id, mode, event_ticker, positions)
-        fills = len(store.fills_for_run(conn, run_id))
+    with run.engine.begin() as conn:
+        recorded = store.save_positions(conn, run.run_id, mode, event_ticker, positions)
+        fills = len(store.fills_for_run(conn, run.run_id))
         resting = sum(
             1 for o in store.our_orders(conn, event_ticker, mode).values() if o["status"] == "resting"
         )
     result = {
-        **_base(run),
+        **run.base(),
         "fills": fills,
         "new_fills": added,
         "positions": recorded,
         "resting_orders": resting,
     }
-    steps = run["steps"]
+    steps = run.steps
     final = {
-        **_base(run),
+        **run.base(),
         "decisions": steps.get("decide", {}).get("decisions", 0),
         "cancelled_stale": steps.get("decide", {}).get("cancelled_stale", 0),
         **{k: steps.get("place", {}).get(k, 0) for k in ("orders", "already_placed", "rejected", "filled")},
     }
     final.update(fills=fills, positions=recorded)
-    with engine.begin() as conn:
-        store.record_step(conn, run_id, "reconcile", result)
-        store.finish_run(conn, run_id, final)
-    log.info("trading run %s: %s", run_id, final)
+    with run.engine.begin() as conn:
+        store.record_step(conn, run.run_id, "reconcile", result)
+        store.finish_run(conn, run.run_id, final)
+    log.info("trading run %s: %s", run.run_id, final)
     return result
 
 
