@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from tsa_bot.core.config import get_settings
 from tsa_bot.local.cli import build_parser, main
+from tsa_bot.quotes.interchange import HEADER
 from tsa_bot.sources.offline import OFFLINE_SITE_DIR
 
 # Commands that serve until interrupted: each example ends them with a Ctrl-C after this long.
@@ -124,9 +125,78 @@ NUMBERS = ["0", "1", "2", "7", "-1", "99999", "1e9", "abc", "nan", "inf", "1.5",
 DATES = ["2025-01-06", "2025-12-29", "2024-02-29", "2025-13-45", "yesterday", ""]
 
 
+# Quote interchange files (``--import``, ``--quotes``): fields at the limits of dates and decimals,
+# odd tickers.
+QUOTE_EVENTS = [
+    "KXTSAW-26FEB15",
+    "KXTSAW-ZZZ",
+    "KXTSAW-26FEB30",
+    "KXTSAW-00JAN02",
+    "KXTSAW-99DEC27",
+    "K\nX",
+    "é☃",
+]
+QUOTE_MARKETS = ["-A2.30", "-A2.35", "-A2.30\n", "-A 2", "-A\x002", ""]
+QUOTE_STRIKES = ["2300000", "2350000", "0", "-1", "9223372036854775807", "1e400", "2.3M", ""]
+QUOTE_TIMES = [
+    "2026-02-10T15:00:00+00:00",
+    "2026-02-11T15:00:00-05:00",
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:00:00-05:00",
+    "2000-01-01T00:00:00+00:00",
+    "2099-12-31T23:59:59+00:00",
+    "2026-02-10T15:00:00",
+    "tuesday",
+]
+QUOTE_PRICES = ["0.47", "0.49", "0.10", "0.90", "0.1000000000000000000000000000001", "0.1234567", "1", "0"]
+QUOTE_PRICES += ["1.0000001", "NaN", "-0", "0.4\x007", "1e-7", ""]
+QUOTE_COUNTS = ["0", "1", "99999999999999.99", "1E+20", "-1", "1.005", ""]
+QUOTE_RESULTS = ["yes", "no", "", "maybe"]
+# --workers around the number of cores; --read-rate around Kalshi's limit, and what overflows a float.
+WORKERS = ["0", "1", "2", str(os.cpu_count() or 1), str((os.cpu_count() or 1) + 1), "48", "-1", "abc"]
+READ_RATES = ["1e-300", "nan", "inf", "-inf", "0", "0.5", "10", "20", "21", "500", "1e300", "abc"]
+
+
+@st.composite
+def quote_files(draw, world: dict) -> str:
+    """A quote CSV of one to four drawn rows, written under the world's folder; its path."""
+    import csv
+
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        event = draw(st.sampled_from(QUOTE_EVENTS))
+        rows.append(
+            [
+                event,
+                event + draw(st.sampled_from(QUOTE_MARKETS)),
+                draw(st.sampled_from(QUOTE_STRIKES)),
+                draw(st.sampled_from(QUOTE_TIMES)),
+                draw(st.sampled_from(QUOTE_PRICES)),
+                draw(st.sampled_from(QUOTE_PRICES)),
+                draw(st.sampled_from(QUOTE_PRICES)),
+                draw(st.sampled_from(QUOTE_COUNTS)),
+                draw(st.sampled_from(QUOTE_COUNTS)),
+                draw(st.sampled_from(QUOTE_RESULTS)),
+            ]
+        )
+    world["quote_files"] = world.get("quote_files", 0) + 1
+    path = world["root"] / f"quotes-{world['quote_files']}.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return str(path)
+
+
 def values(world: dict, action: argparse.Action, path: tuple[str, ...]) -> st.SearchStrategy[str]:
     """Plausible and hostile strings for one argument, picked by its type and name."""
     name = action.dest.lower()
+    if name in ("import_csv", "quotes"):
+        return st.one_of(quote_files(world), st.sampled_from(world["files"]))
+    if name == "workers":
+        return st.sampled_from(WORKERS)
+    if name == "read_rate":
+        return st.sampled_from(READ_RATES)
     if name == "port" and path in SERVING:
         ports = {"0", "-1", "99999", "abc", str(world["busy"])}
         return st.sampled_from(sorted(ports))

@@ -65,3 +65,108 @@ def test_only_postgres_is_accepted_and_passwords_are_masked():
     with pytest.raises(ConfigurationError, match="must be PostgreSQL"):
         normalise_url("sqlite:///warehouse.db")
     assert describe("postgresql+psycopg://bot:s3cret@db/w") == "postgresql+psycopg://bot:***@db/w"
+
+
+# ---- issue 18: stopping the embedded warehouse after its users were killed ----------------------------
+
+
+def _postmaster_pid(data_dir) -> int | None:
+    pid_file = data_dir / "postmaster.pid"
+    return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
+
+
+@pytest.mark.timeout(120)
+def test_stop_after_its_users_were_killed_stops_the_server_and_says_so(tmp_path, monkeypatch, capsys):
+    """A process that opened the embedded warehouse is killed with ``kill -9``: pgserver's handle list still
+    names it, and ``tsabot warehouse stop`` used to say "no embedded warehouse runs" and leave it running."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tsa_bot.local.cli import main
+
+    state = tmp_path / "state"
+    data_dir = state / "pgdata"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from tsa_bot.warehouse.engine import embedded_url;"
+            " print(embedded_url(Path(sys.argv[1])), flush=True); time.sleep(600)",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().startswith("postgresql://")
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        postmaster = _postmaster_pid(data_dir)
+        assert postmaster and psutil.pid_exists(postmaster)
+        assert child.pid in json.loads((data_dir / ".handle_pids.json").read_text())
+
+        monkeypatch.setenv("TSABOT_STATE_DIR", str(state))
+        get_settings.cache_clear()
+        assert main(["warehouse", "stop"]) == 0
+        assert capsys.readouterr().out == "stopped the embedded warehouse\n"
+        assert (
+            not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE
+        )
+        assert not (data_dir / "postmaster.pid").exists()
+        # Stopped, it says so, truthfully.
+        assert main(["warehouse", "stop"]) == 0
+        assert capsys.readouterr().out == f"no embedded warehouse runs in {state}\n"
+    finally:
+        if child.poll() is None:
+            child.kill()
+        postmaster = _postmaster_pid(data_dir)
+        if postmaster and psutil.pid_exists(postmaster):
+            os.kill(postmaster, signal.SIGTERM)
+
+
+@pytest.mark.timeout(120)
+def test_stop_refuses_while_a_live_process_still_uses_it(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tsa_bot.local.cli import main
+
+    state = tmp_path / "state"
+    data_dir = state / "pgdata"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from tsa_bot.warehouse.engine import embedded_url;"
+            " print(embedded_url(Path(sys.argv[1])), flush=True); time.sleep(600)",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().startswith("postgresql://")
+        monkeypatch.setenv("TSABOT_STATE_DIR", str(state))
+        get_settings.cache_clear()
+        assert main(["warehouse", "stop"]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"tsabot: error: the embedded warehouse in {state} is in use by process {child.pid}: "
+            "stop it first (or make down)\n"
+        )
+        assert psutil.pid_exists(_postmaster_pid(data_dir))
+    finally:
+        child.kill()
+        child.wait(timeout=10)
+        postmaster = _postmaster_pid(data_dir)
+        if postmaster and psutil.pid_exists(postmaster):
+            os.kill(postmaster, signal.SIGTERM)
