@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.errors import ConfigurationError, WarehouseUnavailable
+from tsa_bot.local.cli import main
 from tsa_bot.warehouse.engine import describe, get_engine, normalise_url, resolve_url
 
 
@@ -70,27 +80,15 @@ def test_only_postgres_is_accepted_and_passwords_are_masked():
 # ---- issue 18: stopping the embedded warehouse after its users were killed ----------------------------
 
 
-def _postmaster_pid(data_dir) -> int | None:
+def _postmaster_pid(data_dir: Path) -> int | None:
     pid_file = data_dir / "postmaster.pid"
     return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
 
 
-@pytest.mark.timeout(120)
-def test_stop_after_its_users_were_killed_stops_the_server_and_says_so(tmp_path, monkeypatch, capsys):
-    """A process that opened the embedded warehouse is killed with ``kill -9``: pgserver's handle list still
-    names it, and ``tsabot warehouse stop`` used to say "no embedded warehouse runs" and leave it running."""
-    import json
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    import psutil
-
-    from tsa_bot.local.cli import main
-
-    state = tmp_path / "state"
-    data_dir = state / "pgdata"
+@contextmanager
+def _embedded_user(state: Path) -> Iterator[subprocess.Popen]:
+    """A real process that opened the embedded warehouse under ``state`` and holds it; afterwards it and
+    the server are gone, whatever the test did."""
     child = subprocess.Popen(
         [
             sys.executable,
@@ -104,14 +102,35 @@ def test_stop_after_its_users_were_killed_stops_the_server_and_says_so(tmp_path,
     )
     try:
         assert child.stdout.readline().startswith("postgresql://")
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+        postmaster = _postmaster_pid(state / "pgdata")
+        if postmaster and psutil.pid_exists(postmaster):
+            os.kill(postmaster, signal.SIGTERM)
+
+
+def _use_state(monkeypatch: pytest.MonkeyPatch, state: Path) -> None:
+    monkeypatch.setenv("TSABOT_STATE_DIR", str(state))
+    get_settings.cache_clear()
+
+
+@pytest.mark.timeout(120)
+def test_stop_after_its_users_were_killed_stops_the_server_and_says_so(tmp_path, monkeypatch, capsys):
+    """A process that opened the embedded warehouse is killed with ``kill -9``: pgserver's handle list still
+    names it, and ``tsabot warehouse stop`` used to say "no embedded warehouse runs" and leave it running."""
+    state = tmp_path / "state"
+    data_dir = state / "pgdata"
+    with _embedded_user(state) as child:
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=10)
         postmaster = _postmaster_pid(data_dir)
         assert postmaster and psutil.pid_exists(postmaster)
         assert child.pid in json.loads((data_dir / ".handle_pids.json").read_text())
 
-        monkeypatch.setenv("TSABOT_STATE_DIR", str(state))
-        get_settings.cache_clear()
+        _use_state(monkeypatch, state)
         assert main(["warehouse", "stop"]) == 0
         assert capsys.readouterr().out == "stopped the embedded warehouse\n"
         assert (
@@ -121,52 +140,16 @@ def test_stop_after_its_users_were_killed_stops_the_server_and_says_so(tmp_path,
         # Stopped, it says so, truthfully.
         assert main(["warehouse", "stop"]) == 0
         assert capsys.readouterr().out == f"no embedded warehouse runs in {state}\n"
-    finally:
-        if child.poll() is None:
-            child.kill()
-        postmaster = _postmaster_pid(data_dir)
-        if postmaster and psutil.pid_exists(postmaster):
-            os.kill(postmaster, signal.SIGTERM)
 
 
 @pytest.mark.timeout(120)
 def test_stop_refuses_while_a_live_process_still_uses_it(tmp_path, monkeypatch, capsys):
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    import psutil
-
-    from tsa_bot.local.cli import main
-
     state = tmp_path / "state"
-    data_dir = state / "pgdata"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from tsa_bot.warehouse.engine import embedded_url;"
-            " print(embedded_url(Path(sys.argv[1])), flush=True); time.sleep(600)",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout.readline().startswith("postgresql://")
-        monkeypatch.setenv("TSABOT_STATE_DIR", str(state))
-        get_settings.cache_clear()
+    with _embedded_user(state) as child:
+        _use_state(monkeypatch, state)
         assert main(["warehouse", "stop"]) == 2
-        err = capsys.readouterr().err
-        assert err == (
+        assert capsys.readouterr().err == (
             f"tsabot: error: the embedded warehouse in {state} is in use by process {child.pid}: "
             "stop it first (or make down)\n"
         )
-        assert psutil.pid_exists(_postmaster_pid(data_dir))
-    finally:
-        child.kill()
-        child.wait(timeout=10)
-        postmaster = _postmaster_pid(data_dir)
-        if postmaster and psutil.pid_exists(postmaster):
-            os.kill(postmaster, signal.SIGTERM)
+        assert psutil.pid_exists(_postmaster_pid(state / "pgdata"))

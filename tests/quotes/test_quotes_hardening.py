@@ -218,21 +218,27 @@ def test_an_import_over_the_size_cap_is_one_line(tsa_env, warehouse_engine, tmp_
     assert _everything(warehouse_engine) == before
 
 
+def _market_with_a_candle(conn: sa.Connection, event: str, ticker: str, source: str) -> datetime:
+    """A settled (yes) market at 2.30 M and one candle of it, as a download (or an old import) left them;
+    the candle's end."""
+    conn.execute(
+        sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"), {"e": event}
+    )
+    conn.execute(
+        sa.text(
+            "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
+            " values (:t, :e, 2300000, 'yes', :s)"
+        ),
+        {"t": ticker, "e": event, "s": source},
+    )
+    end = datetime(2026, 2, 10, 5, tzinfo=UTC)
+    store.save_candles(conn, ticker, 60, [Candlestick.from_json(candle_json(end, "0.5000", archived=False))])
+    return end
+
+
 def _downloaded(engine: sa.Engine, ticker: str) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"), {"e": E1}
-        )
-        conn.execute(
-            sa.text(
-                "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
-                " values (:t, :e, 2300000, 'yes', 'kalshi')"
-            ),
-            {"t": ticker, "e": E1},
-        )
-        end = datetime(2026, 2, 10, 5, tzinfo=UTC)
-        candle = Candlestick.from_json(candle_json(end, "0.5000", archived=False))
-        store.save_candles(conn, ticker, 60, [candle])
+        end = _market_with_a_candle(conn, E1, ticker, "kalshi")
         store.record_progress(conn, ticker, 60, end, complete=True)
 
 
@@ -316,21 +322,7 @@ def test_a_warehouse_event_naming_no_week_does_not_crash_the_default_replay_rang
 
     with warehouse_engine.begin() as conn:
         for event, ticker in (("KXTSAW-ZZZ", "KXTSAW-ZZZ-A2.30"), (E1, f"{E1}-A2.30")):
-            conn.execute(
-                sa.text("insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"),
-                {"e": event},
-            )
-            conn.execute(
-                sa.text(
-                    "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
-                    " values (:t, :e, 2300000, 'yes', 'import')"
-                ),
-                {"t": ticker, "e": event},
-            )
-            end = datetime(2026, 2, 10, 5, tzinfo=UTC)
-            store.save_candles(
-                conn, ticker, 60, [Candlestick.from_json(candle_json(end, "0.5000", archived=False))]
-            )
+            _market_with_a_candle(conn, event, ticker, "import")
     with caplog.at_level(logging.WARNING):
         _, end = default_range()
     assert end == date(2026, 2, 9)
