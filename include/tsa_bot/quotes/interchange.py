@@ -42,9 +42,9 @@ PRICE_PLACES, COUNT_PLACES = 6, 2
 MAX_COUNT = Decimal(10) ** 14
 # Kalshi's event tickers name their date in two-digit years: candle times outside those years are not quotes.
 FIRST_YEAR, LAST_YEAR = 2000, 2099
-# The largest quote file read: about three years of KXTSAW's hourly candles (a year is about 20 MiB). The
-# checks that span the file keep one small entry per row (about 100 MB at the cap); a longer history is
-# exported and imported by date (--start/--end).
+# The largest quote file read: about three years of KXTSAW's hourly candles (a year is about 20 MiB). Rows
+# are streamed, but the checks that span the file keep one small entry per row: an import of a file at the
+# cap peaks at about 350 MB resident. A longer history is exported and imported by date (--start/--end).
 MAX_FILE_BYTES = 64 * 1024 * 1024
 # Tickers as Kalshi writes them (the client's own rule for identifiers): anything else, a newline, a NUL, a
 # space or a comma, is a broken file, not a market.
