@@ -153,3 +153,21 @@ def test_stop_refuses_while_a_live_process_still_uses_it(tmp_path, monkeypatch, 
             "stop it first (or make down)\n"
         )
         assert psutil.pid_exists(_postmaster_pid(state / "pgdata"))
+
+
+@pytest.mark.timeout(120)
+def test_make_down_after_its_users_were_killed_stops_the_server_too(tmp_path, monkeypatch, capsys):
+    """``make down`` is ``tsabot airflow down``: after a crash it left PostgreSQL running, silently."""
+    state = tmp_path / "state"
+    with _embedded_user(state) as child:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        postmaster = _postmaster_pid(state / "pgdata")
+        _use_state(monkeypatch, state)
+        assert main(["airflow", "down"]) == 0
+        assert capsys.readouterr().out == "Airflow was not running\nstopped the embedded warehouse\n"
+        assert (
+            not psutil.pid_exists(postmaster) or psutil.Process(postmaster).status() == psutil.STATUS_ZOMBIE
+        )
+        assert main(["airflow", "down"]) == 0
+        assert capsys.readouterr().out == "Airflow was not running\nthe embedded warehouse was not running\n"
