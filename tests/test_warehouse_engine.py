@@ -85,23 +85,39 @@ def _postmaster_pid(data_dir: Path) -> int | None:
     return int(pid_file.read_text().split()[0]) if pid_file.exists() else None
 
 
+def _start_embedded_user(state: Path) -> subprocess.Popen:
+    """A process that opened the embedded warehouse under ``state`` (and sleeps, holding it).
+
+    pgserver gives PostgreSQL 10 seconds to start, which a loaded machine can miss: up to three tries.
+    """
+    errors = []
+    for _ in range(3):
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, time; from pathlib import Path;"
+                " from tsa_bot.warehouse.engine import embedded_url;"
+                " print(embedded_url(Path(sys.argv[1])), flush=True); time.sleep(600)",
+                str(state),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if child.stdout.readline().startswith("postgresql://"):
+            return child
+        child.kill()
+        errors.append(child.communicate(timeout=10)[1][-2000:])
+    pytest.fail("the embedded warehouse did not start:\n" + "\n".join(errors))
+
+
 @contextmanager
 def _embedded_user(state: Path) -> Iterator[subprocess.Popen]:
-    """A real process that opened the embedded warehouse under ``state`` and holds it; afterwards it and
-    the server are gone, whatever the test did."""
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from tsa_bot.warehouse.engine import embedded_url;"
-            " print(embedded_url(Path(sys.argv[1])), flush=True); time.sleep(600)",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    """A real process holding the embedded warehouse under ``state``; afterwards it and the server are gone,
+    whatever the test did."""
+    child = _start_embedded_user(state)
     try:
-        assert child.stdout.readline().startswith("postgresql://")
         yield child
     finally:
         if child.poll() is None:
