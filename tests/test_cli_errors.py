@@ -166,3 +166,41 @@ def test_parse_tsa_refuses_a_page_with_a_decoy_table(capsys, tmp_path):
     )
     assert_one_line_error(code, err, "2 tables")
     assert out == ""
+
+
+# ---- issue 18: --workers and --read-rate -------------------------------------------------------------
+
+
+def test_replay_workers_above_the_number_of_cores_is_one_line(capsys, tmp_path):
+    import os
+
+    too_many = str((os.cpu_count() or 1) + 46)
+    code, out, err = run(
+        capsys,
+        "replay", "--data", str(tmp_path / "none.csv"), "--start", "2025-03-03", "--end", "2025-03-10",
+        "--json", str(tmp_path / "out.json"), "--workers", too_many,
+    )  # fmt: skip
+    assert_one_line_error(code, err, "--workers", "cores")
+    assert out == ""
+
+
+def test_history_score_workers_above_the_number_of_cores_is_one_line(capsys, monkeypatch, warehouse_url):
+    import os
+
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", warehouse_url)
+    too_many = str((os.cpu_count() or 1) + 46)
+    code, out, err = run(capsys, "kalshi", "history", "--score", "--workers", too_many)
+    assert_one_line_error(code, err, "--workers", "cores")
+    assert out == ""
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("rate", ["1e-300", "nan", "inf", "-inf", "0", "21", "1e300"])
+def test_history_read_rate_must_be_positive_finite_and_within_kalshis_limit(capsys, monkeypatch, rate):
+    monkeypatch.setenv("TSA_WAREHOUSE_URL", "postgresql://nobody@127.0.0.1:1/never?connect_timeout=1")
+    monkeypatch.setenv("KALSHI_API_BASE", "https://external-api.demo.kalshi.co/trade-api/v2")
+    code, out, err = run(
+        capsys, "kalshi", "history", "--start", "2026-02-01", "--end", "2026-02-15", f"--read-rate={rate}"
+    )
+    assert_one_line_error(code, err, "--read-rate", "20")
+    assert out == ""

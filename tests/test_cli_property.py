@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from tsa_bot.core.config import get_settings
 from tsa_bot.local.cli import build_parser, main
+from tsa_bot.quotes.interchange import HEADER
 from tsa_bot.sources.offline import OFFLINE_SITE_DIR
 
 # Commands that serve until interrupted: each example ends them with a Ctrl-C after this long.
@@ -124,9 +125,75 @@ NUMBERS = ["0", "1", "2", "7", "-1", "99999", "1e9", "abc", "nan", "inf", "1.5",
 DATES = ["2025-01-06", "2025-12-29", "2024-02-29", "2025-13-45", "yesterday", ""]
 
 
+# Quote interchange files (``--import``, ``--quotes``): each field mostly valid (the limits of dates and
+# decimals included), sometimes just past them, or an odd ticker. (valid, invalid) per field.
+QUOTE_EVENTS = (
+    ["KXTSAW-26FEB15", "KXTSAW-00JAN02", "KXTSAW-99DEC27"],
+    ["KXTSAW-ZZZ", "KXTSAW-26FEB30", "K\nX", "é☃"],
+)
+QUOTE_MARKETS = (["-A2.30", "-A2.35"], ["-A2.30\n", "-A 2", "-A\x002", ""])
+QUOTE_STRIKES = (["2300000", "2350000", "9223372036854775807"], ["0", "-1", "1e400", "2.3M"])
+QUOTE_TIMES = (
+    [
+        "2026-02-10T15:00:00+00:00",
+        "2026-02-11T15:00:00-05:00",
+        "2000-01-01T00:00:00+00:00",
+        "2099-12-31T23:59:59+00:00",
+    ],
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-05:00", "2026-02-10T15:00:00", "tuesday"],
+)
+QUOTE_PRICES = (
+    ["0.47", "0.49", "0.10", "0.90", "0", "1", "0.000001", ""],
+    ["0.1000000000000000000000000000001", "0.1234567", "1.0000001", "NaN", "-0", "0.4\x007", "1e-7"],
+)
+QUOTE_COUNTS = (["0", "1", "99999999999999.99", ""], ["1E+20", "-1", "1.005"])
+QUOTE_RESULTS = (["yes", "no", ""], ["maybe"])
+# --workers around the number of cores; --read-rate around Kalshi's limit, and what overflows a float.
+WORKERS = ["0", "1", "2", str(os.cpu_count() or 1), str((os.cpu_count() or 1) + 1), "48", "-1", "abc"]
+READ_RATES = ["1e-300", "nan", "inf", "-inf", "0", "0.01", "10", "20", "500", "1000", "1001", "1e300", "abc"]
+
+
+@st.composite
+def quote_files(draw, world: dict) -> str:
+    """A quote CSV of one to four drawn rows, written under the world's folder; its path."""
+    import csv
+
+    def field(options: tuple[list[str], list[str]]) -> str:
+        return draw(_setting(*options))
+
+    rows = []
+    for _ in range(draw(st.integers(1, 4))):
+        event = field(QUOTE_EVENTS)
+        rows.append(
+            [
+                event,
+                event + field(QUOTE_MARKETS),
+                field(QUOTE_STRIKES),
+                field(QUOTE_TIMES),
+                *(field(QUOTE_PRICES) for _ in range(3)),
+                field(QUOTE_COUNTS),
+                field(QUOTE_COUNTS),
+                field(QUOTE_RESULTS),
+            ]
+        )
+    world["quote_files"] = world.get("quote_files", 0) + 1
+    path = world["root"] / f"quotes-{world['quote_files']}.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return str(path)
+
+
 def values(world: dict, action: argparse.Action, path: tuple[str, ...]) -> st.SearchStrategy[str]:
     """Plausible and hostile strings for one argument, picked by its type and name."""
     name = action.dest.lower()
+    if name in ("import_csv", "quotes"):
+        return st.one_of(quote_files(world), st.sampled_from(world["files"]))
+    if name == "workers":
+        return st.sampled_from(WORKERS)
+    if name == "read_rate":
+        return st.sampled_from(READ_RATES)
     if name == "port" and path in SERVING:
         ports = {"0", "-1", "99999", "abc", str(world["busy"])}
         return st.sampled_from(sorted(ports))
@@ -300,3 +367,52 @@ def test_every_subcommand_is_covered():
         LEAVES
     )
     assert set(LEAVES) >= PARSE_ONLY | SERVING
+
+
+def test_quote_files_workers_and_read_rates_exit_0_or_2_without_a_traceback(world, tmp_path, monkeypatch):
+    """The values of issue 18 drawn where they matter, more often than the walk over every subcommand
+    reaches them: quote files imported and replayed, ``--workers`` and ``--read-rate`` at their limits."""
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "TSA_WAREHOUSE_URL": world["warehouse"],
+        "KALSHI_API_BASE": world["sim"],
+        "TSABOT_STATE_DIR": str(tmp_path),
+    }
+    env["TSABOT_HTTP_BACKOFF_S"] = "0.01"
+
+    @settings(
+        max_examples=3 * EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(data=st.data())
+    def check(data):
+        quotes = data.draw(quote_files(world), label="quotes")
+        workers = data.draw(st.sampled_from(WORKERS), label="workers")
+        rate = data.draw(st.sampled_from(READ_RATES), label="read rate")
+        runs = [
+            ["kalshi", "history", "--import", quotes],
+            [
+                "replay",
+                "--data",
+                world["files"][1],
+                "--quotes",
+                quotes,
+                "--start",
+                "2026-02-09",
+                "--end",
+                "2026-02-09",
+                "--json",
+                str(tmp_path / "out.json"),
+                f"--workers={workers}",
+            ],
+            ["kalshi", "history", "--start", "2026-02-09", "--end", "2026-02-10", f"--read-rate={rate}"],
+        ]
+        for argv in runs:
+            with environment(env):
+                code, output = run_in_process(argv, tuple(argv[:2]))
+            shown = f"tsabot {' '.join(argv)!s}\n{Path(quotes).read_text()!r}\n{output[-3000:]}"
+            assert "Traceback" not in output, shown
+            assert code in (0, 2), shown
+
+    check()

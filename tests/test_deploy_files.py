@@ -211,3 +211,46 @@ def test_the_compose_simulator_url_is_allowed_in_paper_and_demo_but_not_a_produc
     with pytest.raises(UnknownHostRefused):
         environment_of("http://simulator.example.net:8765/trade-api/v2")
     assert environment_of("https://external-api\u3002kalshi\u3002com/trade-api/v2") is Environment.PRODUCTION
+
+
+# ---- issue 18: compose defaults -------------------------------------------------------------------------
+
+REQUIRED_ENV = {"AIRFLOW_JWT_SECRET": "s3cret", "AIRFLOW_ADMIN_PASSWORD": "pw"}
+
+
+def _ports(service: dict, env: dict[str, str]) -> list:
+    return [interpolate(p, env) if isinstance(p, str) else p for p in service.get("ports", [])]
+
+
+def test_every_published_port_binds_to_loopback_by_default():
+    """The Airflow UI and Flower were published on every interface (issue 18)."""
+    services = compose()["services"]
+    published = {name: _ports(s, REQUIRED_ENV) for name, s in services.items() if s.get("ports")}
+    assert {"airflow-apiserver", "flower"} <= set(published)
+    for name, ports in published.items():
+        assert ports and not [p for p in ports if _published_on_all_interfaces(p)], (name, ports)
+    # Opening the UI to the network is a choice made in .env, not a default.
+    ui = services["airflow-apiserver"]["ports"][0]
+    assert interpolate(ui, {**REQUIRED_ENV, "AIRFLOW_UI_BIND": "0.0.0.0"}).startswith("0.0.0.0:")
+
+
+def test_the_admin_password_is_a_required_setting_not_airflow_airflow():
+    init = compose()["services"]["airflow-init"]
+    password = init["environment"]["AIRFLOW_ADMIN_PASSWORD"]
+    with pytest.raises(KeyError, match="AIRFLOW_ADMIN_PASSWORD"):
+        interpolate(password, {})
+    assert interpolate(password, REQUIRED_ENV) == "pw"
+    script = "\n".join(init["command"])
+    assert '"airflow": "airflow"' not in script and "AIRFLOW_ADMIN_PASSWORD" in script
+    assert "$AIRFLOW_ADMIN_PASSWORD" not in script.replace("$$", "")  # read by the script, not pasted in
+    for name in ("AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "AIRFLOW_UI_BIND", "FLOWER_BASIC_AUTH"):
+        assert name in (PROJECT / ".env.example").read_text(), name
+        assert name in (PROJECT / "README.md").read_text(), name
+    assert "(airflow / airflow)" not in (PROJECT / "docker-compose.yaml").read_text()
+
+
+def test_flower_is_local_and_takes_basic_auth_from_the_environment():
+    flower = compose()["services"]["flower"]
+    assert all(str(p).startswith("127.0.0.1:") for p in _ports(flower, REQUIRED_ENV))
+    auth = flower["environment"]["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"]
+    assert interpolate(auth, {"FLOWER_BASIC_AUTH": "ops:pw"}) == "ops:pw"

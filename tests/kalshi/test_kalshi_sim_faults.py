@@ -223,3 +223,42 @@ def test_a_slowed_exchange_still_serves_requests_side_by_side(sim, monkeypatch):
     for c in clients:
         c.close()
     assert codes == [200] * 4 and elapsed < 1.2  # one after the other: 1.6 s
+
+
+@pytest.mark.parametrize("token", ["", "   "])
+def test_an_empty_admin_token_turns_admin_off_like_an_empty_variable(token):
+    """Issue 18: ``--admin-token ""`` accepted ``Authorization: Bearer `` and opened /sim/faults."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    proc, root = _start(["--admin-token", token], {"TSABOT_SIM_ADMIN_TOKEN": ""})
+    try:
+        where = urlsplit(root)
+        for header in ("Bearer ", "Bearer", f"Bearer {token}", ""):
+            # http.client sends the header as given (httpx refuses a trailing space).
+            conn = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+            conn.request("POST", "/sim/faults", body='{"fault": "500"}', headers={"Authorization": header})
+            answer = conn.getresponse()
+            status, body = answer.status, json.loads(answer.read())
+            conn.close()
+            assert status == 403, (header, status)
+            assert "TSABOT_SIM_ADMIN_TOKEN" in body["error"]["message"]
+        assert httpx.get(f"{root}/trade-api/v2/exchange/status").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_gate_treats_a_blank_token_as_no_token():
+    from starlette.testclient import TestClient
+
+    from tsa_bot.kalshi_sim import Exchange
+    from tsa_bot.kalshi_sim.app import build_app
+
+    for blank in ("", " ", "\t"):
+        with TestClient(build_app(Exchange(), blank)) as http:
+            answer = http.post(
+                "/sim/faults", json={"fault": "500"}, headers={"Authorization": f"Bearer {blank}"}
+            )
+            assert answer.status_code == 403, repr(blank)

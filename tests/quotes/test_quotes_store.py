@@ -200,15 +200,20 @@ def test_downloaded_candles_upsert_idempotently_and_an_import_keeps_their_ohlc(
         f"{E1},{ticker},2300000,2026-02-10T05:00:00+00:00,0.47,0.49,0.48,120,35,yes",
         f"{E1},{ticker},2300000,2026-02-11T05:00:00+00:00,0.50,0.53,,0,35,yes",
     ]
+    # Imported as exported, the candles are unchanged and stay Kalshi's, OHLC and all.
+    assert _history("--import", str(exported)) == 0
+    assert "0 new, 0 changed, 2 unchanged" in capsys.readouterr().out
+    # Other prices for a downloaded candle are refused (issue 18: they overwrote Kalshi's, and the next
+    # download, seeing the market complete, never restored them).
     changed = exported.read_text().replace(",0.50,0.53,", ",0.51,0.53,")
     exported.write_text(changed)
-    assert _history("--import", str(exported)) == 0
-    assert "0 new, 1 changed, 1 unchanged" in capsys.readouterr().out
+    assert _history("--import", str(exported)) == 2
+    assert "has 0.51 here but 0.50 as downloaded from Kalshi; nothing imported" in capsys.readouterr().err
     with warehouse_engine.connect() as conn:
         row = conn.execute(
             sa.text("select yes_bid_open, yes_bid_close, source from quote_candles order by end_ts desc")
         ).first()
-    assert (row.yes_bid_open, row.yes_bid_close, row.source) == (Decimal("0.47"), Decimal("0.51"), "import")
+    assert (row.yes_bid_open, row.yes_bid_close, row.source) == (Decimal("0.47"), Decimal("0.50"), "kalshi")
 
 
 def _snapshot(conn: sa.Connection, run_id: str, ticker: str, strike: int, at: datetime, bid, ask) -> None:

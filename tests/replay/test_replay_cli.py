@@ -190,3 +190,85 @@ def test_replay_end_to_end_from_csv_and_from_the_warehouse(
     from_warehouse = tmp_path / "warehouse.json"
     assert _replay(*args, "--period", "1440", "--json", str(from_warehouse)) == 0
     assert json.loads(from_warehouse.read_text())["trades"] == doc["trades"]
+
+
+# ---- issue 18: outputs checked before computing, latest.json replaced only on success; nonsense refused
+
+
+def _latest() -> Path:
+    from tsa_bot.replay.commands import latest_replay_file
+
+    return latest_replay_file()
+
+
+def _keep_a_latest() -> bytes:
+    latest = _latest()
+    latest.parent.mkdir(parents=True, exist_ok=True)
+    latest.write_text('{"an": "earlier replay"}\n')
+    return latest.read_bytes()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        (["--json", "/proc/x.json"], "--json"),
+        (["--json", "{tmp}"], "--json"),
+        (["--json", "{tmp}/out.json", "--plot", "/sys/x.png"], "--plot"),
+        (["--json", "{tmp}/out.json", "--plot", "{tmp}/p.xyz"], "--plot"),
+    ],
+)
+def test_output_that_cannot_be_written_is_refused_before_computing(
+    shared_csv, quotes_csv, tmp_path, capsys, where, says
+):
+    import time
+
+    earlier = _keep_a_latest()
+    began = time.monotonic()
+    outputs = [w.replace("{tmp}", str(tmp_path)) for w in where]
+    code = _replay(
+        "--data", str(shared_csv), "--quotes", str(quotes_csv), "--start", "2025-03-03", "--end",
+        "2025-03-10", "--calibration-weeks", "8", "--workers", "1", *outputs,
+    )  # fmt: skip
+    _one_line_error(capsys, code, says)
+    assert time.monotonic() - began < 10, "it computed the replay first"
+    assert _latest().read_bytes() == earlier
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("nonsense", ["reversed strikes", "equal strikes", "contradicting results"])
+def test_nonsense_quotes_are_refused_with_one_line_and_keep_the_latest_replay(
+    shared_csv, quotes_csv, tmp_path, capsys, nonsense
+):
+    from dataclasses import replace
+
+    rows = read_quotes_file(quotes_csv)
+    strikes = sorted({r.floor_strike for r in rows})
+    if nonsense == "reversed strikes":
+        flipped = dict(zip(strikes, reversed(strikes), strict=True))
+        changed = [replace(r, floor_strike=flipped[r.floor_strike]) for r in rows]
+        says = "rise with the strike"
+    elif nonsense == "equal strikes":
+        changed = [replace(r, floor_strike=strikes[0]) for r in rows]
+        says = "strike"
+    else:
+        lowest = {
+            min((r.floor_strike, r.ticker) for r in rows if r.event_ticker == e)[1]
+            for e in {r.event_ticker for r in rows}
+        }
+        changed = [replace(r, result="no" if r.ticker in lowest else "yes") for r in rows]
+        says = "settled yes but"
+    path = tmp_path / "nonsense.csv"
+    with path.open("w") as f:
+        from tsa_bot.quotes.interchange import write_quotes
+
+        write_quotes(changed, f)
+    earlier = _keep_a_latest()
+    code = _replay(
+        "--data", str(shared_csv), "--quotes", str(path), "--start", "2025-03-03", "--end", "2025-03-10",
+        "--calibration-weeks", "8", "--workers", "1", "--json", str(tmp_path / "out.json"),
+    )  # fmt: skip
+    _one_line_error(capsys, code, says)
+    assert _latest().read_bytes() == earlier
+    assert not (tmp_path / "out.json").exists()

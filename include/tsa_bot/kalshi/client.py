@@ -94,6 +94,12 @@ class _Ambiguous(Exception):
         self.cause = cause
 
 
+# The most pages one listing may take. KXTSAW lists about 20 markets a week, so every market of years of
+# history is a few dozen pages of 200; a listing past 1,000 pages (200,000 rows) is a server looping on its
+# cursor, not data.
+MAX_PAGES = 1000
+
+
 class KalshiClient:
     """Typed access to the endpoints this project uses. Use as a context manager, or call ``close``."""
 
@@ -235,8 +241,10 @@ class KalshiClient:
     def _pages(
         self, path: str, key: str, params: Mapping[str, Any], *, signed: bool, limit: int = 200
     ) -> Iterator[Any]:
-        cursor = None
-        while True:
+        """Every item of a listing, following the cursor until it is empty; a server that repeats a cursor
+        or pages past :data:`MAX_PAGES` is refused (``KalshiError``), never followed forever."""
+        cursor, seen = None, set()
+        for _ in range(MAX_PAGES):
             data = self._request(
                 "GET", path, params={**params, "limit": limit, "cursor": cursor}, signed=signed
             )
@@ -244,6 +252,15 @@ class KalshiClient:
             cursor = data.get("cursor") or ""
             if not cursor:
                 return
+            if cursor in seen:
+                raise KalshiProtocolError(
+                    f"GET {path}: the exchange repeated the cursor {str(cursor)[:40]!r}; stopped after "
+                    f"{len(seen) + 1} pages (a listing that never ends)"
+                )
+            seen.add(cursor)
+        raise KalshiProtocolError(
+            f"GET {path}: more than {MAX_PAGES} pages; stopped (a listing that never ends?)"
+        )
 
     # ---- market data -----------------------------------------------------------------------------
 

@@ -512,7 +512,8 @@ class Gate:
     def __init__(self, app: ASGIApp, exchange: Exchange, admin_token: str | None):
         self.app = app
         self.exchange = exchange
-        self.admin_token = admin_token
+        # A blank token turns admin off, as an unset one does: else "Authorization: Bearer " would open it.
+        self.admin_token = admin_token.strip() if admin_token and admin_token.strip() else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -565,7 +566,8 @@ class Gate:
         if self.admin_token is None:
             message = "admin endpoints are off: start the simulator with TSABOT_SIM_ADMIN_TOKEN set"
             return answer(403, std_error(403, "admin_disabled", message).body)
-        given = _header(scope, "authorization") or ""
+        given = (_header(scope, "authorization") or "").strip()
+        # In constant time: how much of the token matched does not show in how long the answer takes.
         if not hmac.compare_digest(given.encode(), f"Bearer {self.admin_token}".encode()):
             return answer(401, std_error(401, "unauthorized", "admin token missing or wrong").body)
         return None

@@ -78,6 +78,5 @@ def down_command(args: argparse.Namespace) -> int:
 
     stopped = local_airflow(args.port).stop()
     print(f"stopped {', '.join(stopped)}" if stopped else "Airflow was not running")
-    if stop_embedded():
-        print("stopped the embedded warehouse")
+    print("stopped the embedded warehouse" if stop_embedded() else "the embedded warehouse was not running")
     return 0

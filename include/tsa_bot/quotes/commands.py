@@ -87,15 +87,19 @@ def history_command(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
+    from tsa_bot.kalshi.hosts import KalshiSettings, is_demo_host, is_production_host
     from tsa_bot.quotes.download import download_history, history_client
+    from tsa_bot.quotes.pacing import check_read_rate
 
     if not (args.start and args.end):
         raise ConfigurationError("a download needs --start and --end (or use --import/--export)")
-    if args.read_rate is not None and args.read_rate <= 0:
-        raise ConfigurationError(f"--read-rate must be positive, got {args.read_rate}")
+    settings = KalshiSettings.from_env()
+    if args.read_rate is not None:
+        production_or_demo = is_production_host(settings.api_base) or is_demo_host(settings.api_base)
+        check_read_rate(args.read_rate, kalshi_host=production_or_demo)
     engine = _engine(args.warehouse_url)
     rate = {"read_rate": args.read_rate} if args.read_rate else {}
-    with history_client(**rate) as client:
+    with history_client(settings, **rate) as client:
         summary = download_history(
             client, engine, series=args.series, start=args.start, end=args.end, period=args.period
         )
@@ -114,24 +118,26 @@ def _download(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
 
-    from tsa_bot.quotes.interchange import QuoteFormatError, read_quotes_file
+    from tsa_bot.quotes.interchange import QuoteFormatError, open_quotes
     from tsa_bot.quotes.store import import_quotes
 
-    rows = read_quotes_file(args.import_csv)  # every row checked before the warehouse is touched
+    name = args.import_csv.name
+    with open_quotes(args.import_csv):  # missing, unreadable or too large: refused before the warehouse
+        pass
     engine = _engine(args.warehouse_url)
     try:
-        with engine.begin() as conn:
-            written = import_quotes(conn, rows, args.period, args.import_csv.name)
+        # Streamed into one transaction: a bad row anywhere rolls back everything before it.
+        with open_quotes(args.import_csv) as rows, engine.begin() as conn:
+            imported = import_quotes(conn, rows, args.period, name)
     except (sa.exc.DataError, sa.exc.IntegrityError) as exc:
         first = str(exc.orig or exc).strip().splitlines()[0]
-        raise QuoteFormatError(
-            f"{args.import_csv.name}: the warehouse refused it, nothing imported: {first}"
-        ) from None
-    unchanged = len(rows) - written.new - written.changed
+        raise QuoteFormatError(f"{name}: the warehouse refused it, nothing imported: {first}") from None
+    written = imported.written
+    unchanged = imported.rows - written.new - written.changed
     return _emit(
         args,
-        {"rows": len(rows), "new": written.new, "changed": written.changed, "unchanged": unchanged},
-        f"{args.import_csv.name}: {len(rows)} rows as {args.period}-minute candles: "
+        {"rows": imported.rows, "new": written.new, "changed": written.changed, "unchanged": unchanged},
+        f"{name}: {imported.rows} rows as {args.period}-minute candles: "
         f"{written.new} new, {written.changed} changed, {unchanged} unchanged",
     )
 

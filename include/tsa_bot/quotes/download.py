@@ -8,7 +8,7 @@ the range reaches back before it.
 Markets are chosen by close time: those closing on a New York date from ``start`` to ``end`` (for KXTSAW,
 the weeks whose Sunday is in the range), and each one's candles cover its whole life up to ``until``.
 Each market's candles are stored in one transaction with a note of how far they reach, so an interrupted
-download resumes where it stopped, a market fetched up to its close is never asked for again, and running
+download resumes where it stopped, a market whose last candle is stored is never asked for again, and running
 it twice adds nothing.
 """
 
@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 PERIODS = (60, 1440)  # minutes: hourly or daily candles
 # A market with no open time on record: its candles are looked for this far before its close.
 DEFAULT_LIFETIME = timedelta(days=8)
+# Kalshi publishes a candle within minutes of its end. A market counts as complete once its last candle
+# (the one holding the close) is stored, or once this long has passed since that candle's end without it
+# coming (a period without quotes has none): until then the next download asks again.
+LATE_CANDLE_GRACE = timedelta(days=1)
 
 
 def history_client(
@@ -173,7 +177,8 @@ def sync_candles(
 ) -> CandleSync:
     """Fetch the candles of the stored markets closing from ``start`` to ``end``, up to ``until`` (now).
 
-    Each market resumes after its last stored candle; one fetched up to its close is skipped.
+    Each market resumes after its last stored candle; one whose last candle is stored (or overdue by
+    :data:`LATE_CANDLE_GRACE`) is skipped.
     """
     if period not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS} minutes, got {period}")
@@ -186,7 +191,7 @@ def sync_candles(
             for row in conn.execute(
                 sa.text(
                     "select ticker, event_ticker, open_time, close_time, archived from quote_markets"
-                    " where event_ticker like cast(:s as text) || '-%' and close_time >= :lo"
+                    " where starts_with(event_ticker, cast(:s as text) || '-') and close_time >= :lo"
                     " and (cast(:hi as timestamptz) is null or close_time < :hi)"
                     " order by close_time, ticker"
                 ),
@@ -218,7 +223,8 @@ def sync_candles(
         last = max((c.end_period_ts for c in fetched), default=None)
         with engine.begin() as conn:
             written += store.save_candles(conn, target.ticker, period, fetched)
-            store.record_progress(conn, target.ticker, period, last, complete=window_end >= last_end)
+            complete = (last is not None and last >= last_end) or until >= last_end + LATE_CANDLE_GRACE
+            store.record_progress(conn, target.ticker, period, last, complete=complete)
     summary = CandleSync(
         period=period,
         until=until.isoformat(),

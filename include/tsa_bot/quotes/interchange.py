@@ -12,15 +12,17 @@ zeros beyond them (``0.47``, ``0.4725``), counts without trailing zeros (``12``,
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TextIO
 
 from tsa_bot.core.errors import TsaBotError
-from tsa_bot.core.market import ONE, in_event
+from tsa_bot.core.market import MONTHS, ONE, in_event
 
 HEADER = (
     "event_ticker",
@@ -38,6 +40,17 @@ RESULTS = ("yes", "no", "")
 # What the warehouse keeps (numeric(12, 6) prices, numeric(16, 2) counts): more would be rounded silently.
 PRICE_PLACES, COUNT_PLACES = 6, 2
 MAX_COUNT = Decimal(10) ** 14
+# Kalshi's event tickers name their date in two-digit years: candle times outside those years are not quotes.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+# The largest quote file read: about three years of KXTSAW's hourly candles (a year is about 20 MiB). Rows
+# are streamed, but the checks that span the file keep one small entry per row: an import of a file at the
+# cap peaks at about 350 MB resident. A longer history is exported and imported by date (--start/--end).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+# Tickers as Kalshi writes them (the client's own rule for identifiers): anything else, a newline, a NUL, a
+# space or a comma, is a broken file, not a market.
+TICKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# An event ticker names its date: KXTSAW-26FEB15 (series, then YYMMMDD).
+EVENT_TICKER = re.compile(rf"[A-Z0-9]+-(\d\d)({'|'.join(MONTHS)})(\d\d)")
 
 
 class QuoteFormatError(TsaBotError):
@@ -129,24 +142,42 @@ class _RowError(Exception):
         self.message = message
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` quoted for a one-line message: control characters escaped (a NUL as ``\\x00``), cut short."""
+    cut = text if len(text) <= limit else text[:limit] + "..."
+    return repr(cut)
+
+
+def _bare(text: str) -> str:
+    """``text`` as :func:`shown` has it, without the quotes: for a value that parsed as a number."""
+    return shown(text)[1:-1]
+
+
+def _decimals(value: Decimal) -> int:
+    """The number of decimals ``value`` needs, exactly (``normalize`` would round to 28 digits first)."""
+    _, digits, exponent = value.as_tuple()
+    significant = "".join(map(str, digits)).rstrip("0")
+    return max(0, -(int(exponent) + len(digits) - len(significant))) if significant else 0
+
+
 def _decimal(text: str, field: str, *, price: bool) -> Decimal | None:
     if text == "":
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise _RowError(field, f"'{text}' is not a number") from None
+        raise _RowError(field, f"{shown(text)} is not a number") from None
     if not value.is_finite():
-        raise _RowError(field, f"'{text}' is not a number")
+        raise _RowError(field, f"{shown(text)} is not a number")
     if price and not 0 <= value <= ONE:
-        raise _RowError(field, f"{text} is not a price in dollars between 0 and 1")
+        raise _RowError(field, f"{_bare(text)} is not a price in dollars between 0 and 1")
     if not price and value < 0:
-        raise _RowError(field, f"{text} is negative")
+        raise _RowError(field, f"{_bare(text)} is negative")
     if not price and value >= MAX_COUNT:
-        raise _RowError(field, f"{text} is too large")
+        raise _RowError(field, f"{_bare(text)} is too large")
     places = PRICE_PLACES if price else COUNT_PLACES
-    if -value.normalize().as_tuple().exponent > places:  # type: ignore[operator]
-        raise _RowError(field, f"{text} has more than {places} decimals")
+    if _decimals(value) > places:
+        raise _RowError(field, f"{_bare(text)} has more than {places} decimals")
     return value
 
 
@@ -156,9 +187,9 @@ def _strike(text: str) -> int | None:
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise _RowError("floor_strike", f"'{text}' is not a number") from None
+        raise _RowError("floor_strike", f"{shown(text)} is not a number") from None
     if not value.is_finite() or value != value.to_integral_value() or not 0 < value < 2**63:
-        raise _RowError("floor_strike", f"'{text}' is not a positive whole number of passengers")
+        raise _RowError("floor_strike", f"{shown(text)} is not a positive whole number of passengers")
     return int(value)
 
 
@@ -166,25 +197,56 @@ def _time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise _RowError("end_ts", f"'{text}' is not an ISO 8601 time") from None
+        raise _RowError("end_ts", f"{shown(text)} is not an ISO 8601 time") from None
     if value.tzinfo is None:
-        raise _RowError("end_ts", f"'{text}' has no UTC offset (such as +00:00)")
-    return value.astimezone(UTC)
+        raise _RowError("end_ts", f"{shown(text)} has no UTC offset (such as +00:00)")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        utc = None
+    if utc is None or not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise _RowError("end_ts", f"{shown(text)} is not between {FIRST_YEAR} and {LAST_YEAR}")
+    return utc
+
+
+def _ticker(text: str, field: str) -> str:
+    if not text:
+        raise _RowError(field, "is empty")
+    if not TICKER.fullmatch(text):
+        raise _RowError(field, f"{shown(text)} holds a character a Kalshi ticker cannot (or is too long)")
+    return text
+
+
+def event_date(event_ticker: str) -> date | None:
+    """The date ``KXTSAW-26FEB15`` names (2026-02-15); None if it names none."""
+    match = EVENT_TICKER.fullmatch(event_ticker)
+    if match is None:
+        return None
+    year, month, day = match.groups()
+    try:
+        return date(2000 + int(year), MONTHS.index(month) + 1, int(day))
+    except ValueError:
+        return None
 
 
 def parse_row(fields: list[str]) -> QuoteRow:
     if len(fields) != len(HEADER):
         raise _RowError("", f"has {len(fields)} fields, expected {len(HEADER)}")
-    event_ticker, ticker, strike, end_ts, bid, ask, last, volume, oi, result = (f.strip() for f in fields)
-    if not event_ticker:
-        raise _RowError("event_ticker", "is empty")
-    if not ticker:
-        raise _RowError("ticker", "is empty")
+    # Spaces around a field are forgiven; a newline or another control character is not.
+    event_ticker, ticker, strike, end_ts, bid, ask, last, volume, oi, result = (
+        f.strip(" \t") for f in fields
+    )
+    _ticker(event_ticker, "event_ticker")
+    _ticker(ticker, "ticker")
+    if event_date(event_ticker) is None:
+        raise _RowError(
+            "event_ticker", f"{shown(event_ticker)} names no date (SERIES-YYMMMDD, such as KXTSAW-26FEB15)"
+        )
     if not in_event(ticker, event_ticker):
-        raise _RowError("ticker", f"'{ticker}' is not a market of event '{event_ticker}'")
+        raise _RowError("ticker", f"{shown(ticker)} is not a market of event {shown(event_ticker)}")
     if result not in RESULTS:
-        raise _RowError("result", f"'{result}' is not yes, no or empty")
-    return QuoteRow(
+        raise _RowError("result", f"{shown(result)} is not yes, no or empty")
+    row = QuoteRow(
         event_ticker=event_ticker,
         ticker=ticker,
         floor_strike=_strike(strike),
@@ -196,25 +258,58 @@ def parse_row(fields: list[str]) -> QuoteRow:
         open_interest=_decimal(oi, "open_interest", price=False),
         result=result,
     )
+    if row.yes_bid is not None and row.yes_ask is not None and row.yes_bid > row.yes_ask:
+        raise _RowError("yes_bid", f"{_bare(bid)} is above yes_ask {_bare(ask)} (a crossed book)")
+    return row
 
 
-def read_quotes(lines: Iterable[str], name: str = "quotes") -> list[QuoteRow]:
-    """Every row of a quote CSV, checked; the first bad row raises ``QuoteFormatError`` naming it.
+class _Capped:
+    """The lines of a text stream, refused once more than ``max_chars`` are read (a pipe has no size)."""
 
-    Checked beyond each field: the header, no empty lines, one row per market per moment, and the same
-    event, strike and result for every row of one market.
+    def __init__(self, lines: Iterable[str], max_chars: int, name: str):
+        self.lines = iter(lines)
+        self.left = max_chars
+        self.name = name
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.left -= len(line)
+        if self.left < 0:
+            raise QuoteFormatError(_too_large(self.name))
+        return line
+
+
+def _too_large(name: str) -> str:
+    return (
+        f"{name} is larger than the {MAX_FILE_BYTES // 2**20} MiB a quote file may be: split it by date "
+        "(tsabot kalshi history --export --start/--end)"
+    )
+
+
+def iter_quotes(
+    lines: Iterable[str], name: str = "quotes", *, max_chars: int = MAX_FILE_BYTES
+) -> Iterator[tuple[int, QuoteRow]]:
+    """Each row of a quote CSV with its line number, checked, as it is read (the file is never held whole);
+    the first bad row raises ``QuoteFormatError`` naming it.
+
+    Checked beyond each field: the header, no empty lines, one row per market per moment, the same event,
+    strike and result for every row of one market, and one market per strike of an event.
     """
-    reader = csv.reader(lines)
+    reader = csv.reader(_Capped(lines, max_chars, name))
     header = next(reader, None)
     if header is None:
         raise QuoteFormatError(f"{name}: empty file, expected the header {','.join(HEADER)}")
     if tuple(h.strip() for h in header) != HEADER:
         raise QuoteFormatError(f"{name} line 1: the header must be exactly {','.join(HEADER)}")
-    rows: list[QuoteRow] = []
     seen: dict[tuple[str, datetime], int] = {}
     markets: dict[str, tuple[int, QuoteRow]] = {}
+    strikes: dict[tuple[str, int], tuple[int, str]] = {}
+    ended = reader.line_num  # a quoted field may hold line breaks: a row is named by its first line
     for fields in reader:
-        line = reader.line_num
+        line, ended = ended + 1, reader.line_num
         if not fields:
             raise QuoteFormatError(f"{name} line {line}: empty line")
         try:
@@ -234,26 +329,39 @@ def read_quotes(lines: Iterable[str], name: str = "quotes") -> list[QuoteRow]:
                     f"{name} line {line}, {field}: {row.ticker} has '{getattr(row, field) or ''}' here "
                     f"but '{getattr(earlier, field) or ''}' on line {earlier_line}"
                 )
-        rows.append(row)
-    return rows
+        if row.floor_strike is not None:
+            other_line, other = strikes.setdefault((row.event_ticker, row.floor_strike), (line, row.ticker))
+            if other != row.ticker:
+                raise QuoteFormatError(
+                    f"{name} line {line}, floor_strike: {row.ticker} has strike {row.floor_strike}, "
+                    f"as {other} on line {other_line} has"
+                )
+        yield line, row
 
 
-def read_quotes_file(path: Path) -> list[QuoteRow]:
+def read_quotes(lines: Iterable[str], name: str = "quotes") -> list[QuoteRow]:
+    """Every row of a quote CSV, checked (:func:`iter_quotes`)."""
+    return [row for _, row in iter_quotes(lines, name)]
+
+
+@contextmanager
+def open_quotes(path: Path) -> Iterator[Iterator[tuple[int, QuoteRow]]]:
+    """The rows of a quote file as they are read (:func:`iter_quotes`), with every failure to read it as
+    one ``QuoteFormatError``: missing, not text, not CSV, or larger than :data:`MAX_FILE_BYTES`."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            return read_quotes(f, path.name)
+            if path.stat().st_size > MAX_FILE_BYTES:  # a regular file says its size: refused unread
+                raise QuoteFormatError(_too_large(path.name))
+            yield iter_quotes(f, path.name)
     except OSError as exc:
         raise QuoteFormatError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise QuoteFormatError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
     except csv.Error as exc:
-        raise QuoteFormatError(f"{path.name}: not a CSV file ({exc})") from None
+        raise QuoteFormatError(f"{path.name}: not a CSV file ({_bare(str(exc))})") from None
 
 
-def iter_markets(rows: Iterable[QuoteRow]) -> Iterator[QuoteRow]:
-    """The first row of each market, in order: what the import needs to register events and markets."""
-    seen: set[str] = set()
-    for row in rows:
-        if row.ticker not in seen:
-            seen.add(row.ticker)
-            yield row
+def read_quotes_file(path: Path) -> list[QuoteRow]:
+    """Every row of a quote file, checked (:func:`open_quotes`)."""
+    with open_quotes(path) as rows:
+        return [row for _, row in rows]

@@ -7,6 +7,7 @@ connection; the caller chooses the transaction.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -16,7 +17,16 @@ import sqlalchemy as sa
 
 from tsa_bot.core.publication import NEW_YORK
 from tsa_bot.kalshi.models import Candlestick, Event, Market
-from tsa_bot.quotes.interchange import QuoteFormatError, QuoteRow, iter_markets
+from tsa_bot.quotes.interchange import (
+    QuoteFormatError,
+    QuoteRow,
+    event_date,
+    format_count,
+    format_price,
+    format_time,
+)
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("kalshi", "import")
 
@@ -225,70 +235,168 @@ def record_progress(
 # ---- the interchange format ----------------------------------------------------------------------------
 
 
-def import_quotes(
-    conn: sa.Connection, rows: Sequence[QuoteRow], period: int, name: str = "quotes"
-) -> Written:
-    """Register the rows' events and markets and upsert their candles, as candles of ``period`` minutes.
+# Rows an import writes at a time: it streams the file, one transaction for the whole of it.
+IMPORT_BATCH = 5000
+_FILE_FIELDS = {  # the interchange's field for each candle column an import carries
+    "yes_bid_close": "yes_bid",
+    "yes_ask_close": "yes_ask",
+    "price_close": "last_price",
+    "volume": "volume",
+    "open_interest": "open_interest",
+}
 
-    A market the warehouse already knows must agree on event and strike, and on the result where both
-    have one; otherwise ``QuoteFormatError`` names the file's first row of that market (and the caller's
-    transaction rolls back, so a refused import changes nothing).
-    """
-    line_of: dict[str, int] = {}
-    for n, row in enumerate(rows, start=2):  # read_quotes refuses blank lines: row i is on line i + 2
-        line_of.setdefault(row.ticker, n)
-    # Market by market, checking each against the warehouse before writing it: a clash on a later
-    # market rolls back what the earlier ones wrote.
-    for row in iter_markets(rows):
-        stored = conn.execute(
-            sa.text("select event_ticker, floor_strike, result from quote_markets where ticker = :t"),
-            {"t": row.ticker},
-        ).first()
-        if stored is not None:
-            clashes = [
-                ("event_ticker", row.event_ticker, stored.event_ticker, True),
-                ("floor_strike", row.floor_strike, stored.floor_strike, row.floor_strike is not None),
-                ("result", row.result, stored.result, bool(row.result and stored.result)),
-            ]
-            for field, mine, theirs, compare in clashes:
-                if compare and mine != theirs:
-                    raise QuoteFormatError(
-                        f"{name} line {line_of[row.ticker]}, {field}: {row.ticker} has '{mine}' here but "
-                        f"'{theirs}' in the warehouse"
-                    )
-        conn.execute(
-            sa.text(
-                "insert into quote_events (event_ticker, series_ticker) values (:e, :s)"
-                " on conflict (event_ticker) do nothing"
-            ),
-            {"e": row.event_ticker, "s": row.event_ticker.split("-")[0]},
+
+@dataclass(frozen=True)
+class Imported:
+    """What an import read and wrote."""
+
+    rows: int
+    written: Written
+
+
+def _candle_values(row: QuoteRow) -> dict[str, Decimal | None]:
+    return {
+        "yes_bid_close": row.yes_bid,
+        "yes_ask_close": row.yes_ask,
+        "price_close": row.last_price,
+        "volume": row.volume,
+        "open_interest": row.open_interest,
+    }
+
+
+def _check_market(conn: sa.Connection, line: int, row: QuoteRow, name: str) -> None:
+    """A market the warehouse knows must agree on event and strike, and on the result where both have one;
+    no other market of its event may hold its strike."""
+    stored = conn.execute(
+        sa.text("select event_ticker, floor_strike, result from quote_markets where ticker = :t"),
+        {"t": row.ticker},
+    ).first()
+    if stored is not None:
+        clashes = [
+            ("event_ticker", row.event_ticker, stored.event_ticker, True),
+            ("floor_strike", row.floor_strike, stored.floor_strike, row.floor_strike is not None),
+            ("result", row.result, stored.result, bool(row.result and stored.result)),
+        ]
+        for field, mine, theirs, compare in clashes:
+            if compare and mine != theirs:
+                raise QuoteFormatError(
+                    f"{name} line {line}, {field}: {row.ticker} has '{mine}' here but '{theirs}' in the "
+                    "warehouse"
+                )
+    if row.floor_strike is None:
+        return
+    other = conn.execute(
+        sa.text(
+            "select ticker from quote_markets where event_ticker = :e and floor_strike = :k and ticker <> :t"
+            " order by ticker limit 1"
+        ),
+        {"e": row.event_ticker, "k": row.floor_strike, "t": row.ticker},
+    ).scalar_one_or_none()
+    if other is not None:
+        raise QuoteFormatError(
+            f"{name} line {line}, floor_strike: {row.ticker} has strike {row.floor_strike}, as {other} has "
+            "in the warehouse"
         )
-        conn.execute(
-            sa.text(
-                "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
-                " values (:t, :e, :k, :r, 'import')"
-                " on conflict (ticker) do update set"
-                " floor_strike = coalesce(quote_markets.floor_strike, excluded.floor_strike),"
-                " result = case when quote_markets.result = '' then excluded.result"
-                " else quote_markets.result end, updated_at = now()"
-                " where (quote_markets.floor_strike is null and excluded.floor_strike is not null)"
-                " or (quote_markets.result = '' and excluded.result <> '')"
-            ),
-            {"t": row.ticker, "e": row.event_ticker, "k": row.floor_strike, "r": row.result},
+
+
+def _register_market(conn: sa.Connection, row: QuoteRow) -> None:
+    conn.execute(
+        sa.text(
+            "insert into quote_events (event_ticker, series_ticker) values (:e, :s)"
+            " on conflict (event_ticker) do nothing"
+        ),
+        {"e": row.event_ticker, "s": row.event_ticker.split("-")[0]},
+    )
+    conn.execute(
+        sa.text(
+            "insert into quote_markets (ticker, event_ticker, floor_strike, result, source)"
+            " values (:t, :e, :k, :r, 'import')"
+            " on conflict (ticker) do update set"
+            " floor_strike = coalesce(quote_markets.floor_strike, excluded.floor_strike),"
+            " result = case when quote_markets.result = '' then excluded.result"
+            " else quote_markets.result end, updated_at = now()"
+            " where (quote_markets.floor_strike is null and excluded.floor_strike is not null)"
+            " or (quote_markets.result = '' and excluded.result <> '')"
+        ),
+        {"t": row.ticker, "e": row.event_ticker, "k": row.floor_strike, "r": row.result},
+    )
+
+
+def _shown_value(value: Decimal | None, field: str) -> str:
+    if value is None:
+        return "no value"
+    return format_count(value) if field in ("volume", "open_interest") else format_price(value)
+
+
+def _check_downloaded(
+    conn: sa.Connection, ticker: str, period: int, by_end: dict[datetime, tuple[int, QuoteRow]], name: str
+) -> None:
+    """An import never overwrites a candle downloaded from Kalshi: one it would change is refused, so the
+    warehouse keeps Kalshi's values and the next download, which skips a complete market, is not blinded."""
+    stored = conn.execute(
+        sa.text(
+            f"select end_ts, {', '.join(_IMPORTED_VALUES)} from quote_candles"
+            " where ticker = :t and period_minutes = :p and source = 'kalshi'"
+            " and end_ts = any(cast(:ends as timestamptz[]))"
+        ),
+        {"t": ticker, "p": period, "ends": sorted(by_end)},
+    ).mappings()
+    clashes = []
+    for candle in stored:
+        line, row = by_end[candle["end_ts"]]
+        mine = _candle_values(row)
+        for column in _IMPORTED_VALUES:
+            if mine[column] != candle[column]:
+                clashes.append((line, _FILE_FIELDS[column], row, mine[column], candle[column]))
+                break
+    if clashes:
+        line, field, row, mine, theirs = min(clashes, key=lambda c: c[0])
+        raise QuoteFormatError(
+            f"{name} line {line}, {field}: {row.ticker} at {format_time(row.end_ts)} has "
+            f"{_shown_value(mine, field)} here but {_shown_value(theirs, field)} as downloaded from Kalshi; "
+            "nothing imported (an import never overwrites a downloaded candle)"
         )
-    by_ticker: dict[str, dict[datetime, dict[str, Decimal | None]]] = {}
-    for r in rows:
-        by_ticker.setdefault(r.ticker, {})[r.end_ts] = {
-            "yes_bid_close": r.yes_bid,
-            "yes_ask_close": r.yes_ask,
-            "price_close": r.last_price,
-            "volume": r.volume,
-            "open_interest": r.open_interest,
-        }
+
+
+def _import_batch(
+    conn: sa.Connection, batch: list[tuple[int, QuoteRow]], period: int, name: str, known: set[str]
+) -> Written:
+    for line, row in batch:
+        if row.ticker not in known:  # checked against the warehouse before anything of it is written
+            _check_market(conn, line, row, name)
+            _register_market(conn, row)
+            known.add(row.ticker)
+    by_ticker: dict[str, dict[datetime, tuple[int, QuoteRow]]] = {}
+    for line, row in batch:
+        by_ticker.setdefault(row.ticker, {})[row.end_ts] = (line, row)
     written = Written()
     for ticker, by_end in by_ticker.items():
-        written += _upsert_candles(conn, _IMPORTED_CANDLE, ticker, period, "import", by_end, _IMPORTED_VALUES)
+        _check_downloaded(conn, ticker, period, by_end, name)
+        values = {end: _candle_values(row) for end, (_, row) in by_end.items()}
+        written += _upsert_candles(conn, _IMPORTED_CANDLE, ticker, period, "import", values, _IMPORTED_VALUES)
     return written
+
+
+def import_quotes(
+    conn: sa.Connection, rows: Iterable[tuple[int, QuoteRow]], period: int, name: str = "quotes"
+) -> Imported:
+    """Register the rows' events and markets and upsert their candles, as candles of ``period`` minutes.
+
+    ``rows`` are ``(line, row)`` as :func:`~tsa_bot.quotes.interchange.iter_quotes` reads them, written
+    :data:`IMPORT_BATCH` at a time as they come. A market the warehouse already knows must agree on event
+    and strike, and on the result where both have one, no two markets of an event may share a strike, and a
+    candle downloaded from Kalshi is never changed; otherwise ``QuoteFormatError`` names the line (and the
+    caller's transaction rolls back, so a refused import changes nothing).
+    """
+    known: set[str] = set()
+    count, written, batch = 0, Written(), []
+    for numbered in rows:
+        batch.append(numbered)
+        if len(batch) == IMPORT_BATCH:
+            written += _import_batch(conn, batch, period, name, known)
+            count, batch = count + len(batch), []
+    written += _import_batch(conn, batch, period, name, known)
+    return Imported(count + len(batch), written)
 
 
 def day_start(day: date) -> datetime:
@@ -316,7 +424,7 @@ def read_history(
                last_price, volume, open_interest, result
         from quote_history
         where (period_minutes = :period or (:snapshots and period_minutes is null))
-          and (cast(:series as text) is null or event_ticker like cast(:series as text) || '-%')
+          and (cast(:series as text) is null or starts_with(event_ticker, cast(:series as text) || '-'))
           and (cast(:lo as timestamptz) is null or end_ts >= :lo)
           and (cast(:hi as timestamptz) is null or end_ts < :hi)
         order by ticker, end_ts, period_minutes nulls last
@@ -336,15 +444,24 @@ def read_history(
 
 
 def settled_events(conn: sa.Connection, series: str) -> list[str]:
-    """The series' events in the quote history with candles and a yes/no result on every market."""
-    return list(
-        conn.execute(
-            sa.text(
-                "select m.event_ticker from quote_markets m"
-                " where m.event_ticker like cast(:s as text) || '-%' group by m.event_ticker"
-                " having bool_and(m.result in ('yes', 'no'))"
-                " and bool_or(exists (select from quote_candles c where c.ticker = m.ticker))"
-            ),
-            {"s": series},
-        ).scalars()
-    )
+    """The series' events in the quote history with candles and a yes/no result on every market.
+
+    An event whose ticker names no date (left by an import before they were refused) names no week: it is
+    left out, with a warning.
+    """
+    events = conn.execute(
+        sa.text(
+            "select m.event_ticker from quote_markets m"
+            " where starts_with(m.event_ticker, cast(:s as text) || '-') group by m.event_ticker"
+            " having bool_and(m.result in ('yes', 'no'))"
+            " and bool_or(exists (select from quote_candles c where c.ticker = m.ticker))"
+        ),
+        {"s": series},
+    ).scalars()
+    named = []
+    for event in events:
+        if event_date(event) is None:
+            log.warning("quote history: event %r names no week (not SERIES-YYMMMDD): left out", event)
+        else:
+            named.append(event)
+    return named

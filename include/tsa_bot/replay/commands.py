@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -21,12 +23,30 @@ from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
+from tsa_bot.quotes.sanity import check_ladders
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import TradingConfig, parse_policy
 from tsa_bot.trading.policies import policy_names
+
+
+def max_workers() -> int:
+    """The most forecast processes ``--workers`` may start: one per core (at least the default).
+
+    Each Prophet fit is CPU-bound and its process holds its own copy of the data, so processes beyond the
+    cores add memory and contention, not speed (48 on 2 cores started 48 processes for 2 fits). Above the
+    cap is refused, not clamped: a silent clamp would hide that the run is not what was asked for.
+    """
+    return max(os.cpu_count() or 1, DEFAULT_WORKERS)
+
+
+def check_workers(workers: int) -> int:
+    cap = max_workers()
+    if not 1 <= workers <= cap:
+        raise ValidationError(f"--workers must be 1 to {cap} (the number of cores here), got {workers}")
+    return workers
 
 
 def register(subparsers: Any) -> None:
@@ -79,8 +99,9 @@ def run_score_command(args: argparse.Namespace) -> int:
     from tsa_bot.warehouse.engine import get_engine
     from tsa_bot.warehouse.migrate import migrate
 
-    if args.calibration_weeks < 1 or args.workers < 1:
-        raise ValidationError("--calibration-weeks and --workers must be at least 1")
+    if args.calibration_weeks < 1:
+        raise ValidationError("--calibration-weeks must be at least 1")
+    check_workers(args.workers)
     if args.series != SERIES:
         raise ValidationError(f"--score knows the {SERIES} weekly events only, not --series {args.series}")
     engine = get_engine(args.warehouse_url)
@@ -133,6 +154,7 @@ def run_replay(
     weeks = mondays_between(start, end)
     if not weeks:
         raise ValidationError(f"no Monday between {start} and {end}: nothing to replay")
+    check_ladders(rows)  # before any forecast: nonsense is refused in a second, not after the fits
     histories = event_histories(rows, weeks)
     if not histories:
         raise ValidationError(f"the quotes have no KXTSAW event for the weeks of {weeks[0]} .. {weeks[-1]}")
@@ -172,9 +194,11 @@ def replay_range(
     cache_dir: Path | None = None,
     workers: int = DEFAULT_WORKERS,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+    keep_latest: bool = True,
 ) -> dict[str, Any]:
     """``tsabot replay`` and the ``tsa_replay`` DAG: the replay of the weeks from ``start`` to ``end``,
-    kept as the latest for the page, as its JSON document.
+    kept as the latest for the page (unless ``keep_latest`` is false: the caller keeps it once its own
+    outputs are written), as its JSON document.
 
     TSA numbers from ``data`` (a CSV), else the warehouse's; quotes from ``quotes`` (an interchange CSV),
     else the warehouse's candles of ``period`` minutes; forecasts through the shared point cache
@@ -195,21 +219,62 @@ def replay_range(
         calibration_weeks=calibration_weeks,
         cache=PointCache(cache_dir or get_settings().state_dir / "forecast-cache"),
     )
-    save_latest(doc)
+    if keep_latest:
+        save_latest(doc)
     return doc
+
+
+def _plot_formats() -> set[str]:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return set(FigureCanvasBase.get_supported_filetypes())
+
+
+def output_path(text: str, flag: str, *, formats: set[str] | None = None) -> Path:
+    """Where ``flag`` writes, checked before anything is computed: a new or regular file in a folder this
+    process may create files in (and, for a chart, a format matplotlib draws); else one line."""
+    path = Path(text)
+    if path.is_dir():
+        raise ValidationError(f"{flag} {path} is a directory")
+    if path.exists() and not path.is_file():
+        raise ValidationError(f"{flag} {path} is not a regular file")
+    if not path.parent.is_dir():
+        raise ValidationError(f"directory for {flag} does not exist: {path.parent}")
+    if formats is not None:
+        suffix = path.suffix.lower().lstrip(".") or "png"
+        if suffix not in formats:
+            raise ValidationError(
+                f"{flag} {path}: cannot draw a .{suffix} file; use one of .{', .'.join(sorted(formats))}"
+            )
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"):
+            pass
+    except OSError as exc:
+        raise ValidationError(f"cannot write {flag} {path}: {exc.strerror}") from None
+    return path
+
+
+def _write_beside(path: Path, write: Any) -> Path:
+    """``write(temp)`` into a new file beside ``path`` (same suffix, for matplotlib); the file's path."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix or ".png")
+    os.close(fd)
+    try:
+        write(Path(name))
+        # mkstemp's file is private (0600): give it the mode the output had, or a plain file's.
+        os.chmod(name, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 def run_replay_command(args: argparse.Namespace) -> int:
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if start > end:
         raise ValidationError(f"--start {start} is after --end {end}")
-    if args.workers < 1:
-        raise ValidationError(f"--workers must be at least 1, got {args.workers}")
-    out = Path(args.json)
-    if not out.parent.is_dir():
-        raise ValidationError(f"directory for --json does not exist: {out.parent}")
-    if args.plot and not Path(args.plot).parent.is_dir():
-        raise ValidationError(f"directory for --plot does not exist: {Path(args.plot).parent}")
+    check_workers(args.workers)
+    out = output_path(args.json, "--json")
+    plot = output_path(args.plot, "--plot", formats=_plot_formats()) if args.plot else None
     policy = parse_policy(args.policy, "--policy") if args.policy else None
     began, cpu = time.monotonic(), time.process_time()
     doc = replay_range(
@@ -222,14 +287,26 @@ def run_replay_command(args: argparse.Namespace) -> int:
         cache_dir=Path(args.cache_dir) if args.cache_dir else None,
         workers=args.workers,
         calibration_weeks=args.calibration_weeks,
+        keep_latest=False,
     )
-    out.write_text(json.dumps(doc, indent=1) + "\n")
+    # Every output written beside its place first; then each put in place, and only then is the run the
+    # page's latest: a run that fails to write leaves the earlier latest replay where it was.
+    written = [(_write_beside(out, lambda p: p.write_text(json.dumps(doc, indent=1) + "\n")), out)]
+    try:
+        if plot is not None:
+            written.append((_write_beside(plot, lambda p: report.plot(doc, p)), plot))
+    except BaseException:
+        for temp, _ in written:
+            temp.unlink(missing_ok=True)
+        raise
+    for temp, final in written:
+        temp.replace(final)
+    save_latest(doc)
     print(report.table(doc))
     print(
         f"{doc['run']['weeks']} weeks in {time.monotonic() - began:.0f}s "
         f"({time.process_time() - cpu:.0f}s CPU in this process); JSON written to {out}"
     )
-    if args.plot:
-        report.plot(doc, args.plot)
-        print(f"chart written to {args.plot}")
+    if plot is not None:
+        print(f"chart written to {plot}")
     return 0

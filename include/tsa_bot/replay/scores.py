@@ -96,7 +96,7 @@ def _events(conn: sa.Connection, period: int, series: str) -> list[sa.Row]:
                 "  and w.period_minutes = :p and w.model_version = :v) as done"
                 " from quote_markets m"
                 " left join quote_downloads d on d.ticker = m.ticker and d.period_minutes = :p"
-                " where m.event_ticker like :series || '-%'"
+                " where starts_with(m.event_ticker, cast(:series as text) || '-')"
                 " and exists (select 1 from quote_candles c"
                 "  where c.ticker = m.ticker and c.period_minutes = :p)"
                 " group by m.event_ticker order by m.event_ticker"

@@ -19,12 +19,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
+import psutil
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -32,6 +34,7 @@ from sqlalchemy.engine import make_url
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.errors import (
     ConfigurationError,
+    TsaBotError,
     WarehouseReadOnly,
     WarehouseRejected,
     WarehouseUnavailable,
@@ -181,16 +184,76 @@ def warehouse_errors(doing: str) -> Iterator[None]:
         raise WarehouseRejected(f"the warehouse refused {doing}: {reason}") from exc
 
 
+STOP_WAIT_S = 15  # pg_ctl's fast shutdown takes a second or two; a server still up after this did not stop
+
+
+class EmbeddedWarehouseInUse(TsaBotError):
+    """A running process still holds the embedded warehouse, or it would not stop: it was left running."""
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _postmaster(data_dir: Path) -> psutil.Process | None:
+    """The PostgreSQL server running on ``data_dir``, found from its ``postmaster.pid``; None if none runs
+    (no file, or a stale one)."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        process = psutil.Process(pid)
+    except (OSError, ValueError, IndexError, psutil.Error):
+        return None
+    return process if _running(pid) else None
+
+
 def stop_embedded(state_dir: Path | None = None) -> bool:
-    """Stop the embedded PostgreSQL if it runs; returns whether there was one to stop."""
-    data_dir = (state_dir or get_settings().state_dir) / "pgdata"
-    if not (data_dir / "postmaster.pid").exists():
+    """Stop the embedded PostgreSQL if it runs; returns whether there was one to stop.
+
+    pgserver stops the server when its last handle is released, and counts handles by process id in
+    ``pgdata/.handle_pids.json``. A process killed with ``kill -9`` never takes its id out, so the server
+    would never count as unused: ids of processes that no longer run are dropped first (under pgserver's
+    lock). A process that still runs with a handle is named (``EmbeddedWarehouseInUse``), not stopped
+    under; so is a server that would not stop.
+    """
+    state = state_dir or get_settings().state_dir
+    data_dir = state / "pgdata"
+    server = _postmaster(data_dir)
+    if server is None:
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import fasteners
         import pgserver
+        from pgserver.postgres_server import PostgresServer
+        from pgserver.utils import DiskList
 
         logging.getLogger("pgserver").setLevel(logging.WARNING)
-        # A handle in "stop" mode shuts the server down when released, other users having exited.
+    handles = DiskList(data_dir.resolve() / ".handle_pids.json")
+    with fasteners.InterProcessLock(PostgresServer.lock_path):
+        holders = handles.get()
+        users = sorted(pid for pid in holders if pid != os.getpid() and _running(pid))
+        if users:
+            names = ", ".join(map(str, users))
+            raise EmbeddedWarehouseInUse(
+                f"the embedded warehouse in {state} is in use by process{'es' if len(users) > 1 else ''} "
+                f"{names}: stop it first (or make down)"
+            )
+        kept = [pid for pid in holders if pid == os.getpid()]
+        if kept != holders:
+            handles.put(kept)  # the dead ones' ids
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # A handle in "stop" mode shuts the server down when released, no other user being left.
         pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
-    return not (data_dir / "postmaster.pid").exists()
+    deadline = time.monotonic() + STOP_WAIT_S
+    while _running(server.pid):  # not our child: polled (an unreaped zombie counts as stopped)
+        if time.monotonic() > deadline:
+            raise EmbeddedWarehouseInUse(
+                f"the embedded warehouse in {state} did not stop (PostgreSQL pid {server.pid}); another "
+                "process may have opened it meanwhile"
+            )
+        time.sleep(0.1)
+    return True
