@@ -87,6 +87,7 @@ def test_errors_are_one_line_with_exit_code_2(kalshi_env, capsys, monkeypatch):
     assert code == 2 and "refusing to contact the production host" in err
 
 
+@pytest.mark.slow
 def test_simulator_command_serves_until_interrupted(rsa_key, other_rsa_key, tmp_path):
     keys = {KEY_ID: rsa_key, "second-key": other_rsa_key}
     argv = [sys.executable, "-m", "tsa_bot.local.cli", "simulator", "--port", "0"]

@@ -86,9 +86,9 @@ def test_bad_input_gets_one_line(options, message, shared_csv, quotes_csv, tmp_p
 
 @pytest.mark.slow
 def test_replay_end_to_end_from_csv_and_from_the_warehouse(
-    shared_csv, quotes_csv, tsa_env, tmp_path, capsys, tmp_path_factory
+    shared_csv, quotes_csv, tsa_env, tmp_path, capsys, forecast_cache_dir
 ):
-    cache = str(tmp_path_factory.getbasetemp() / "replay-forecast-cache")
+    cache = str(forecast_cache_dir)  # the run's, named explicitly: the option is what this test exercises
     args = [
         "--data",
         str(shared_csv),

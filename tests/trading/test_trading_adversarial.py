@@ -104,6 +104,7 @@ def event_exposure(client: KalshiClient) -> Decimal:
 # ---- 1. overlapping runs ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_stay_within_the_event_exposure_limit(
     worker_env, warehouse_engine, tclient, monkeypatch, tmp_path
 ):
@@ -148,6 +149,7 @@ def test_two_runs_at_once_stay_within_the_event_exposure_limit(
 # ---- 2. a lost create response, every look-up failing ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_order_whose_response_and_lookups_were_lost_is_adopted_by_a_later_run(
     worker_env, warehouse_engine, tclient, rsa_key, monkeypatch
 ):
