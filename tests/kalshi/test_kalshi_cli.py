@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from kalshi_testkit import KEY_ID
+from key_testkit import write_key_file
 
 from tsa_bot.kalshi.errors import KalshiNotFound
 from tsa_bot.local.cli import main
@@ -23,11 +24,7 @@ T = "KXTSAW-26FEB15-A2.30"
 @pytest.fixture
 def kalshi_env(monkeypatch, tmp_path, sim, rsa_key):
     key_path = tmp_path / "kalshi.pem"  # generated for this test, deleted with tmp_path
-    key_path.write_bytes(
-        rsa_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    write_key_file(key_path, rsa_key)
     monkeypatch.setenv("KALSHI_API_BASE", sim.base_url)
     monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)
     monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_path))
