@@ -54,9 +54,54 @@ def _local_postgres_is_up() -> bool:
         return False
 
 
+# Tests one xdist worker runs in turn, by the node id they start with (make test: --dist loadgroup; pytest
+# 9 ignores the xdist_group mark, so the scheduler below reads this table). Most fit Prophet on the same
+# weeks: in turn, the first fits them and the others read them back from the run's cache; at once, each
+# would fit them all. The others build an expensive module fixture once.
+WORKER_GROUPS = {
+    "offline-week": (  # the offline run's week, 2025-12-29, and its 8 calibration weeks
+        "tests/dags/test_celery_executor.py",
+        "tests/dags/test_daily_pipeline.py::test_a_green_offline_run",
+        "tests/dags/test_daily_pipeline.py::test_a_retried_order_task",
+        "tests/ui/test_ui_pages.py",  # and its `filled` fixture once
+    ),
+    "june-2025": (
+        "tests/dags/test_daily_pipeline.py::test_backfill_replays_two_weeks",
+        "tests/forecast/test_forecast_store.py::test_forecast_to_warehouse",
+    ),
+    "march-2025": (
+        "tests/replay/test_replay_cli.py::test_replay_end_to_end",
+        "tests/replay/test_replay_dag.py",
+        "tests/replay/test_replay_point_in_time.py",
+    ),
+    "autumn-2025": ("tests/replay/test_replay_scores.py", "tests/quotes/test_quotes_dag.py"),
+    "sim-history": ("tests/kalshi/test_kalshi_sim_history.py",),  # its year of history once
+}
+
+
+def worker_group(nodeid: str) -> str:
+    """The WORKER_GROUPS name of a test, else its own node id (a unit of its own)."""
+    return next((group for group, prefixes in WORKER_GROUPS.items() if nodeid.startswith(prefixes)), nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup``: xdist's load-by-scope scheduling, a scope being a test's worker_group. Scopes go
+    out in collection order (with ``--no-loadscope-reorder``): see pytest_collection_modifyitems."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkerGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return WorkerGroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Slow tests first (a stable sort): xdist hands tests out in this order, so the long ones start
-    early and the many quick ones fill in until both workers end together."""
+    early and the many quick ones fill in until the workers end together."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 

@@ -18,9 +18,6 @@ from tsa_bot.kalshi_sim import HistorySeed, WeekCrowd, running_simulator
 from tsa_bot.kalshi_sim.history import shipped_truth
 from tsa_bot.local.cli import main
 
-# One worker runs the module: its year of history (the `year` fixture) is built once.
-pytestmark = pytest.mark.xdist_group("sim_history")
-
 YEAR = HistorySeed(date(2025, 1, 6), date(2025, 12, 28))
 MAR17 = "KXTSAW-25MAR23"  # the week of Monday 2025-03-17
 

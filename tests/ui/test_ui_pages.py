@@ -21,8 +21,7 @@ from ui_testkit import CHROMIUM, OUTPUT_DIR, PROJECT_DIR, chromium, running_api_
 
 from tsa_bot.kalshi_sim import EventSeed, running_simulator
 
-# One worker runs the module: the `filled` fixture (a DAG run and 8 forecast weeks) is made once.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ui_pages")]
+pytestmark = pytest.mark.slow
 
 EVENT = "KXTSAW-26JAN04"
 KEY_ID = "5b0f1b7e-2c4a-4d1e-8f53-6a1d2e3c4b5a"
