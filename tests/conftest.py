@@ -54,10 +54,11 @@ def _local_postgres_is_up() -> bool:
         return False
 
 
-# Tests one xdist worker runs in turn, by the node id they start with (make test: --dist loadgroup; pytest
-# 9 ignores the xdist_group mark, so the scheduler below reads this table). Most fit Prophet on the same
-# weeks: in turn, the first fits them and the others read them back from the run's cache; at once, each
-# would fit them all. The others build an expensive module fixture once.
+# Tests one xdist worker runs in turn, by the node id they start with (make test: --dist loadgroup, through
+# the scheduler below: xdist 3.8 marks a group by renaming node ids, which pytest 9.2 no longer reads, so
+# the xdist_group mark has no effect). Most fit Prophet on the same weeks: in turn, the first fits them and
+# the others read them back from the run's cache; at once, each would fit them all. The others build an
+# expensive module fixture once.
 WORKER_GROUPS = {
     "offline-week": (  # the offline run's week, 2025-12-29, and its 8 calibration weeks
         "tests/dags/test_celery_executor.py",
