@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tsa_bot.core.errors import ConfigurationError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # include/tsa_bot
 ENV_PREFIX = "TSABOT_"
 
 
