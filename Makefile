@@ -40,9 +40,9 @@ down: $(STAMP)
 	$(BIN)/tsabot airflow down
 
 ## The test suite: real PostgreSQL (127.0.0.1:5432, else embedded), real HTTP, dag.test().
-## One pytest-xdist worker per core; a module marked xdist_group stays on one worker, the slow tests go first
-## (tests/conftest.py) in that order. The warehouse tests then run again on the embedded server, the
-## fallback used where no Postgres runs.
+## One pytest-xdist worker per core, slow tests first; the tests in one of tests/conftest.py's WORKER_GROUPS
+## run in turn on one worker. The warehouse tests then run again on the embedded server, the fallback used
+## where no Postgres runs.
 test: $(STAMP) browser
 	$(BIN)/lint-imports  # the import contracts in pyproject.toml: layers, no cycles
 	$(BIN)/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder
