@@ -40,10 +40,12 @@ down: $(STAMP)
 	$(BIN)/tsabot airflow down
 
 ## The test suite: real PostgreSQL (127.0.0.1:5432, else embedded), real HTTP, dag.test().
-## The warehouse tests then run again on the embedded server, the fallback used where no Postgres runs.
+## One pytest-xdist worker per core, slow tests first; the tests in one of tests/conftest.py's WORKER_GROUPS
+## run in turn on one worker. The warehouse tests then run again on the embedded server, the fallback used
+## where no Postgres runs.
 test: $(STAMP) browser
 	$(BIN)/lint-imports  # the import contracts in pyproject.toml: layers, no cycles
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder
 	TSABOT_TEST_EMBEDDED_PG=1 $(BIN)/python -m pytest -q tests/test_warehouse_engine.py tests/test_warehouse_load.py \
 		tests/test_warehouse_migrate.py
 

@@ -16,6 +16,8 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -34,7 +36,10 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS  # noqa: E402
 
 
-def warehouse() -> str:
+@contextmanager
+def scratch_warehouse() -> Iterator[str]:
+    """A new database for the run (127.0.0.1:5432 if it answers, else embedded), dropped on the way out."""
+    server = None
     try:
         psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", connect_timeout=2).close()
         admin = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -44,9 +49,19 @@ def warehouse() -> str:
         server = pgserver.get_server(Path(tempfile.mkdtemp()), cleanup_mode="stop")
         admin = make_url(server.get_uri()).set(drivername="postgresql+psycopg").render_as_string(False)
     name = f"tsabot_bench_{uuid.uuid4().hex[:8]}"
-    with sa.create_engine(admin, isolation_level="AUTOCOMMIT").connect() as conn:
-        conn.exec_driver_sql(f'create database "{name}"')
-    return make_url(admin).set(database=name).render_as_string(False)
+    admin_engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with admin_engine.connect() as conn:
+            conn.exec_driver_sql(f'create database "{name}"')
+        try:
+            yield make_url(admin).set(database=name).render_as_string(False)
+        finally:
+            with admin_engine.connect() as conn:
+                conn.exec_driver_sql(f'drop database if exists "{name}" with (force)')
+    finally:
+        admin_engine.dispose()
+        if server is not None:
+            server.cleanup()
 
 
 def main() -> None:
@@ -57,9 +72,12 @@ def main() -> None:
     )
     parser.add_argument("--backfill-calibration-weeks", type=int, default=8, help="for the backfill")
     args = parser.parse_args()
+    with scratch_warehouse() as url:
+        benchmark(args, url)
 
+
+def benchmark(args: argparse.Namespace, url: str) -> None:
     days_wanted = args.backfill_days
-    url = warehouse()
     os.environ["TSA_WAREHOUSE_URL"] = url
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils import db

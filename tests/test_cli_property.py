@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from key_testkit import write_key_file
 
 from tsa_bot.core.config import get_settings
 from tsa_bot.local.cli import build_parser, main
@@ -72,13 +71,8 @@ def world(tmp_path_factory, scratch_database) -> Iterator[dict]:
     from tsa_bot.warehouse.migrate import migrate
 
     root = tmp_path_factory.mktemp("cli-property")
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = root / "key.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key = write_key_file(pem)
     garbage = root / "garbage.txt"
     garbage.write_text("not a page, not a CSV, not a key\n\x01\x02")
     tiny_csv = root / "tiny.csv"

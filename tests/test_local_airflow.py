@@ -144,3 +144,13 @@ def test_up_replays_the_hosted_year_offline_only(online, monkeypatch, tmp_path, 
     ]
     assert "kelly (model)" in out and "yoy_baseline" in out and "  Sun" in out
     assert "http://localhost:8080/tsa-bot/" in out
+
+
+def test_the_checkout_is_found_from_the_package(monkeypatch):
+    """`make up` reads the DAGs and plugins of this checkout and keeps its state in <checkout>/.state."""
+    from tsa_bot.core.config import Settings
+    from tsa_bot.local.airflow_runner import PROJECT_DIR
+
+    assert (PROJECT_DIR / "dags" / "tsa_daily.py").is_file() and (PROJECT_DIR / "plugins").is_dir()
+    monkeypatch.delenv("TSABOT_STATE_DIR", raising=False)
+    assert Settings().state_dir == PROJECT_DIR / ".state"

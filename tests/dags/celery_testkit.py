@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import make_url
 
+from tsa_bot.local.airflow_runner import trigger_and_wait
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 AIRFLOW = Path(sys.executable).with_name("airflow")
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -60,25 +62,15 @@ class CeleryAirflow:
     def trigger_and_wait(self, dag_id: str, conf: dict, timeout_s: float) -> dict:
         """Unpause, trigger a manual run with ``conf`` and wait until it succeeds or fails; the run's JSON."""
         with self.api() as api:
-            deadline = time.monotonic() + 120
-            while api.get(f"/dags/{dag_id}").status_code == 404:  # the dag-processor has not parsed it yet
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"DAG {dag_id} did not appear; see {self.home}/*.log")
-                time.sleep(1)
-            api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-            created = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
-            created.raise_for_status()
-            run_id = created.json()["dag_run_id"]
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                try:
-                    run = api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()
-                except httpx.TransportError:  # a busy api-server answers late: ask again
-                    continue
-                if run["state"] in ("success", "failed"):
-                    return run
-                time.sleep(1)
-        raise RuntimeError(f"run {run_id} of {dag_id} did not finish in {timeout_s:.0f}s; see {self.home}")
+            return trigger_and_wait(
+                api,
+                dag_id,
+                conf,
+                timeout_s=timeout_s,
+                logs=f"{self.home}/*.log",
+                appear_poll_s=1,
+                run_poll_s=1,
+            )
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
         with self.api() as api:

@@ -12,8 +12,7 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 from airflow.utils.state import DagRunState, TaskInstanceState
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from key_testkit import write_key_file
 
 from tsa_bot.kalshi_sim import EventSeed, running_simulator
 
@@ -33,13 +32,8 @@ def dag(tsa_daily_dag):
 
 @pytest.fixture
 def exchange(tsa_env, monkeypatch, tmp_path):
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path / "kalshi.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key = write_key_file(key_file)
     with running_simulator(SEED, read_rate=1_000, write_rate=1_000) as sim:
         sim.register_key(KEY_ID, key.public_key(), balance=1_000)
         monkeypatch.setenv("KALSHI_API_BASE", sim.base_url)

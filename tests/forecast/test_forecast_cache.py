@@ -55,6 +55,7 @@ def test_a_second_forecast_reads_the_weeks_back_and_matches_a_fresh_one(series, 
     assert _forecast(series, None) == first  # and it is what no cache at all gives
 
 
+@pytest.mark.slow
 def test_the_same_rows_are_one_entry_whatever_the_resolution_of_their_dates(series, tmp_path, fitted_weeks):
     """A CSV's dates load in microseconds, the warehouse's (the daily forecast, the replay DAG) in seconds:
     the same rows must hit the same entries, or the DAG runs and `tsabot replay` never share a fit."""

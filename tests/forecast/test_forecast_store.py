@@ -71,14 +71,17 @@ def test_schema_rejects_inconsistent_rows(warehouse_engine):
 
 @pytest.mark.slow
 def test_forecast_to_warehouse_saves_once_per_run(warehouse_engine, shared_csv):
+    from tsa_bot.forecast.cache import default_cache
     from tsa_bot.forecast.data import load_csv
     from tsa_bot.forecast.store import forecast_to_warehouse
 
     series = load_csv(shared_csv)
     as_of = dt.date(2025, 6, 4)
     run = "scheduled__2025-06-04"
-    first = forecast_to_warehouse(warehouse_engine, series, as_of, run, calibration_weeks=8)
-    retry = forecast_to_warehouse(warehouse_engine, series, as_of, run, calibration_weeks=8)
+    # Through the run's forecast cache, as the daily task forecasts: the retry reads the weeks back.
+    cache = default_cache()
+    first = forecast_to_warehouse(warehouse_engine, series, as_of, run, calibration_weeks=8, cache=cache)
+    retry = forecast_to_warehouse(warehouse_engine, series, as_of, run, calibration_weeks=8, cache=cache)
     assert retry == first
     saved = load_forecast(warehouse_engine, first)
     assert (saved.week_start, saved.as_of, saved.known_days) == (MONDAY, as_of, 2)

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from kalshi_testkit import KEY_ID
+from key_testkit import write_key_file
 
 from tsa_bot.kalshi.errors import KalshiNotFound
 from tsa_bot.local.cli import main
@@ -23,11 +24,7 @@ T = "KXTSAW-26FEB15-A2.30"
 @pytest.fixture
 def kalshi_env(monkeypatch, tmp_path, sim, rsa_key):
     key_path = tmp_path / "kalshi.pem"  # generated for this test, deleted with tmp_path
-    key_path.write_bytes(
-        rsa_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    write_key_file(key_path, rsa_key)
     monkeypatch.setenv("KALSHI_API_BASE", sim.base_url)
     monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)
     monkeypatch.setenv("KALSHI_PRIVATE_KEY_PATH", str(key_path))
@@ -107,6 +104,7 @@ def test_errors_are_one_line_with_exit_code_2(kalshi_env, capsys, monkeypatch):
     assert code == 2 and "refusing to contact the production host" in err
 
 
+@pytest.mark.slow
 def test_simulator_command_serves_until_interrupted(rsa_key, other_rsa_key, tmp_path):
     keys = {KEY_ID: rsa_key, "second-key": other_rsa_key}
     argv = [sys.executable, "-m", "tsa_bot.local.cli", "simulator", "--port", "0"]

@@ -9,8 +9,9 @@ from datetime import date
 import httpx
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
+from key_testkit import private_pem
 
 from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.core.market import event_ticker_for_week
@@ -67,9 +68,7 @@ def test_signer_headers_use_the_clock_in_milliseconds(rsa_key):
 
 
 def test_client_accepts_pem_bytes_and_signs_the_full_path(rsa_key):
-    pem = rsa_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = private_pem(rsa_key)
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -94,9 +93,7 @@ def test_client_accepts_pem_bytes_and_signs_the_full_path(rsa_key):
 
 
 def test_private_key_and_signature_never_reach_the_logs(rsa_key, caplog):
-    pem = rsa_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    pem = private_pem(rsa_key).decode()
     signatures: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

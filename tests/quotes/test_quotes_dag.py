@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 from airflow.utils.state import DagRunState, TaskInstanceState
 
-from tsa_bot.core.config import get_settings
 from tsa_bot.core.publication import publication_time
 from tsa_bot.core.records import DailyCount
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, running_simulator
@@ -36,12 +35,10 @@ def dag(airflow_db):
 
 
 @pytest.fixture
-def wednesday_sim(tsa_env, monkeypatch, tmp_path_factory, warehouse_engine):
+def wednesday_sim(tsa_env, monkeypatch, warehouse_engine):
     """The exchange on Wednesday 15 October 2025, and the TSA numbers published by then in the warehouse
-    (first seen on TSA's schedule); the forecast cache in the session's scratch state folder (shared with
-    tests/replay/test_replay_scores.py, which fits these weeks too)."""
-    monkeypatch.setenv("TSABOT_STATE_DIR", str(tmp_path_factory.getbasetemp() / "scores-state"))
-    get_settings.cache_clear()
+    (first seen on TSA's schedule). The forecast cache is the run's (tests/replay/test_replay_scores.py
+    fits these weeks too)."""
     published = [DailyCount(d, v) for d, v in sorted(shipped_truth().items()) if publication_time(d) <= NOW]
     load_batch(warehouse_engine, published, seen_at=NOW, run_key="test-tsa", pages=[])
     started = time.time()

@@ -163,6 +163,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(sim, warehouse_engine)
     assert tuple(per_market) == (63, 8, 8)
 
 
+@pytest.mark.slow
 def test_the_download_is_paced_under_the_read_limit(warehouse_engine, scratch_database):
     """Paced at the exchange's own limit (10 reads/s here), with no retries at all, nothing is refused;
     unpaced, the same download is."""

@@ -35,116 +35,60 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, text: str) ->
     assert err.count("\n") == 1, err
 
 
-def test_bad_input_gets_one_line(shared_csv, quotes_csv, tmp_path, capsys):
-    out = str(tmp_path / "out.json")
-    common = ["--json", out]
-    code = _replay(
-        "--data",
-        str(tmp_path / "none.csv"),
-        "--quotes",
-        str(quotes_csv),
-        "--start",
-        "2025-03-03",
-        "--end",
-        "2025-03-10",
-        *common,
-    )
-    _one_line_error(capsys, code, "data file not found")
-    code = _replay(
-        "--data",
-        str(shared_csv),
-        "--quotes",
-        str(tmp_path / "none.csv"),
-        "--start",
-        "2025-03-03",
-        "--end",
-        "2025-03-10",
-        *common,
-    )
-    _one_line_error(capsys, code, "cannot read")
-    code = _replay(
-        "--data",
-        str(shared_csv),
-        "--quotes",
-        str(quotes_csv),
-        "--start",
-        "2025-02-30",
-        "--end",
-        "2025-03-10",
-        *common,
-    )
-    _one_line_error(capsys, code, "--start is not a date (YYYY-MM-DD): '2025-02-30'")
-    code = _replay(
-        "--data",
-        str(shared_csv),
-        "--quotes",
-        str(quotes_csv),
-        "--start",
-        "2025-03-10",
-        "--end",
-        "2025-03-03",
-        *common,
-    )
-    _one_line_error(capsys, code, "--start 2025-03-10 is after --end 2025-03-03")
-    code = _replay(
-        "--data",
-        str(shared_csv),
-        "--quotes",
-        str(quotes_csv),
-        "--start",
-        "2025-03-04",
-        "--end",
-        "2025-03-09",
-        *common,
-    )
-    _one_line_error(capsys, code, "no Monday between 2025-03-04 and 2025-03-09: nothing to replay")
-    code = _replay(
-        "--data",
-        str(shared_csv),
-        "--quotes",
-        str(quotes_csv),
-        "--start",
-        "2025-06-02",
-        "--end",
-        "2025-06-09",
-        *common,
-    )
-    _one_line_error(capsys, code, "the quotes have no KXTSAW event for the weeks of 2025-06-02 .. 2025-06-09")
-    code = _replay(
-        "--data",
-        str(shared_csv),
-        "--quotes",
-        str(quotes_csv),
-        "--start",
-        "2025-03-03",
-        "--end",
-        "2025-03-10",
-        "--policy",
-        "martingale",
-        *common,
-    )
-    _one_line_error(capsys, code, "--policy must be one of kelly, ladder, blend, guarded, not 'martingale'")
-    code = _replay(
-        "--data",
-        str(shared_csv),
-        "--quotes",
-        str(quotes_csv),
-        "--start",
-        "2025-03-03",
-        "--end",
-        "2025-03-10",
-        "--json",
-        str(tmp_path / "missing" / "out.json"),
-    )
-    _one_line_error(capsys, code, "directory for --json does not exist")
-    assert not Path(out).exists()
+# Each bad input: the options that differ from a good run (MISSING: a file that does not exist;
+# MISSING_FOLDER: one in a folder that does not) and what the one-line error says.
+MISSING, MISSING_FOLDER = "<missing>", "<missing folder>"
+BAD_INPUTS = [
+    pytest.param({"--data": MISSING}, "data file not found", id="data-not-found"),
+    pytest.param({"--quotes": MISSING}, "cannot read", id="quotes-not-found"),
+    pytest.param(
+        {"--start": "2025-02-30"}, "--start is not a date (YYYY-MM-DD): '2025-02-30'", id="start-not-a-date"
+    ),
+    pytest.param(
+        {"--start": "2025-03-10", "--end": "2025-03-03"},
+        "--start 2025-03-10 is after --end 2025-03-03",
+        id="start-after-end",
+    ),
+    pytest.param(
+        {"--start": "2025-03-04", "--end": "2025-03-09"},
+        "no Monday between 2025-03-04 and 2025-03-09: nothing to replay",
+        id="no-monday",
+    ),
+    pytest.param(
+        {"--start": "2025-06-02", "--end": "2025-06-09"},
+        "the quotes have no KXTSAW event for the weeks of 2025-06-02 .. 2025-06-09",
+        id="no-quotes-for-the-weeks",
+    ),
+    pytest.param(
+        {"--policy": "martingale"},
+        "--policy must be one of kelly, ladder, blend, guarded, not 'martingale'",
+        id="unknown-policy",
+    ),
+    pytest.param({"--json": MISSING_FOLDER}, "directory for --json does not exist", id="json-folder-missing"),
+]
+
+
+@pytest.mark.parametrize(("options", "message"), BAD_INPUTS)
+def test_bad_input_gets_one_line(options, message, shared_csv, quotes_csv, tmp_path, capsys):
+    paths = {MISSING: str(tmp_path / "none.csv"), MISSING_FOLDER: str(tmp_path / "missing" / "out.json")}
+    given = {
+        "--data": str(shared_csv),
+        "--quotes": str(quotes_csv),
+        "--start": "2025-03-03",
+        "--end": "2025-03-10",
+        "--json": str(tmp_path / "out.json"),
+        **{name: paths.get(value, value) for name, value in options.items()},
+    }
+    code = _replay(*[part for option in given.items() for part in option])
+    _one_line_error(capsys, code, message)
+    assert not (tmp_path / "out.json").exists()
 
 
 @pytest.mark.slow
 def test_replay_end_to_end_from_csv_and_from_the_warehouse(
-    shared_csv, quotes_csv, tsa_env, tmp_path, capsys, tmp_path_factory
+    shared_csv, quotes_csv, tsa_env, tmp_path, capsys, forecast_cache_dir
 ):
-    cache = str(tmp_path_factory.getbasetemp() / "replay-forecast-cache")
+    cache = str(forecast_cache_dir)  # the run's, named explicitly: the option is what this test exercises
     args = [
         "--data",
         str(shared_csv),

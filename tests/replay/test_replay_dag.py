@@ -10,7 +10,6 @@ from types import SimpleNamespace
 import pytest
 from airflow.utils.state import DagRunState, TaskInstanceState
 
-from tsa_bot.core.config import get_settings
 from tsa_bot.core.errors import TsaBotError
 from tsa_bot.core.records import DailyCount
 from tsa_bot.forecast.data import load_csv
@@ -37,17 +36,12 @@ def replay_dag(airflow_db):
 
 
 @pytest.fixture
-def warehouse_history(tsa_env, warehouse_engine, shared_csv, tmp_path, tmp_path_factory, capsys):
+def warehouse_history(tsa_env, warehouse_engine, shared_csv, tmp_path, capsys):
     """The shared TSA numbers and the simulator's crowd quotes of three weeks (daily candles), imported.
 
-    The scratch state folder's forecast cache is the session's (test_replay_cli fills it for the same
-    weeks): its entries are keyed by the rows each fit read, so sharing it changes no result.
+    The forecast cache is the run's (test_replay_cli fills it for the same weeks): its entries are keyed
+    by the rows each fit read, so sharing it changes no result.
     """
-    session_cache = tmp_path_factory.getbasetemp() / "replay-forecast-cache"
-    session_cache.mkdir(exist_ok=True)
-    state = get_settings().state_dir
-    state.mkdir(parents=True, exist_ok=True)
-    (state / "forecast-cache").symlink_to(session_cache, target_is_directory=True)
     series = load_csv(shared_csv)
     days = [DailyCount(day.date(), int(value)) for day, value in series.items()]
     load_batch(warehouse_engine, days, seen_at=datetime(2026, 1, 2, tzinfo=UTC), run_key="t", pages=["csv"])

@@ -17,7 +17,7 @@ import pytest
 
 from tsa_bot.core.market import mondays_between
 from tsa_bot.core.publication import NEW_YORK, publication_time
-from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.cache import default_cache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.replay.engine import MODEL, replay
@@ -33,13 +33,11 @@ MOMENT = dt.datetime(2025, 3, 13, 0, 0, tzinfo=NEW_YORK)
 
 
 @pytest.mark.parametrize("policy", ["kelly", "guarded"])
-def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(
-    policy: str, shared_csv: Path, tmp_path_factory: pytest.TempPathFactory
-):
+def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(policy: str, shared_csv: Path):
     series = load_csv(shared_csv)
     rows = history_quote_rows(HistorySeed(START, END, truth=truth_of(series)))
     config = TradingConfig(policy=policy)
-    cache = PointCache(tmp_path_factory.getbasetemp() / "replay-forecast-cache")
+    cache = default_cache()  # the run's: the replay tests fit these weeks too
 
     def trades(tsa: pd.Series, quotes: list) -> tuple[list[tuple], list[tuple]]:
         """The trades up to the moment, and the forecast's probability of every strike scored up to it."""

@@ -2,7 +2,7 @@
 
 Ten weeks of the simulator's crowd (``history_quote_rows``, daily candles) imported as ``tsabot kalshi
 history --import`` does, the TSA numbers loaded into ``tsa_daily``, and ``tsabot kalshi history --score``
-(real Prophet fits, eight calibration weeks, a forecast cache shared by the tests). The learner then reads
+(real Prophet fits, eight calibration weeks, the run's shared forecast cache). The learner then reads
 the stored scores with no trading run at all.
 """
 
@@ -16,11 +16,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import event_ticker_for_week, mondays_between
 from tsa_bot.core.publication import NEW_YORK, publication_time
 from tsa_bot.core.records import DailyCount
-from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.cache import default_cache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.local.cli import main
@@ -36,7 +35,7 @@ from tsa_bot.warehouse.tsa_daily import load_batch
 pytestmark = pytest.mark.slow
 
 # Ten weeks, the last Oct 6-12: the tsa_market_history DAG's test scores two of them (their Prophet fits
-# shared through the state folder's forecast cache when both run in one session).
+# shared through the run's forecast cache, see tests/conftest.py).
 START, END = dt.date(2025, 8, 4), dt.date(2025, 10, 6)
 CALIBRATION = "8"
 # Thursday of the tenth week: nine weeks settled (the ninth on Monday 6 October), the tenth has moments
@@ -53,15 +52,6 @@ def series(shared_csv: Path) -> pd.Series:
 @pytest.fixture(scope="module")
 def quotes(series: pd.Series) -> list:
     return history_quote_rows(HistorySeed(START, END, truth=truth_of(series)))
-
-
-@pytest.fixture
-def shared_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """One state folder for the session's scoring tests, so its forecast cache saves refitting Prophet."""
-    state = tmp_path_factory.getbasetemp() / "scores-state"
-    monkeypatch.setenv("TSABOT_STATE_DIR", str(state))
-    get_settings.cache_clear()
-    return state
 
 
 def load_tsa(engine: sa.Engine, series: pd.Series, until: dt.datetime | None = None) -> None:
@@ -108,7 +98,7 @@ def stored(engine: sa.Engine) -> list[tuple]:
 
 
 def test_scoring_stores_every_settled_weeks_moments_once(
-    series, quotes, shared_state, warehouse_url, warehouse_engine, tmp_path, capsys
+    series, quotes, warehouse_url, warehouse_engine, tmp_path, capsys
 ):
     load_tsa(warehouse_engine, series)
     out, err = import_and_score(warehouse_url, quotes, tmp_path, capsys)
@@ -121,9 +111,7 @@ def test_scoring_stores_every_settled_weeks_moments_once(
     assert len(rows) > 10 * 7 * 10 and all(0 <= r[5] <= 1 and 0.001 <= r[6] <= 0.999 for r in rows)
 
     # The same probabilities the replay trades on: its model side is the stored one, moment by moment.
-    forecaster = Forecaster(
-        series, calibration_weeks=int(CALIBRATION), cache=PointCache(shared_state / "forecast-cache")
-    )
+    forecaster = Forecaster(series, calibration_weeks=int(CALIBRATION), cache=default_cache())
     weeks = mondays_between(START, END)
     replayed = replay(event_histories(quotes, weeks), weeks, forecaster, TradingConfig(), source=MODEL)
     by_key = {(r[3], r[4]): r[5] for r in rows}
@@ -138,7 +126,7 @@ def test_scoring_stores_every_settled_weeks_moments_once(
 
 
 def test_weeks_not_settled_are_left_for_later(
-    series, quotes, shared_state, warehouse_url, warehouse_engine, tmp_path, capsys
+    series, quotes, warehouse_url, warehouse_engine, tmp_path, capsys
 ):
     """Scored by a warehouse that knows the TSA numbers only up to AS_OF: the tenth week is not settled,
     so it is not scored; once its numbers are in, the next scoring adds it and only it."""
@@ -155,7 +143,7 @@ def test_weeks_not_settled_are_left_for_later(
 
 
 def test_the_learned_weight_from_history_alone_is_point_in_time(
-    series, quotes, shared_state, warehouse_url, warehouse_engine, scratch_database, tmp_path, capsys
+    series, quotes, warehouse_url, warehouse_engine, scratch_database, tmp_path, capsys
 ):
     load_tsa(warehouse_engine, series)
     import_and_score(warehouse_url, quotes, tmp_path, capsys)
@@ -187,7 +175,7 @@ def test_the_learned_weight_from_history_alone_is_point_in_time(
 
 
 def test_a_runs_own_quotes_win_over_the_history_for_its_event_and_day(
-    series, quotes, shared_state, warehouse_url, warehouse_engine, tmp_path, capsys
+    series, quotes, warehouse_url, warehouse_engine, tmp_path, capsys
 ):
     load_tsa(warehouse_engine, series)
     import_and_score(warehouse_url, quotes, tmp_path, capsys)

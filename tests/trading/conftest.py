@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from key_testkit import private_pem
 from trading_testkit import FAST_RETRY, KEY_ID, SEED
 
 from tsa_bot.kalshi.client import KalshiClient
@@ -21,9 +21,7 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 @pytest.fixture
 def pem(rsa_key) -> bytes:
-    return rsa_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    return private_pem(rsa_key)
 
 
 @pytest.fixture

@@ -14,14 +14,14 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from trading_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235
+from trading_testkit import EVENT, FAST_RETRY, KEY_ID, T225, T235, save_forecast
 
 from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.core.market import in_event
@@ -35,7 +35,6 @@ from tsa_bot.orchestration import daily
 from tsa_bot.trading.config import TradingConfig, TradingMode
 
 D = Decimal
-WEEK = date(2026, 2, 9)
 # 2.25 M is cheap (buy YES), 2.35 M is dear (buy NO); the other strikes are fairly priced.
 PROBS = {2_200_000: 0.90, 2_250_000: 0.85, 2_300_000: 0.50, 2_350_000: 0.10, 2_400_000: 0.16}
 DEMO = {
@@ -47,24 +46,6 @@ DEMO = {
     "max_daily_loss": 50,
 }
 HELPER = Path(__file__).with_name("overlapping_run.py")
-
-
-def save_forecast(engine: sa.Engine, run_key: str, probabilities: dict[int, float]) -> dict:
-    """A stored forecast of the test week, as the forecast task hands it to the trading tasks."""
-    with engine.begin() as conn:
-        forecast_id = conn.execute(
-            sa.text(
-                "insert into forecasts (run_key, week_start, as_of, known_days, model_version, mean,"
-                " quantiles, samples) values (:k, :w, :a, 2, 'test', 2300000, '{}', '{2300000}')"
-                " returning id"
-            ),
-            {"k": run_key, "w": WEEK, "a": date(2026, 2, 11)},
-        ).scalar_one()
-        conn.execute(
-            sa.text("insert into forecast_strike_probs values (:i, :s, :p)"),
-            [{"i": forecast_id, "s": s, "p": p} for s, p in probabilities.items()],
-        )
-    return {"forecast_id": forecast_id, "week_start": WEEK.isoformat()}
 
 
 def run_info(key: str, params: dict, hour: int = 14) -> daily.RunInfo:
@@ -102,6 +83,7 @@ def event_exposure(client: KalshiClient) -> Decimal:
 # ---- 1. overlapping runs ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_stay_within_the_event_exposure_limit(
     worker_env, warehouse_engine, tclient, monkeypatch, tmp_path
 ):
@@ -146,6 +128,7 @@ def test_two_runs_at_once_stay_within_the_event_exposure_limit(
 # ---- 2. a lost create response, every look-up failing ------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_order_whose_response_and_lookups_were_lost_is_adopted_by_a_later_run(
     worker_env, warehouse_engine, tclient, rsa_key, monkeypatch
 ):

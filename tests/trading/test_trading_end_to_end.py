@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from key_testkit import private_pem
 from trading_testkit import (
     EVENT,
     FAST_RETRY,
@@ -265,14 +266,11 @@ def test_the_dag_task_functions_read_the_environment_and_accept_json_keys(
 ):
     """The tasks' own path: ``orchestration.daily`` builds configuration and client from the environment and a
     key handed over in memory (as the Airflow connection's is)."""
-    from cryptography.hazmat.primitives import serialization
 
     from tsa_bot.kalshi.hosts import KalshiSettings
     from tsa_bot.orchestration import daily
 
-    pem = rsa_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = private_pem(rsa_key)
     monkeypatch.setenv("KALSHI_API_BASE", tsim.base_url)
     monkeypatch.setenv("KALSHI_KEY_ID", KEY_ID)
     monkeypatch.delenv("KALSHI_PRIVATE_KEY_PATH", raising=False)

@@ -15,9 +15,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 import sqlalchemy as sa
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from key_testkit import write_key_file
 from ui_testkit import CHROMIUM, OUTPUT_DIR, PROJECT_DIR, chromium, running_api_server
 
 from tsa_bot.kalshi_sim import EventSeed, running_simulator
@@ -61,13 +60,8 @@ def filled(scratch_database, airflow_db, tmp_path_factory) -> Iterator[dict]:
     from tsa_bot.core.config import get_settings
     from tsa_bot.warehouse.migrate import migrate
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     key_file = tmp_path_factory.mktemp("kalshi") / "kalshi.pem"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key = write_key_file(key_file)
     with scratch_database("tsabot_ui") as url:  # the database goes away even when the setup fails
         engine = sa.create_engine(url)
         try:

@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tsa_bot.core.errors import ConfigurationError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # include/tsa_bot
 ENV_PREFIX = "TSABOT_"
 
 
@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     state_dir: Path = Field(default_factory=_default_state_dir)
+    # The forecast point cache (see tsa_bot.forecast.cache); None: ``<state_dir>/forecast-cache``.
+    forecast_cache_dir: Path | None = None
     warehouse_url: str | None = Field(
         default=None, validation_alias=AliasChoices("TSA_WAREHOUSE_URL", "TSABOT_WAREHOUSE_URL")
     )
@@ -68,9 +70,11 @@ class Settings(BaseSettings):
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
     )
 
-    @field_validator("state_dir")
+    @field_validator("state_dir", "forecast_cache_dir")
     @classmethod
-    def _a_folder(cls, value: Path) -> Path:
+    def _a_folder(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
         existing = next((p for p in (value, *value.parents) if p.exists()), None)
         if existing is not None and not existing.is_dir():
             raise ValueError(f"{existing} is a file, not a folder")

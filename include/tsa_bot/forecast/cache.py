@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsa_bot.core.config import get_settings
+
 log = logging.getLogger(__name__)
 
 # The modules whose code decides a week's point forecasts.
@@ -70,3 +72,10 @@ class PointCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def default_cache() -> PointCache:
+    """The cache every forecast of the runner and the DAGs shares: ``TSABOT_FORECAST_CACHE_DIR``, else
+    ``<state dir>/forecast-cache``."""
+    settings = get_settings()
+    return PointCache(settings.forecast_cache_dir or settings.state_dir / "forecast-cache")

@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from tsa_bot.core.errors import TsaBotError
+from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.distribution import STRIKES, WeekForecast
 
@@ -114,8 +115,10 @@ def forecast_to_warehouse(
     as_of: dt.date,
     run_key: str,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
+    cache: PointCache | None = None,
 ) -> int:
     """What an Airflow task calls: forecast the week of ``as_of`` from rows before it, save, return the id."""
     from tsa_bot.forecast.forecaster import forecast
 
-    return save_forecast(engine, forecast(series, as_of, calibration_weeks=calibration_weeks), run_key)
+    week_forecast = forecast(series, as_of, calibration_weeks=calibration_weeks, cache=cache)
+    return save_forecast(engine, week_forecast, run_key)

@@ -258,22 +258,41 @@ class LocalAirflow:
     def trigger_and_wait(self, dag_id: str, conf: dict, timeout_s: float = 900) -> dict:
         """Trigger a manual run (no logical date) and wait until it succeeds or fails."""
         with self.client() as api:
-            deadline = time.monotonic() + 120
-            while api.get(f"/dags/{dag_id}").status_code == 404:  # the dag-processor has not parsed it yet
-                if time.monotonic() > deadline:
-                    raise LocalAirflowError(f"DAG {dag_id} did not appear; check {self.home}/logs")
-                time.sleep(2)
-            api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-            created = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
-            created.raise_for_status()
-            run_id = created.json()["dag_run_id"]
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline:
-                run = api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()
-                if run["state"] in ("success", "failed"):
-                    return run
-                time.sleep(3)
-        raise LocalAirflowError(f"run {run_id} of {dag_id} did not finish within {timeout_s:.0f}s")
+            return trigger_and_wait(api, dag_id, conf, timeout_s=timeout_s, logs=f"{self.home}/logs")
+
+
+def trigger_and_wait(
+    api: httpx.Client,
+    dag_id: str,
+    conf: dict,
+    *,
+    timeout_s: float,
+    logs: str,
+    appear_poll_s: float = 2,
+    run_poll_s: float = 3,
+) -> dict:
+    """Through ``api`` (an Airflow REST client at ``/api/v2``): wait for the DAG to be parsed, unpause it,
+    trigger a manual run with ``conf`` and wait until it succeeds or fails; the run's JSON. ``logs``: where
+    to look when the DAG does not appear, for the error."""
+    deadline = time.monotonic() + 120
+    while api.get(f"/dags/{dag_id}").status_code == 404:  # the dag-processor has not parsed it yet
+        if time.monotonic() > deadline:
+            raise LocalAirflowError(f"DAG {dag_id} did not appear; check {logs}")
+        time.sleep(appear_poll_s)
+    api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
+    created = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})
+    created.raise_for_status()
+    run_id = created.json()["dag_run_id"]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            run = api.get(f"/dags/{dag_id}/dagRuns/{run_id}").json()
+        except httpx.TransportError:  # a busy api-server answers late: ask again
+            continue
+        if run["state"] in ("success", "failed"):
+            return run
+        time.sleep(run_poll_s)
+    raise LocalAirflowError(f"run {run_id} of {dag_id} did not finish within {timeout_s:.0f}s")
 
 
 def _offline_week():

@@ -20,7 +20,7 @@ from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.core.publication import publication_time
 from tsa_bot.forecast import forecaster
-from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.cache import default_cache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.store import load_strike_probabilities, save_forecast
@@ -125,7 +125,7 @@ def forecast(run: RunInfo, warehouse_url: str | None = None) -> dict:
         series,
         first_unknown,
         calibration_weeks=calibration_weeks,
-        cache=PointCache(get_settings().state_dir / "forecast-cache"),
+        cache=default_cache(),
     )
     forecast_id = save_forecast(engine, week_forecast, run.run_key)
     return {

@@ -18,7 +18,7 @@ import pandas as pd
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.errors import ValidationError, parse_date
 from tsa_bot.core.market import SERIES, mondays_between
-from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.cache import PointCache, default_cache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
@@ -202,7 +202,7 @@ def replay_range(
 
     TSA numbers from ``data`` (a CSV), else the warehouse's; quotes from ``quotes`` (an interchange CSV),
     else the warehouse's candles of ``period`` minutes; forecasts through the shared point cache
-    (``<state dir>/forecast-cache`` unless ``cache_dir``). ``policy``: else the trading config's.
+    (`default_cache()` unless ``cache_dir``). ``policy``: else the trading config's.
     """
     config = TradingConfig.from_env()
     if policy is not None:
@@ -217,7 +217,7 @@ def replay_range(
         config=config,
         workers=workers,
         calibration_weeks=calibration_weeks,
-        cache=PointCache(cache_dir or get_settings().state_dir / "forecast-cache"),
+        cache=PointCache(cache_dir) if cache_dir else default_cache(),
     )
     if keep_latest:
         save_latest(doc)

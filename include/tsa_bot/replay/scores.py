@@ -29,10 +29,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import SERIES
 from tsa_bot.core.publication import publication_time
-from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.cache import PointCache, default_cache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import to_series
 from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
@@ -79,11 +78,6 @@ class HistoryScoring:
             first = next(iter(self.not_forecast.values()))
             text += f", {len(self.not_forecast)} not scorable yet (first: {first})"
         return text
-
-
-def state_cache() -> PointCache:
-    """The forecast point cache the DAGs share, under the state folder."""
-    return PointCache(get_settings().state_dir / "forecast-cache")
 
 
 def _events(conn: sa.Connection, period: int, series: str) -> list[sa.Row]:
@@ -184,7 +178,7 @@ def score_history(
         pd.Series([c.passengers for c in known], index=pd.DatetimeIndex([pd.Timestamp(c.day) for c in known]))
     )
     forecaster = Forecaster(
-        tsa, calibration_weeks=calibration_weeks, workers=workers, cache=cache or state_cache()
+        tsa, calibration_weeks=calibration_weeks, workers=workers, cache=cache or default_cache()
     )
     weeks = moments = strikes = 0
     not_forecast: dict[str, str] = {}
