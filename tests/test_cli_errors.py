@@ -184,6 +184,19 @@ def test_replay_workers_above_the_number_of_cores_is_one_line(capsys, tmp_path):
     assert out == ""
 
 
+def test_backtest_workers_above_the_number_of_cores_is_one_line(capsys, tmp_path, shared_csv):
+    import os
+
+    too_many = str((os.cpu_count() or 1) + 46)
+    code, out, err = run(
+        capsys,
+        "backtest", "--data", str(shared_csv), "--start", "2025-03-03", "--end", "2025-03-10",
+        "--json", str(tmp_path / "out.json"), "--workers", too_many,
+    )  # fmt: skip
+    assert_one_line_error(code, err, "--workers", "cores")
+    assert out == "" and not (tmp_path / "out.json").exists()
+
+
 def test_history_score_workers_above_the_number_of_cores_is_one_line(capsys, monkeypatch, warehouse_url):
     import os
 

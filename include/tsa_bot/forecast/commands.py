@@ -14,7 +14,7 @@ from tsa_bot.core.errors import ValidationError, parse_date
 from tsa_bot.forecast.backtest import BacktestResult, run_backtest
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS, MIN_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
-from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
+from tsa_bot.forecast.forecaster import DEFAULT_WORKERS, check_workers
 
 
 def _output_file(text: str, option: str) -> Path:
@@ -57,8 +57,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         raise ValidationError(f"--start {start} is after --end {end}")
     if not 0 <= args.known_days <= 6:
         raise ValidationError(f"--known-days must be 0..6, got {args.known_days}")
-    if args.workers < 1:
-        raise ValidationError(f"--workers must be at least 1, got {args.workers}")
+    check_workers(args.workers)
     if args.calibration_weeks < MIN_CALIBRATION_WEEKS:
         raise ValidationError(
             f"--calibration-weeks must be at least {MIN_CALIBRATION_WEEKS}, got {args.calibration_weeks}"

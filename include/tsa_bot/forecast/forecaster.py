@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from tsa_bot.core.errors import ValidationError
 from tsa_bot.forecast.baseline import BASELINE_VERSION, yoy_remaining_forecast
 from tsa_bot.forecast.cache import PointCache, cache_key
 from tsa_bot.forecast.calibration import (
@@ -41,6 +43,23 @@ from tsa_bot.forecast.model import (
 )
 
 DEFAULT_WORKERS = 2
+
+
+def max_workers() -> int:
+    """The most forecast processes ``--workers`` may start: one per core (at least the default).
+
+    Each Prophet fit is CPU-bound and its process holds its own copy of the data, so processes beyond the
+    cores add memory and contention, not speed (48 on 2 cores started 48 processes for 2 fits). Above the
+    cap is refused, not clamped: a silent clamp would hide that the run is not what was asked for.
+    """
+    return max(os.cpu_count() or 1, DEFAULT_WORKERS)
+
+
+def check_workers(workers: int) -> int:
+    cap = max_workers()
+    if not 1 <= workers <= cap:
+        raise ValidationError(f"--workers must be 1 to {cap} (the number of cores here), got {workers}")
+    return workers
 
 
 @dataclass(frozen=True)

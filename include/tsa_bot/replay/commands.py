@@ -21,7 +21,7 @@ from tsa_bot.core.market import SERIES, mondays_between
 from tsa_bot.forecast.cache import PointCache, default_cache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
-from tsa_bot.forecast.forecaster import DEFAULT_WORKERS
+from tsa_bot.forecast.forecaster import DEFAULT_WORKERS, check_workers
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.quotes.sanity import check_ladders
 from tsa_bot.replay import report
@@ -30,23 +30,6 @@ from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import TradingConfig, parse_policy
 from tsa_bot.trading.policies import policy_names
-
-
-def max_workers() -> int:
-    """The most forecast processes ``--workers`` may start: one per core (at least the default).
-
-    Each Prophet fit is CPU-bound and its process holds its own copy of the data, so processes beyond the
-    cores add memory and contention, not speed (48 on 2 cores started 48 processes for 2 fits). Above the
-    cap is refused, not clamped: a silent clamp would hide that the run is not what was asked for.
-    """
-    return max(os.cpu_count() or 1, DEFAULT_WORKERS)
-
-
-def check_workers(workers: int) -> int:
-    cap = max_workers()
-    if not 1 <= workers <= cap:
-        raise ValidationError(f"--workers must be 1 to {cap} (the number of cores here), got {workers}")
-    return workers
 
 
 def register(subparsers: Any) -> None:
