@@ -57,7 +57,8 @@ def test_0011_adds_the_traded_range_and_close_time_and_drops_scores_made_on_one_
         conn.execute(
             sa.text(
                 "insert into quote_score_weeks"
-                " (event_ticker, period_minutes, model_version, calibration_weeks, moments) values ('KXTSAW-26MAR22', 1440, 'v', 8, 1)"
+                " (event_ticker, period_minutes, model_version, calibration_weeks, moments)"
+                " values ('KXTSAW-26MAR22', 1440, 'v', 8, 1)"
             )
         )
         conn.execute(
