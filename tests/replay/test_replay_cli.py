@@ -39,6 +39,9 @@ def _one_line_error(capsys: pytest.CaptureFixture[str], code: int, text: str) ->
 # MISSING_FOLDER: one in a folder that does not) and what the one-line error says.
 MISSING, MISSING_FOLDER = "<missing>", "<missing folder>"
 BAD_INPUTS = [
+    pytest.param(
+        {"--execution": "patient"}, "--execution must be taker or maker, not 'patient'", id="execution"
+    ),
     pytest.param({"--data": MISSING}, "data file not found", id="data-not-found"),
     pytest.param({"--quotes": MISSING}, "cannot read", id="quotes-not-found"),
     pytest.param(
@@ -134,6 +137,15 @@ def test_replay_end_to_end_from_csv_and_from_the_warehouse(
     from_warehouse = tmp_path / "warehouse.json"
     assert _replay(*args, "--period", "1440", "--json", str(from_warehouse)) == 0
     assert json.loads(from_warehouse.read_text())["trades"] == doc["trades"]
+
+    # Maker execution on the same history: every fill from a later candle than its order's moment.
+    maker = tmp_path / "maker.json"
+    assert _replay(*args, "--quotes", str(quotes_csv), "--execution", "maker", "--json", str(maker)) == 0
+    made = json.loads(maker.read_text())
+    assert made["trades"] and all(t["liquidity"] == "maker" for t in made["trades"])
+    assert all(t["posted"] < t["moment"] for t in made["trades"])
+    assert made["summary"]["execution"] == "maker" and 0 < made["summary"]["fill_rate"] <= 1
+    assert made["beside"]["yoy_baseline"]["execution"] == "maker"
 
 
 # ---- issue 18: outputs checked before computing, latest.json replaced only on success; nonsense refused

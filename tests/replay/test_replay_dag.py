@@ -129,6 +129,7 @@ def test_the_default_range_needs_a_settled_week(tsa_env, warehouse_engine):
         ({**RANGE, "start": "2025-02-30"}, "start is not a date (YYYY-MM-DD): '2025-02-30'"),
         ({**RANGE, "end": ""}, "start and end go together"),
         ({**RANGE, "period": 5}, "period must be 60 or 1440"),
+        ({**RANGE, "execution": "patient"}, "execution must be taker or maker, not 'patient'"),
     ],
 )
 def test_bad_params_are_one_line_errors_before_any_work(tsa_env, params, says):

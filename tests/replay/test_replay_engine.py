@@ -175,9 +175,10 @@ def test_the_json_has_the_design_docs_fields():
         "brier_market",
         "strikes_scored",
     }
-    assert set(doc["trades"][0]) == {"moment", "ticker", "side", "count", "price", "fee", "result", "pnl"}
+    trade_keys = {"moment", "ticker", "side", "count", "price", "fee", "result", "pnl", "liquidity"}
+    assert set(doc["trades"][0]) == trade_keys and doc["trades"][0]["liquidity"] == "taker"
     assert set(doc["weeks"][0]) == {"event_ticker", "pnl", "trades"}
-    assert set(doc["summary"]) == figures | {"by_day"}
+    assert set(doc["summary"]) == figures | {"by_day", "execution", "fill_rate", "adverse_selection"}
     assert list(doc["summary"]["by_day"]) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     assert all(set(day) == figures for day in doc["summary"]["by_day"].values())
     assert set(doc["beside"]) == {"yoy_baseline", "nothing"}

@@ -26,6 +26,7 @@ from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.quotes.sanity import check_ladders
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
+from tsa_bot.replay.execution import Execution, parse_execution
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import TradingConfig, parse_policy
@@ -48,6 +49,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plot", help="write a PNG chart (equity, Brier by day) here")
     p.add_argument(
         "--policy", default=None, help=f"one of {', '.join(policy_names())} (default: the trading config's)"
+    )
+    p.add_argument(
+        "--execution",
+        default=Execution.TAKER.value,
+        help="taker (buy at the offer, the default) or maker (rest at or inside the bid until the next "
+        "moment; filled only where a later candle traded through the price)",
     )
     p.add_argument(
         "--period", type=int, choices=(60, 1440), default=60, help="warehouse candles (default 60)"
@@ -129,11 +136,13 @@ def run_replay(
     end: dt.date,
     *,
     config: TradingConfig,
+    execution: Execution = Execution.TAKER,
     workers: int = DEFAULT_WORKERS,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
     cache: PointCache | None = None,
 ) -> dict[str, Any]:
-    """The whole replay as its JSON document: the strategy, the YoY baseline's and doing nothing."""
+    """The whole replay as its JSON document: the strategy, the YoY baseline's and doing nothing, all with
+    the same ``execution``."""
     weeks = mondays_between(start, end)
     if not weeks:
         raise ValidationError(f"no Monday between {start} and {end}: nothing to replay")
@@ -143,11 +152,10 @@ def run_replay(
         raise ValidationError(f"the quotes have no KXTSAW event for the weeks of {weeks[0]} .. {weeks[-1]}")
     forecaster = Forecaster(series, calibration_weeks=calibration_weeks, workers=workers, cache=cache)
     forecaster.warm([w for w in weeks if w in histories])
-    strategy = replay(histories, weeks, forecaster, config, source=MODEL)
-    beside = [
-        replay(histories, weeks, forecaster, config, source=BASELINE),
-        replay(histories, weeks, forecaster, config, source=NOTHING),
-    ]
+    strategy, *beside = (
+        replay(histories, weeks, forecaster, config, source=source, execution=execution)
+        for source in (MODEL, BASELINE, NOTHING)
+    )
     return report.document(strategy, beside, start=start.isoformat(), end=end.isoformat(), weeks=len(weeks))
 
 
@@ -171,6 +179,7 @@ def replay_range(
     end: dt.date,
     *,
     policy: str | None = None,
+    execution: Execution = Execution.TAKER,
     period: int = 60,
     data: Path | None = None,
     quotes: Path | None = None,
@@ -198,6 +207,7 @@ def replay_range(
         start,
         end,
         config=config,
+        execution=execution,
         workers=workers,
         calibration_weeks=calibration_weeks,
         cache=PointCache(cache_dir) if cache_dir else default_cache(),
@@ -259,11 +269,13 @@ def run_replay_command(args: argparse.Namespace) -> int:
     out = output_path(args.json, "--json")
     plot = output_path(args.plot, "--plot", formats=_plot_formats()) if args.plot else None
     policy = parse_policy(args.policy, "--policy") if args.policy else None
+    execution = parse_execution(args.execution)
     began, cpu = time.monotonic(), time.process_time()
     doc = replay_range(
         start,
         end,
         policy=policy,
+        execution=execution,
         period=args.period,
         data=Path(args.data) if args.data else None,
         quotes=Path(args.quotes) if args.quotes else None,

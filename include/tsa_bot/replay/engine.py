@@ -8,6 +8,10 @@ size limits (``trading.decide.decide``), check every order against the risk limi
 NO, the taker fee), and settle each market as ``trading.book.position_pnl`` does. What the DAG keeps in
 the warehouse (fills, settled markets, realised P&L) the replay keeps in memory.
 
+With ``execution=maker`` the decide step is the same and only the way to the holding changes: each order
+rests at or inside the bid until the next moment and fills only where a later candle traded through it
+(``replay.execution``); what the next moment sees held is what filled.
+
 A policy that learns the market's weight (``blend``, ``guarded``) weighs it by ``market_implied.learn_weight``
 over the replay's own earlier weeks, scored and settled before the moment (the default weight until enough
 have settled).
@@ -23,6 +27,7 @@ from typing import Any
 
 from tsa_bot.core.market import ZERO, BookSide, Direction, on_yes_book
 from tsa_bot.core.publication import publication_time
+from tsa_bot.pricing.fees import trade_fee
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
@@ -31,8 +36,9 @@ from tsa_bot.pricing.market_implied import (
     scored_market_probabilities,
 )
 from tsa_bot.pricing.quotes import price_strikes
+from tsa_bot.replay.execution import Execution, PostedOrder, fills, maker_price
 from tsa_bot.replay.forecasts import Forecaster, known_days
-from tsa_bot.replay.market import EventHistory, Moment, settle_result, weekly_mean
+from tsa_bot.replay.market import FEES, EventHistory, Moment, settle_result, weekly_mean
 from tsa_bot.trading.book import position_pnl
 from tsa_bot.trading.brokers import PaperBroker
 from tsa_bot.trading.config import TradingConfig
@@ -56,6 +62,9 @@ class Trade:
     fee: Decimal  # the whole trade's
     result: str = ""  # yes | no | '' while open
     pnl: Decimal | None = None
+    liquidity: str = "taker"  # taker | maker
+    posted: datetime | None = None  # a maker trade: its order was posted then (``moment``: the fill's candle)
+    mid_after: Decimal | None = None  # a maker fill: the market's mid (YES) one moment after the fill
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ class ReplayRun:
     rejections: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     scored: list[ScoredWeek] = field(default_factory=list)
+    execution: str = Execution.TAKER.value
+    posted_contracts: Decimal = ZERO  # maker: every contract posted (filled or not)
 
 
 def _fill_row(
@@ -129,9 +140,10 @@ def replay(
     config: TradingConfig,
     *,
     source: str = MODEL,
+    execution: Execution = Execution.TAKER,
 ) -> ReplayRun:
     """Trade every moment of every week with ``source``'s probabilities (``nothing``: never trade)."""
-    out = ReplayRun(source, config.policy)
+    out = ReplayRun(source, config.policy, execution=execution.value)
     book = PaperBook(config.paper_bankroll)
     learned: list[ScoredWeek] = []
     weights: dict[int, Decimal] = {}
@@ -148,7 +160,11 @@ def replay(
         week_trades: list[Trade] = []
         week_scores: list[ScoredWeek] = []
         settled_at = publication_time(monday + SUNDAY)  # the week's last number is out: it settles
+        resting: list[PostedOrder] = []
         for moment in history.moments():
+            # What rested since the last moment filled (or not) by now; the rest is cancelled.
+            week_trades += _maker_fills(history, resting, moment.at, book)
+            resting = []
             k = known_days(forecaster.series, monday, moment.at)
             found = (forecasts.baseline if source == BASELINE else forecasts.model).get(k)
             if found is None:
@@ -187,7 +203,9 @@ def replay(
             if POLICIES[config.policy].learns_market_weight:
                 weight = _learned_weight(learned, moment.at, weights)
                 config = replace(config, market_weight=weight)
-            week_trades += _trade(history, moment, snapshot, quotes, book, config, out)
+            week_trades += _trade(history, moment, snapshot, quotes, book, config, out, execution, resting)
+        # After the last moment the orders rest until their market's close; what is left then is dropped.
+        week_trades += _maker_fills(history, resting, None, book)
         learned += week_scores
         out.scored += week_scores
         # Settlement: each market the book holds in this event, once its result is known.
@@ -227,6 +245,41 @@ def _learned_weight(learned: Sequence[ScoredWeek], moment: datetime, memo: dict[
     return memo[len(known)]
 
 
+def _maker_fills(
+    history: EventHistory, resting: Sequence[PostedOrder], until: datetime | None, book: PaperBook
+) -> list[Trade]:
+    """The fills of ``resting`` in candles ending by ``until`` (None: by each market's close), as trades,
+    entered in the paper book; each with the market's mid one moment after it (adverse selection)."""
+    trades = []
+    for order in resting:
+        candles = history.market_candles(order.ticker)
+        if until is None:  # to the close: the candle that covers it holds trades made before it
+            close = history.closes_at(order.ticker)
+            end = min((r.end_ts for r in candles if r.end_ts >= close), default=close)
+        else:
+            end = until
+        for f in fills(order, candles, end):
+            fee = trade_fee(FEES, f.count, order.price, maker=True)
+            book_side, yes_price = on_yes_book(order.direction, order.price)
+            book.fills.append(_fill_row(order.ticker, book_side, f.count, yes_price, fee))
+            trades.append(
+                Trade(
+                    f.at,
+                    order.day,
+                    order.event_ticker,
+                    order.ticker,
+                    order.direction,
+                    f.count,
+                    order.price,
+                    fee,
+                    liquidity=Execution.MAKER.value,
+                    posted=order.posted,
+                    mid_after=history.mid_after(order.ticker, f.at),
+                )
+            )
+    return trades
+
+
 def _trade(
     history: EventHistory,
     moment: Moment,
@@ -235,8 +288,11 @@ def _trade(
     book: PaperBook,
     config: TradingConfig,
     out: ReplayRun,
+    execution: Execution = Execution.TAKER,
+    resting: list[PostedOrder] | None = None,
 ) -> list[Trade]:
-    """One moment's decide and place steps on the paper book; returns the fills as trades."""
+    """One moment's decide and place steps on the paper book; returns the taker fills as trades (a maker
+    order is added to ``resting`` instead, and fills later)."""
     broker = PaperBroker(snapshot, snapshot.fees, book.fills, book.settled, book.start + book.realised)
     state = broker.exposure(history.event_ticker, {})
     today = book.realised_on.get(moment.at.date(), ZERO)
@@ -252,8 +308,19 @@ def _trade(
                 {"moment": moment.at.isoformat(), "ticker": d.ticker, "codes": [v.code for v in violations]}
             )
             continue
-        placement = broker.place(d, d.order_request(config.time_in_force))
-        for f in placement.fills:
+        if execution == Execution.MAKER:
+            book_of = next(b for b in snapshot.books if b.ticker == d.ticker)
+            price = maker_price(book_of, d.direction)
+            if price is None:
+                continue
+            assert resting is not None
+            event = history.event_ticker
+            resting.append(PostedOrder(moment.at, moment.day, event, d.ticker, d.direction, d.count, price))
+            out.posted_contracts += d.count
+            fills_now = ()
+        else:
+            fills_now = broker.place(d, d.order_request(config.time_in_force)).fills
+        for f in fills_now:
             book.fills.append(_fill_row(f.ticker, f.book_side, f.count, f.yes_price, f.fee))
             price = f.yes_price if f.book_side == BookSide.BID else 1 - f.yes_price
             trades.append(

@@ -75,6 +75,20 @@ class EventHistory:
                 out.append(Moment(day, after[0]))
         return out
 
+    def market_candles(self, ticker: str) -> list[QuoteRow]:
+        """One market's candles, in time order."""
+        return [row for end in sorted(self.candles) for row in self.candles[end] if row.ticker == ticker]
+
+    def mid_after(self, ticker: str, at: datetime) -> Decimal | None:
+        """The market's two-sided mid at the first moment after ``at``; None if there is none."""
+        for moment in self.moments():
+            if moment.at > at:
+                row = next((r for r in self.candles[moment.at] if r.ticker == ticker), None)
+                if row is None or row.bid is None or row.ask is None:
+                    return None
+                return (row.bid + row.ask) / 2
+        return None
+
     def snapshot(self, moment: Moment) -> MarketSnapshot:
         books = []
         for row in self.candles[moment.at]:

@@ -10,6 +10,7 @@ from typing import Any
 from tsa_bot.core.market import ZERO
 from tsa_bot.core.scoring import brier
 from tsa_bot.replay.engine import ReplayRun, Score, Trade
+from tsa_bot.replay.execution import FILL_SHARE, TICK
 from tsa_bot.replay.market import DEPTH, FEES, RUN_TIME
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -25,6 +26,10 @@ ASSUMPTIONS = {
     "a market with neither stays open (pnl null, not counted)",
     "book": "a paper account: positions carried through the week, P&L realised at the week's settlement "
     "(the Monday after, 09:00 New York)",
+    "maker": f"--execution maker: posted at the bid of the side bought, {TICK} inside when the spread is two "
+    "ticks or more, never crossing; rests until the next moment (after the last moment: until the close, "
+    "then dropped, never crossed); fills only in a later candle that traded strictly through its price, "
+    f"for at most {FILL_SHARE:.0%} of that candle's volume; the series' maker fee",
     "brier": "forecast and market (mid of bid and ask) over the same strikes quoted on both sides, at the "
     "same moments, settled",
 }
@@ -64,8 +69,33 @@ def _figures(trades: Sequence[Trade], scores: Sequence[Score], drawdown: Decimal
     }
 
 
+def execution_figures(outcome: ReplayRun) -> dict[str, Any]:
+    """Maker execution's own figures: the share of posted contracts filled, and the adverse selection:
+    per contract filled, the market's mid one moment after the fill (of the side bought) minus the price
+    paid; negative when the market moved against the fills (fills without a later moment left out)."""
+    if outcome.execution != "maker":
+        return {"execution": outcome.execution, "fill_rate": None, "adverse_selection": None}
+    filled = [t for t in outcome.trades if t.liquidity == "maker"]
+    contracts = sum((t.count for t in filled), ZERO)
+    after = [
+        (t, t.mid_after if t.direction == "yes" else 1 - t.mid_after)
+        for t in filled
+        if t.mid_after is not None
+    ]
+    moved = sum((t.count * (value - t.price) for t, value in after), ZERO)
+    counted = sum((t.count for t, _ in after), ZERO)
+    return {
+        "execution": outcome.execution,
+        "fill_rate": round(float(contracts / outcome.posted_contracts), 4)
+        if outcome.posted_contracts
+        else None,
+        "adverse_selection": round(float(moved / counted), 4) if counted else None,
+    }
+
+
 def summary(outcome: ReplayRun) -> dict[str, Any]:
     out = _figures(outcome.trades, outcome.scores, max_drawdown(w["pnl"] for w in outcome.weeks))
+    out.update(execution_figures(outcome))
     by_day = {}
     for i, name in enumerate(DAYS):
         trades = [t for t in outcome.trades if t.day.weekday() == i]
@@ -89,6 +119,8 @@ def _trade_json(t: Trade) -> dict[str, Any]:
         "fee": _money(t.fee),
         "result": t.result or None,
         "pnl": None if t.pnl is None else _money(t.pnl),
+        "liquidity": t.liquidity,
+        **({"posted": t.posted.isoformat()} if t.posted is not None else {}),
     }
 
 

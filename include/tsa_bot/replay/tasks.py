@@ -15,6 +15,7 @@ from tsa_bot.core.errors import ValidationError, optional_date_range
 from tsa_bot.core.market import SERIES, event_sunday
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.replay.commands import latest_replay_file, replay_range
+from tsa_bot.replay.execution import Execution, parse_execution
 from tsa_bot.trading.config import parse_policy
 
 DEFAULT_WEEKS = 52
@@ -40,15 +41,19 @@ def default_range() -> tuple[dt.date, dt.date]:
 
 def replay(params: Mapping[str, Any]) -> dict[str, Any]:
     """Replay ``start`` .. ``end`` (default: :func:`default_range`) with ``policy`` (default: the trading
-    config's) on ``period``-minute candles; a small summary of the result."""
+    config's) and ``execution`` (default taker) on ``period``-minute candles; a small summary of the
+    result."""
     given = optional_date_range(params.get("start"), params.get("end"))  # every param checked first
     policy = parse_policy(params["policy"], "policy") if params.get("policy") else None
+    execution = parse_execution(params.get("execution") or Execution.TAKER.value, "execution")
     period = params.get("period") or 60
     if period not in PERIODS:
         raise ValidationError(f"period must be 60 or 1440 (minutes), got {period!r}")
     calibration_weeks = int(params.get("calibration_weeks") or DEFAULT_CALIBRATION_WEEKS)
     start, end = given or default_range()
-    doc = replay_range(start, end, policy=policy, period=period, calibration_weeks=calibration_weeks)
+    doc = replay_range(
+        start, end, policy=policy, execution=execution, period=period, calibration_weeks=calibration_weeks
+    )
     s = doc["summary"]
     return {
         "start": start.isoformat(),
@@ -56,6 +61,7 @@ def replay(params: Mapping[str, Any]) -> dict[str, Any]:
         "weeks": doc["run"]["weeks"],
         "events": len(doc["weeks"]),
         "policy": doc["run"]["policy"],
+        "execution": execution.value,
         "period": period,
         "pnl": s["pnl"],
         "trades": s["trades"],
