@@ -27,6 +27,7 @@ from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.quotes.interchange import read_quotes_file
 from tsa_bot.replay.commands import run_replay
+from tsa_bot.replay.execution import Execution
 from tsa_bot.trading.config import TradingConfig, parse_policy
 from tsa_bot.trading.policies import policy_names
 
@@ -57,16 +58,21 @@ def row(name: str, s: dict) -> str:
     interval = "-" if not ci else f"[{ci[0]:.0f}, {ci[1]:.0f}]"
     vs = s.get("vs_baseline_ci90")
     versus = "-" if not vs else f"[{vs[0]:.0f}, {vs[1]:.0f}]"
+    fills = s.get("fill_rate")
+    adverse = s.get("adverse_selection")
+    maker = (
+        "" if fills is None else f"  fill {fills:.0%} adverse {'-' if adverse is None else f'{adverse:+.3f}'}"
+    )
     return (
         f"{name:<24}{s['pnl']:>9.2f} {interval:>16} {versus:>16}{cell('cents_per_contract', '.2f'):>8}"
         f"{s['contracts']:>10.0f}{s['max_drawdown']:>9.2f}{cell('brier_model', '.4f'):>9}"
-        f"{cell('brier_market', '.4f'):>9}{s['strikes_scored']:>8}"
+        f"{cell('brier_market', '.4f'):>9}{s['strikes_scored']:>8}{s['fees']:>8.2f}{maker}"
     )
 
 
 HEAD = (
     f"{'':<24}{'P&L':>9} {'P&L 90% CI':>16} {'vs YoY 90% CI':>16}{'¢/ct':>8}{'contracts':>10}{'max DD':>9}"
-    f"{'Brier m':>9}{'Brier mkt':>9}{'scored':>8}"
+    f"{'Brier m':>9}{'Brier mkt':>9}{'scored':>8}{'fees':>8}"
 )
 
 
@@ -74,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quotes", default=str(REAL_WEEK))
     parser.add_argument("--policies", nargs="+", default=policy_names())
+    parser.add_argument("--executions", nargs="+", default=["taker"], choices=[e.value for e in Execution])
     parser.add_argument("--json-dir", help="write each policy's replay JSON here")
     parser.add_argument("--cache-dir", help="keep the forecast cache here (default: a new, empty one)")
     args = parser.parse_args(argv)
@@ -86,12 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="replay-cache-") as scratch:
         cache = PointCache(Path(args.cache_dir or scratch))
         for policy in args.policies:
-            config = replace(TradingConfig(), policy=parse_policy(policy, "--policies"))
-            doc = run_replay(series, rows, MONDAY, MONDAY, config=config, cache=cache)
-            if args.json_dir:
-                Path(args.json_dir, f"real-week-{policy}.json").write_text(json.dumps(doc, indent=1) + "\n")
-            print(row(f"{policy} (model)", doc["summary"]))
-            print(row(f"{policy} (YoY baseline)", doc["beside"]["yoy_baseline"]))
+            for execution in map(Execution, args.executions):
+                config = replace(TradingConfig(), policy=parse_policy(policy, "--policies"))
+                doc = run_replay(
+                    series, rows, MONDAY, MONDAY, config=config, execution=execution, cache=cache
+                )
+                name = f"{policy} {execution}"
+                if args.json_dir:
+                    path = Path(args.json_dir, f"real-week-{policy}-{execution}.json")
+                    path.write_text(json.dumps(doc, indent=1) + "\n")
+                print(row(f"{name} (model)", doc["summary"]))
+                print(row(f"{name} (YoY)", doc["beside"]["yoy_baseline"]))
     return 0
 
 

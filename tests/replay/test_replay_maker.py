@@ -15,6 +15,7 @@ from tsa_bot.quotes.interchange import QuoteRow
 from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.execution import FILL_SHARE, Execution, PostedOrder, fills, maker_price
 from tsa_bot.replay.market import event_histories
+from tsa_bot.replay.report import document
 from tsa_bot.trading.config import TradingConfig
 
 MONDAY = dt.date(2025, 3, 3)
@@ -122,6 +123,9 @@ def test_the_loop_posts_fills_later_at_its_own_price_without_a_fee_and_cancels_t
     assert out.posted_contracts > sum(t.count for t in out.trades)
     # Only Tuesday's candle traded through 0.41: nothing else filled.
     assert {t.moment for t in out.trades} == {_day_end(1)}
+    figures = document(out, [])["summary"]
+    assert figures["fill_rate"] == round(100 / float(out.posted_contracts), 4)
+    assert figures["adverse_selection"] == -0.015  # paid 0.41 for what was worth 0.425 a moment later
 
     never = replay(
         event_histories(_week(False), [MONDAY]),

@@ -71,8 +71,8 @@ def _figures(trades: Sequence[Trade], scores: Sequence[Score], drawdown: Decimal
 
 def execution_figures(outcome: ReplayRun) -> dict[str, Any]:
     """Maker execution's own figures: the share of posted contracts filled, and the adverse selection:
-    per contract filled, the market's mid one moment after the fill (of the side bought) minus the price
-    paid; negative when the market moved against the fills (fills without a later moment left out)."""
+    per contract filled, the price paid minus the market's mid (of the side bought) one moment after the
+    fill: positive when the market moved against the fills (fills with no later two-sided mid left out)."""
     if outcome.execution != "maker":
         return {"execution": outcome.execution, "fill_rate": None, "adverse_selection": None}
     filled = [t for t in outcome.trades if t.liquidity == "maker"]
@@ -82,7 +82,7 @@ def execution_figures(outcome: ReplayRun) -> dict[str, Any]:
         for t in filled
         if t.mid_after is not None
     ]
-    moved = sum((t.count * (value - t.price) for t, value in after), ZERO)
+    moved = sum((t.count * (t.price - value) for t, value in after), ZERO)
     counted = sum((t.count for t, _ in after), ZERO)
     return {
         "execution": outcome.execution,
