@@ -174,14 +174,21 @@ def test_the_json_has_the_design_docs_fields():
         "brier_model",
         "brier_market",
         "strikes_scored",
+        "cents_per_contract",
+        "weeks_traded",
+        "weeks_won",
+        "pnl_ci90",
+        "vs_baseline_ci90",
     }
     trade_keys = {"moment", "ticker", "side", "count", "price", "fee", "result", "pnl", "liquidity"}
     assert set(doc["trades"][0]) == trade_keys and doc["trades"][0]["liquidity"] == "taker"
     assert set(doc["weeks"][0]) == {"event_ticker", "pnl", "trades"}
-    assert set(doc["summary"]) == figures | {"by_day", "execution", "fill_rate", "adverse_selection"}
+    execution = {"execution", "fill_rate", "adverse_selection"}
+    assert set(doc["summary"]) == figures | execution | {"by_day"}
     assert list(doc["summary"]["by_day"]) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     assert all(set(day) == figures for day in doc["summary"]["by_day"].values())
     assert set(doc["beside"]) == {"yoy_baseline", "nothing"}
+    assert all(set(b) == figures | execution | {"by_day"} for b in doc["beside"].values())
     assert "fills" in doc["assumptions"] and "depth" in doc["assumptions"]
     assert doc["summary"]["strikes_scored"] == 3
     # The market is scored on the mid of bid and ask, 0.325, on strikes settled YES, NO, NO (mean 2.4 M).
