@@ -119,6 +119,14 @@ def test_the_verdict_says_whether_the_interval_excludes_zero():
     assert "the YoY baseline beats it" in verdict([-3.0, -1.0], versus="the YoY baseline")
     assert "no evidence either" in verdict([-3.0, 1.0], versus="the YoY baseline")
     assert verdict(None) == "no interval (no week replayed)"
+    # One week's bootstrap is that week's P&L, zero wide: it says nothing, and the verdict says so.
+    for weeks in (1, 9):
+        said = verdict([30.0, 30.0], weeks=weeks)
+        assert (
+            f"from only {weeks} week(s): too few to tell an edge from luck" in said and "evidence" not in said
+        )
+    assert "lies above 0" in verdict([30.0, 30.0], weeks=10)
+    assert "minus the YoY baseline's" in verdict([1.0, 2.0], versus="the YoY baseline", weeks=3)
     assert rounded((1.234, -0.005)) == [1.23, -0.01] and rounded(None) is None
 
 
@@ -248,13 +256,14 @@ def test_the_table_shows_the_interval_columns_and_says_in_words_whether_it_could
     assert "[+0.00, +0.00]" in nothing and "  -  " in nothing and " 0/0 " in nothing
     monday = next(line for line in lines if line.startswith("  Mon"))
     assert "20.00" in monday and " 1/2 " in monday
+    # Three weeks: the words say the interval cannot tell, whatever it is (verdict's own test has the rest).
     assert lines[-2] == (
-        f"kelly (model): 90% interval of the P&L {low:+,.2f} to {high:+,.2f} includes 0: no evidence of an "
-        "edge (could be luck)"
+        f"kelly (model): 90% interval of the P&L {low:+,.2f} to {high:+,.2f} from only 3 week(s): too few to "
+        "tell an edge from luck (at least 10 needed)"
     )
     assert lines[-1] == (
-        "kelly (model): 90% interval of the P&L minus the YoY baseline's +6.00 to +6.00 lies above 0: "
-        "evidence it beats the YoY baseline"
+        "kelly (model): 90% interval of the P&L minus the YoY baseline's +6.00 to +6.00 from only 3 week(s): "
+        "too few to tell an edge from luck (at least 10 needed)"
     )
 
 

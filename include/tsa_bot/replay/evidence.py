@@ -23,6 +23,9 @@ from decimal import Decimal
 import numpy as np
 
 RESAMPLES = 10_000
+# Fewer weeks than this and the verdict says the interval cannot tell: a bootstrap of a handful of weeks is
+# far too narrow (one week gives a zero-width interval around whatever that week made).
+MIN_WEEKS = 10
 SEED = 19  # fixed: the same weeks give the same interval in every run's JSON
 LEVEL = 0.90
 _CHUNK = 1_000  # resamples drawn at once: memory stays at _CHUNK x weeks whatever the replay's length
@@ -80,8 +83,9 @@ def rounded(interval: tuple[float, float] | None) -> list[float] | None:
     return [round(interval[0], 2), round(interval[1], 2)]
 
 
-def verdict(interval: Sequence[float] | None, *, versus: str | None = None) -> str:
-    """What a 90% interval says, in words: above 0, below 0, or includes 0 (no evidence either way).
+def verdict(interval: Sequence[float] | None, *, versus: str | None = None, weeks: int | None = None) -> str:
+    """What a 90% interval says, in words: above 0, below 0, or includes 0 (no evidence either way); with
+    fewer than :data:`MIN_WEEKS` ``weeks`` replayed, that it cannot tell.
 
     ``versus``: the interval is of our P&L minus that run's (e.g. "the YoY baseline").
     """
@@ -89,6 +93,12 @@ def verdict(interval: Sequence[float] | None, *, versus: str | None = None) -> s
         return "no interval (no week replayed)" if versus is None else f"no interval (no {versus} run)"
     low, high = interval
     span = f"{low:+,.2f} to {high:+,.2f}"
+    if weeks is not None and weeks < MIN_WEEKS:
+        what = "the P&L" if versus is None else f"the P&L minus {versus}'s"
+        return (
+            f"90% interval of {what} {span} from only {weeks} week(s): too few to tell an edge from luck "
+            f"(at least {MIN_WEEKS} needed)"
+        )
     if versus is None:
         if low > 0:
             return f"90% interval of the P&L {span} lies above 0: evidence of an edge"

@@ -212,6 +212,18 @@ def _won(s: dict[str, Any]) -> str:
     return "-" if won is None or traded is None else f"{won}/{traded}"
 
 
+def _maker_line(s: dict[str, Any]) -> str:
+    fills, adverse = s.get("fill_rate"), s.get("adverse_selection")
+    filled = "no order posted" if fills is None else f"{fills:.0%} of the contracts posted filled"
+    moved = (
+        "no fill with a later mid"
+        if adverse is None
+        else f"the market moved {abs(adverse) * 100:.1f}¢ a contract {'against' if adverse > 0 else 'for'} "
+        "the fills by the next moment"
+    )
+    return f"maker: {filled}; {moved}"
+
+
 def table(doc: dict[str, Any]) -> str:
     """The summary as a table: the strategy, beside it the baseline and doing nothing, then by day; under
     it, in words, whether the strategy's P&L and its P&L over the YoY baseline's could be luck."""
@@ -235,9 +247,12 @@ def table(doc: dict[str, Any]) -> str:
     lines += [row(source, s) for source, s in doc["beside"].items()]
     lines.append("by day (that day's trades only; weeks won/traded of those)")
     lines += [row(f"  {day}", s) for day, s in doc["summary"]["by_day"].items()]
-    lines.append(f"{name}: {verdict(doc['summary'].get('pnl_ci90'))}")
+    weeks = len(doc["weeks"])
+    lines.append(f"{name}: {verdict(doc['summary'].get('pnl_ci90'), weeks=weeks)}")
+    if doc["summary"].get("execution") == "maker":
+        lines.append(f"{name}: {_maker_line(doc['summary'])}")
     if BASELINE in doc["beside"]:
-        vs = verdict(doc["summary"].get("vs_baseline_ci90"), versus="the YoY baseline")
+        vs = verdict(doc["summary"].get("vs_baseline_ci90"), versus="the YoY baseline", weeks=weeks)
         lines.append(f"{name}: {vs}")
     return "\n".join(lines)
 

@@ -343,9 +343,11 @@ def replay_evidence(replay: dict[str, Any] | None) -> str:
     if "pnl_ci90" not in s:
         said = "This replay was saved before intervals were computed: run tsabot replay again to see them."
     else:
-        said = f"{policy}: {verdict(s['pnl_ci90'])}."
+        weeks = replay.get("weeks_replayed")
+        said = f"{policy}: {verdict(s['pnl_ci90'], weeks=weeks)}."
         if s.get("vs_baseline_ci90") is not None:
-            said += f" {policy}: {verdict(s['vs_baseline_ci90'], versus='the YoY baseline')}."
+            vs = verdict(s["vs_baseline_ci90"], versus="the YoY baseline", weeks=weeks)
+            said += f" {policy}: {vs}."
     return f'<div id="replay-evidence">{out}<p class="evidence">{escape(said)}</p></div>'
 
 

@@ -546,6 +546,8 @@ def replay_equity(path: Path) -> dict[str, Any] | None:
         return {
             "saved_at": doc.get("saved_at"),
             "run": doc["run"],
+            # The weeks the interval resamples (a document without its week list: the range's Mondays).
+            "weeks_replayed": len(doc["weeks"]) if "weeks" in doc else doc["run"].get("weeks"),
             "summary": _without_days(doc["summary"]),
             "beside": {name: _without_days(s) for name, s in doc.get("beside", {}).items()},
             "equity": doc["equity"],
