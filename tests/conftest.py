@@ -77,6 +77,7 @@ WORKER_GROUPS = {
     ),
     "autumn-2025": ("tests/replay/test_replay_scores.py", "tests/quotes/test_quotes_dag.py"),
     "sim-history": ("tests/kalshi/test_kalshi_sim_history.py",),  # its year of history once
+    "real-week": ("tests/replay/test_replay_real_shapes.py::test_every_policy",),  # KXTSAW-26MAR22's fits
 }
 
 

@@ -21,6 +21,7 @@ from tsa_bot.local.cli import main
 from tsa_bot.quotes import store
 from tsa_bot.quotes.download import download_history
 from tsa_bot.quotes.interchange import (
+    FULL_HEADER,
     HEADER,
     MAX_FILE_BYTES,
     QuoteFormatError,
@@ -249,7 +250,7 @@ def test_a_reimport_cannot_overwrite_kalshis_downloaded_values(tsa_env, warehous
     assert _history("--export", str(exported)) == 0
     assert (
         exported.read_text().splitlines()[1]
-        == f"{E1},{ticker},2300000,2026-02-10T05:00:00+00:00,0.50,0.55,,1,2,yes"
+        == f"{E1},{ticker},2300000,2026-02-10T05:00:00+00:00,0.50,0.55,,1,2,yes,,"
     )
     # The same values import as unchanged: the candle stays Kalshi's.
     assert _history("--import", str(exported)) == 0
@@ -272,9 +273,9 @@ def test_series_is_matched_exactly_not_as_a_like_pattern(tsa_env, warehouse_engi
     capsys.readouterr()
     for pattern in ("KXTSA_", "%", "KX%", "_XTSAW"):
         assert _history("--export", "-", "--series", pattern) == 0
-        assert capsys.readouterr().out == HEADER_LINE + "\n", pattern
+        assert capsys.readouterr().out == ",".join(FULL_HEADER) + "\n", pattern
     assert _history("--export", "-", "--series", "KXTSAW") == 0
-    assert capsys.readouterr().out.splitlines()[1:] == [GOOD.replace("Z,", "+00:00,")]
+    assert capsys.readouterr().out.splitlines()[1:] == [GOOD.replace("Z,", "+00:00,") + ",,"]
     with warehouse_engine.connect() as conn:
         assert store.settled_events(conn, "KXTSA_") == []
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from tsa_bot.quotes.interchange import (
+    FULL_HEADER,
     HEADER,
     QuoteFormatError,
     format_count,
@@ -18,12 +19,13 @@ from tsa_bot.quotes.interchange import (
 )
 
 HEADER_LINE = ",".join(HEADER)
+FULL_HEADER_LINE = ",".join(FULL_HEADER)
 CANONICAL = (
-    HEADER_LINE + "\n"
-    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-09T15:00:00+00:00,0.47,0.49,0.48,120,35,yes\n"
-    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.35,2350000,2026-02-09T15:00:00+00:00,0.2725,0.31,,0,12.5,no\n"
-    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-10T15:00:00+00:00,0.50,0.53,,,,yes\n"
-    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.35,2350000,2026-02-10T15:00:00+00:00,,1.00,0.01,3,12.5,no\n"
+    FULL_HEADER_LINE + "\n"
+    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-09T15:00:00+00:00,0.47,0.49,0.48,120,35,yes,0.45,0.49\n"
+    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.35,2350000,2026-02-09T15:00:00+00:00,0.2725,0.31,,0,12.5,no,,\n"
+    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-10T15:00:00+00:00,0.50,0.53,,,,yes,,\n"
+    "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.35,2350000,2026-02-10T15:00:00+00:00,,1.00,0.01,3,12.5,no,0.01,0.0125\n"
 )
 
 
@@ -57,7 +59,7 @@ def test_other_offsets_and_wire_precision_are_read_and_written_canonically():
     (row,) = _read(text)
     assert row.end_ts == datetime(2026, 2, 9, 15, tzinfo=UTC)
     assert _write([row]).splitlines()[1] == (
-        "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-09T15:00:00+00:00,0.47,0.49,,10,5,"
+        "KXTSAW-26FEB15,KXTSAW-26FEB15-A2.30,2300000,2026-02-09T15:00:00+00:00,0.47,0.49,,10,5,,,"
     )
 
 

@@ -13,17 +13,18 @@ import sqlalchemy as sa
 from tsa_bot.kalshi.models import Candlestick
 from tsa_bot.local.cli import main
 from tsa_bot.quotes import store
-from tsa_bot.quotes.interchange import HEADER
+from tsa_bot.quotes.interchange import FULL_HEADER, HEADER
 
-HEADER_LINE = ",".join(HEADER)
+HEADER_LINE = ",".join(FULL_HEADER)
+SHORT_HEADER_LINE = ",".join(HEADER)  # without the optional traded range
 E1, E2 = "KXTSAW-26FEB15", "KXTSAW-26FEB22"
 QUOTES = (
     HEADER_LINE + "\n"
-    f"{E1},{E1}-A2.30,2300000,2026-02-10T05:00:00+00:00,0.47,0.49,0.48,120,35,yes\n"
-    f"{E1},{E1}-A2.35,2350000,2026-02-10T05:00:00+00:00,0.2725,0.31,,0,12.5,no\n"
-    f"{E1},{E1}-A2.30,2300000,2026-02-11T05:00:00+00:00,0.50,0.53,,,,yes\n"
-    f"{E1},{E1}-A2.35,2350000,2026-02-11T05:00:00+00:00,,1.00,0.01,3,12.5,no\n"
-    f"{E2},{E2}-A2.30,2300000,2026-02-17T05:00:00+00:00,0.61,0.64,0.62,7,7,\n"
+    f"{E1},{E1}-A2.30,2300000,2026-02-10T05:00:00+00:00,0.47,0.49,0.48,120,35,yes,0.46,0.49\n"
+    f"{E1},{E1}-A2.35,2350000,2026-02-10T05:00:00+00:00,0.2725,0.31,,0,12.5,no,,\n"
+    f"{E1},{E1}-A2.30,2300000,2026-02-11T05:00:00+00:00,0.50,0.53,,,,yes,,\n"
+    f"{E1},{E1}-A2.35,2350000,2026-02-11T05:00:00+00:00,,1.00,0.01,3,12.5,no,0.01,0.02\n"
+    f"{E2},{E2}-A2.30,2300000,2026-02-17T05:00:00+00:00,0.61,0.64,0.62,7,7,,0.61,0.62\n"
 )
 TABLES = ("quote_events", "quote_markets", "quote_candles")
 
@@ -72,6 +73,32 @@ def test_import_then_export_is_byte_identical_and_a_second_import_adds_nothing(
     assert capsys.readouterr().out.splitlines()[1:] == QUOTES.splitlines()[5:]
 
 
+def test_a_file_without_the_traded_range_imports_and_never_erases_one(
+    tsa_env, warehouse_engine, quotes_csv, tmp_path, capsys
+):
+    """The two trailing columns are optional: a ten-column file imports (no range), exports with the two
+    columns empty, and imported over candles that have a range leaves it alone (it does not know it)."""
+    short = tmp_path / "short.csv"
+    short.write_text(
+        "\n".join([SHORT_HEADER_LINE, *(",".join(r.split(",")[:10]) for r in QUOTES.splitlines()[1:])]) + "\n"
+    )
+    assert _history("--import", str(short), "--period", "1440") == 0
+    exported = tmp_path / "out.csv"
+    assert _history("--export", str(exported), "--period", "1440") == 0
+    assert exported.read_text().splitlines() == [
+        HEADER_LINE,
+        *(",".join(r.split(",")[:10]) + ",," for r in QUOTES.splitlines()[1:]),
+    ]
+    capsys.readouterr()
+    # The full file adds the ranges; the short one again changes nothing.
+    assert _history("--import", str(quotes_csv), "--period", "1440") == 0
+    assert "0 new, 3 changed, 2 unchanged" in capsys.readouterr().out
+    assert _history("--import", str(short), "--period", "1440") == 0
+    assert "0 new, 0 changed, 5 unchanged" in capsys.readouterr().out
+    assert _history("--export", str(exported), "--period", "1440") == 0
+    assert exported.read_bytes() == quotes_csv.read_bytes()
+
+
 def test_a_refused_import_changes_nothing(tsa_env, warehouse_engine, quotes_csv, tmp_path, capsys):
     assert _history("--import", str(quotes_csv), "--period", "1440") == 0
     before = (_counts(warehouse_engine), _dump(warehouse_engine))
@@ -83,7 +110,8 @@ def test_a_refused_import_changes_nothing(tsa_env, warehouse_engine, quotes_csv,
         f"{E1},{E1}-A2.30,2300000,2026-02-10T05:00:00+00:00,0.10,0.90,,1,1,yes",
     ]
     bad = tmp_path / "bad.csv"
-    bad.write_text("\n".join([HEADER_LINE, *good_rows, f"{E2},{E2}-A2.40,2400000,2026-02-17,x,,,,,"]) + "\n")
+    bad_row = f"{E2},{E2}-A2.40,2400000,2026-02-17,x,,,,,"
+    bad.write_text("\n".join([SHORT_HEADER_LINE, *good_rows, bad_row]) + "\n")
     assert _history("--import", str(bad)) == 2
     err = capsys.readouterr().err
     assert err == "tsabot: error: bad.csv line 4, end_ts: '2026-02-17' has no UTC offset (such as +00:00)\n"
@@ -91,7 +119,9 @@ def test_a_refused_import_changes_nothing(tsa_env, warehouse_engine, quotes_csv,
     # Every row parses, but the last market contradicts the warehouse: refused inside the transaction.
     clash = tmp_path / "clash.csv"
     clash.write_text(
-        "\n".join([HEADER_LINE, *good_rows, f"{E1},{E1}-A2.35,2400000,2026-02-12T05:00:00+00:00,,,,,,no"])
+        "\n".join(
+            [SHORT_HEADER_LINE, *good_rows, f"{E1},{E1}-A2.35,2400000,2026-02-12T05:00:00+00:00,,,,,,no"]
+        )
         + "\n"
     )
     assert _history("--import", str(clash), "--period", "1440") == 2
@@ -101,7 +131,9 @@ def test_a_refused_import_changes_nothing(tsa_env, warehouse_engine, quotes_csv,
         "in the warehouse\n"
     )
     result_clash = tmp_path / "result.csv"
-    result_clash.write_text(f"{HEADER_LINE}\n{E1},{E1}-A2.35,2350000,2026-02-12T05:00:00+00:00,,,,,,yes\n")
+    result_clash.write_text(
+        f"{SHORT_HEADER_LINE}\n{E1},{E1}-A2.35,2350000,2026-02-12T05:00:00+00:00,,,,,,yes\n"
+    )
     assert _history("--import", str(result_clash), "--period", "1440") == 2
     assert "result.csv line 2, result" in capsys.readouterr().err
     assert (_counts(warehouse_engine), _dump(warehouse_engine)) == before
@@ -197,8 +229,8 @@ def test_downloaded_candles_upsert_idempotently_and_an_import_keeps_their_ohlc(
     exported = tmp_path / "out.csv"
     assert _history("--export", str(exported)) == 0
     assert exported.read_text().splitlines()[1:] == [
-        f"{E1},{ticker},2300000,2026-02-10T05:00:00+00:00,0.47,0.49,0.48,120,35,yes",
-        f"{E1},{ticker},2300000,2026-02-11T05:00:00+00:00,0.50,0.53,,0,35,yes",
+        f"{E1},{ticker},2300000,2026-02-10T05:00:00+00:00,0.47,0.49,0.48,120,35,yes,0.46,0.48",
+        f"{E1},{ticker},2300000,2026-02-11T05:00:00+00:00,0.50,0.53,,0,35,yes,,",
     ]
     # Imported as exported, the candles are unchanged and stay Kalshi's, OHLC and all.
     assert _history("--import", str(exported)) == 0
@@ -249,9 +281,9 @@ def test_the_live_runs_snapshots_count_as_history(tsa_env, warehouse_engine, tmp
     exported = tmp_path / "out.csv"
     assert _history("--export", str(exported)) == 0
     assert exported.read_text().splitlines()[1:] == [
-        f"{E1},{t230},2300000,2026-02-10T05:00:00+00:00,0.47,0.49,0.48,120,35,yes",
-        f"{E1},{t230},2300000,2026-02-10T14:31:05.250000+00:00,0.45,0.48,,,,yes",
-        f"{E1},{t235},2350000,2026-02-10T14:31:05.250000+00:00,,0.33,,,,",
+        f"{E1},{t230},2300000,2026-02-10T05:00:00+00:00,0.47,0.49,0.48,120,35,yes,0.46,0.48",
+        f"{E1},{t230},2300000,2026-02-10T14:31:05.250000+00:00,0.45,0.48,,,,yes,,",
+        f"{E1},{t235},2350000,2026-02-10T14:31:05.250000+00:00,,0.33,,,,,,",
     ]
     # The exported snapshots import as candles, and export again unchanged.
     assert _history("--import", str(exported)) == 0

@@ -10,7 +10,7 @@ Sunday (``KXTSAW-26FEB15``), and one market per strike (``KXTSAW-26FEB15-A2.30``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -84,6 +84,26 @@ def event_sunday(event_ticker: str) -> date:
         raise ValueError(f"not an event ticker: {event_ticker!r}")
     code = parts[1]
     return date(2000 + int(code[:2]), _MONTH_NUMBERS[code[2:5]], int(code[5:]))
+
+
+# The series' rule where Kalshi's own close time is not at hand: trading ends Sunday 23:59 New York.
+CLOSE_TIME = time(23, 59)
+
+
+def event_close_time(event_ticker: str) -> datetime:
+    """When an event's markets close by the series' rule: its Sunday, 23:59 New York (2026-03-23T03:59Z
+    for ``KXTSAW-26MAR22``). Raises as :func:`event_sunday` does if the ticker names no date."""
+    return datetime.combine(event_sunday(event_ticker), CLOSE_TIME, NEW_YORK)
+
+
+def tradable_bid(yes_bid: Decimal | None) -> Decimal | None:
+    """A reported YES bid as a price someone can sell at, or None: Kalshi reports an empty bid side as 0."""
+    return yes_bid if yes_bid is not None and yes_bid > ZERO else None
+
+
+def tradable_ask(yes_ask: Decimal | None) -> Decimal | None:
+    """A reported YES ask as a price someone can buy at, or None: Kalshi reports an empty offer side as 1."""
+    return yes_ask if yes_ask is not None and yes_ask < ONE else None
 
 
 def series_of(event_ticker: str) -> str:

@@ -2,9 +2,9 @@
 
 The rows are exactly those ``tsabot kalshi history`` downloads from a simulator hosting the seed and
 ``--export`` writes: the same exchange builds the markets and candles, the same client models parse them,
-and each candle becomes a row of its closing YES bid, ask and trade price, its volume and open interest,
-and the market's result. The replay's tests, its benchmark and the offline demo use this instead of a
-second generator.
+and each candle becomes a row of its closing YES bid, ask and trade price, its traded range, its volume
+and open interest, and the market's result and close time (which the warehouse keeps; a file does not).
+The replay's tests, its benchmark and the offline demo use this instead of a second generator.
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ def history_quote_rows(
                     volume=candle.volume,
                     open_interest=candle.open_interest,
                     result=result,
+                    price_low=candle.price.low,
+                    price_high=candle.price.high,
+                    close_time=market.close_time,
                 )
             )
     return sorted(rows, key=QuoteRow.sort_key)

@@ -75,6 +75,18 @@ def implied_probabilities(quotes: Sequence[LadderQuote]) -> dict[int, float]:
     return {k: min(max(p, PROB_FLOOR), 1 - PROB_FLOOR) for k, p in fitted.items()}
 
 
+def scored_market_probabilities(quotes: Sequence[LadderQuote]) -> dict[int, float]:
+    """The market's P(YES) where it is scored: :func:`implied_probabilities` (fitted over every quoted
+    strike) kept at the strikes quoted on both sides only. A one-sided book's mid is the empty side's
+    bound, not a price the market stands behind: scoring it would credit the market with a 0.985 on a
+    0.97/none book it never offered. Raises ``MarketViewError`` when no strike is two-sided."""
+    two_sided = {q.strike for q in quotes if q.yes_bid is not None and q.yes_ask is not None}
+    scored = {k: p for k, p in implied_probabilities(quotes).items() if k in two_sided}
+    if not scored:
+        raise MarketViewError("no strike of the snapshot is quoted on both sides")
+    return scored
+
+
 @dataclass(frozen=True)
 class ImpliedDistribution:
     """A distribution of the weekly mean through given survival probabilities at the strikes.

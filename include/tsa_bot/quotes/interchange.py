@@ -1,12 +1,18 @@
 """The quote interchange format: one CSV row per market per candle, the same bytes out as in.
 
-Header, exactly: ``event_ticker,ticker,floor_strike,end_ts,yes_bid,yes_ask,last_price,volume,open_interest,
-result``. ``end_ts`` is the candle's end in ISO 8601 with a UTC offset; prices are dollars; a field is empty
-where Kalshi had no value; ``result`` is ``yes``, ``no`` or empty.
+Header: ``event_ticker,ticker,floor_strike,end_ts,yes_bid,yes_ask,last_price,volume,open_interest,result``,
+optionally followed by ``price_low,price_high`` (the candle's lowest and highest traded price). ``end_ts``
+is the candle's end in ISO 8601 with a UTC offset; prices are dollars; a field is empty where Kalshi had
+no value; ``result`` is ``yes``, ``no`` or empty.
 
-The canonical form, which ``write_quotes`` produces and which therefore round-trips byte for byte: rows in
-time order, ``\\n`` line ends, times in UTC (``+00:00``), prices with at least two decimals and no trailing
-zeros beyond them (``0.47``, ``0.4725``), counts without trailing zeros (``12``, ``2.5``).
+Prices are as Kalshi reports them: ``yes_bid`` 0 means nobody bids and ``yes_ask`` 1 means nobody offers
+(an empty side, not a price anyone can trade at). The file keeps what Kalshi reported; readers take the
+tradable sides from :attr:`QuoteRow.bid` and :attr:`QuoteRow.ask`.
+
+The canonical form, which ``write_quotes`` produces and which therefore round-trips byte for byte: all
+twelve columns, rows in time order, ``\\n`` line ends, times in UTC (``+00:00``), prices with at least two
+decimals and no trailing zeros beyond them (``0.47``, ``0.4725``), counts without trailing zeros (``12``,
+``2.5``). A file with the ten columns only is written back with the two traded-price columns empty.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tsa_bot.core.errors import TsaBotError
-from tsa_bot.core.market import MONTHS, ONE, in_event
+from tsa_bot.core.market import MONTHS, ONE, in_event, tradable_ask, tradable_bid
 
 HEADER = (
     "event_ticker",
@@ -36,6 +42,9 @@ HEADER = (
     "open_interest",
     "result",
 )
+# Accepted after HEADER on import, always written on export: the candle's traded price range.
+TRADED_RANGE = ("price_low", "price_high")
+FULL_HEADER = HEADER + TRADED_RANGE
 RESULTS = ("yes", "no", "")
 # What the warehouse keeps (numeric(12, 6) prices, numeric(16, 2) counts): more would be rounded silently.
 PRICE_PLACES, COUNT_PLACES = 6, 2
@@ -71,6 +80,26 @@ class QuoteRow:
     volume: Decimal | None
     open_interest: Decimal | None
     result: str  # yes | no | ''
+    price_low: Decimal | None = None  # the candle's lowest traded price; None when nothing traded
+    price_high: Decimal | None = None
+    # When the market closes (Kalshi's, from the warehouse); None where unknown: readers then use the
+    # series' rule (``core.market.event_close_time``). Not a column of the file.
+    close_time: datetime | None = None
+
+    @property
+    def bid(self) -> Decimal | None:
+        """The YES bid someone can sell to, or None (no bid: empty, or reported as 0)."""
+        return tradable_bid(self.yes_bid)
+
+    @property
+    def ask(self) -> Decimal | None:
+        """The YES ask someone can buy at, or None (no offer: empty, or reported as 1)."""
+        return tradable_ask(self.yes_ask)
+
+    @property
+    def two_sided(self) -> bool:
+        """Whether both sides are quoted: only then is the mid a price the market stands behind."""
+        return self.bid is not None and self.ask is not None
 
     def sort_key(self) -> tuple:
         """Time order; within one moment by event, strike and ticker (the order ``write_quotes`` uses)."""
@@ -113,13 +142,15 @@ def format_row(row: QuoteRow) -> list[str]:
         format_count(row.volume),
         format_count(row.open_interest),
         row.result,
+        format_price(row.price_low),
+        format_price(row.price_high),
     ]
 
 
 def write_quotes(rows: Iterable[QuoteRow], out: TextIO) -> int:
     """Write the header and ``rows`` in canonical order; returns the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    writer.writerow(FULL_HEADER)
     ordered = sorted(rows, key=QuoteRow.sort_key)
     writer.writerows(format_row(r) for r in ordered)
     return len(ordered)
@@ -229,13 +260,13 @@ def event_date(event_ticker: str) -> date | None:
         return None
 
 
-def parse_row(fields: list[str]) -> QuoteRow:
-    if len(fields) != len(HEADER):
-        raise _RowError("", f"has {len(fields)} fields, expected {len(HEADER)}")
+def parse_row(fields: list[str], columns: int = len(HEADER)) -> QuoteRow:
+    """One row of a file whose header has ``columns`` columns (:data:`HEADER`, or :data:`FULL_HEADER`)."""
+    if len(fields) != columns:
+        raise _RowError("", f"has {len(fields)} fields, expected {columns}")
     # Spaces around a field are forgiven; a newline or another control character is not.
-    event_ticker, ticker, strike, end_ts, bid, ask, last, volume, oi, result = (
-        f.strip(" \t") for f in fields
-    )
+    stripped = [f.strip(" \t") for f in fields] + [""] * (len(FULL_HEADER) - columns)
+    event_ticker, ticker, strike, end_ts, bid, ask, last, volume, oi, result, low, high = stripped
     _ticker(event_ticker, "event_ticker")
     _ticker(ticker, "ticker")
     if event_date(event_ticker) is None:
@@ -257,9 +288,16 @@ def parse_row(fields: list[str]) -> QuoteRow:
         volume=_decimal(volume, "volume", price=False),
         open_interest=_decimal(oi, "open_interest", price=False),
         result=result,
+        price_low=_decimal(low, "price_low", price=True),
+        price_high=_decimal(high, "price_high", price=True),
     )
-    if row.yes_bid is not None and row.yes_ask is not None and row.yes_bid > row.yes_ask:
+    # Crossed: a bid above the offer would have traded. An empty side (0 or 1) crosses nothing.
+    if row.bid is not None and row.ask is not None and row.bid > row.ask:
         raise _RowError("yes_bid", f"{_bare(bid)} is above yes_ask {_bare(ask)} (a crossed book)")
+    if row.price_low is not None and row.price_high is not None and row.price_low > row.price_high:
+        raise _RowError("price_low", f"{_bare(low)} is above price_high {_bare(high)}")
+    if (row.price_low is None) != (row.price_high is None):
+        raise _RowError("price_low", "price_low and price_high are both empty (nothing traded) or both set")
     return row
 
 
@@ -302,8 +340,12 @@ def iter_quotes(
     header = next(reader, None)
     if header is None:
         raise QuoteFormatError(f"{name}: empty file, expected the header {','.join(HEADER)}")
-    if tuple(h.strip() for h in header) != HEADER:
-        raise QuoteFormatError(f"{name} line 1: the header must be exactly {','.join(HEADER)}")
+    columns = tuple(h.strip() for h in header)
+    if columns not in (HEADER, FULL_HEADER):
+        raise QuoteFormatError(
+            f"{name} line 1: the header must be exactly {','.join(HEADER)} (optionally followed by "
+            f"{','.join(TRADED_RANGE)})"
+        )
     seen: dict[tuple[str, datetime], int] = {}
     markets: dict[str, tuple[int, QuoteRow]] = {}
     strikes: dict[tuple[str, int], tuple[int, str]] = {}
@@ -313,7 +355,7 @@ def iter_quotes(
         if not fields:
             raise QuoteFormatError(f"{name} line {line}: empty line")
         try:
-            row = parse_row(fields)
+            row = parse_row(fields, len(columns))
         except _RowError as err:
             where = f"{name} line {line}" + (f", {err.field}" if err.field else "")
             raise QuoteFormatError(f"{where}: {err.message}") from None

@@ -27,9 +27,10 @@ class NonsenseQuotes(QuoteFormatError):
 
 
 def _mid(row: QuoteRow) -> Decimal | None:
-    if row.yes_bid is None or row.yes_ask is None:
+    """The mid of a two-sided book; None with a side empty (its 0 or 1 says nothing of the ladder)."""
+    if row.bid is None or row.ask is None:
         return None
-    return (row.yes_bid + row.yes_ask) / TWO
+    return (row.bid + row.ask) / TWO
 
 
 def _check_event(event: str, rows: list[QuoteRow]) -> None:

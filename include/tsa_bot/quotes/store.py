@@ -138,13 +138,20 @@ _CANDLE_VALUES = (
 
 
 _IMPORTED_VALUES = ["yes_bid_close", "yes_ask_close", "price_close", "volume", "open_interest"]
+# The traded range is optional in the interchange format: a file without it (or a row with it empty) adds
+# nothing and erases nothing that is stored.
+_IMPORTED_RANGE = ["price_low", "price_high"]
 
 
-def _candle_upsert(columns: Sequence[str]) -> sa.TextClause:
+def _candle_upsert(columns: Sequence[str], kept_when_empty: Sequence[str] = ()) -> sa.TextClause:
     """Upsert one market's candles in one statement (arrays, one element per candle): insert, or update
-    ``columns`` (and ``source``) where one of them differs."""
+    ``columns`` (and ``source``) where one of them differs; a null in ``kept_when_empty`` keeps the stored
+    value."""
     cols = ", ".join(columns)
-    new = ", ".join("excluded." + c for c in columns)
+    new = ", ".join(
+        f"coalesce(excluded.{c}, quote_candles.{c})" if c in kept_when_empty else "excluded." + c
+        for c in columns
+    )
     arrays = ", ".join(f"cast(:{c} as numeric[])" for c in columns)
     return sa.text(
         f"insert into quote_candles (ticker, period_minutes, end_ts, {cols}, source)"
@@ -160,7 +167,7 @@ def _candle_upsert(columns: Sequence[str]) -> sa.TextClause:
 _CANDLE = _candle_upsert(_CANDLE_VALUES)
 # What the interchange format carries: an import leaves a downloaded candle's other fields alone, and a
 # candle it does not change keeps its source.
-_IMPORTED_CANDLE = _candle_upsert(_IMPORTED_VALUES)
+_IMPORTED_CANDLE = _candle_upsert(_IMPORTED_VALUES + _IMPORTED_RANGE, _IMPORTED_RANGE)
 
 
 def _upsert_candles(
@@ -243,6 +250,8 @@ _FILE_FIELDS = {  # the interchange's field for each candle column an import car
     "price_close": "last_price",
     "volume": "volume",
     "open_interest": "open_interest",
+    "price_low": "price_low",
+    "price_high": "price_high",
 }
 
 
@@ -261,6 +270,8 @@ def _candle_values(row: QuoteRow) -> dict[str, Decimal | None]:
         "price_close": row.last_price,
         "volume": row.volume,
         "open_interest": row.open_interest,
+        "price_low": row.price_low,
+        "price_high": row.price_high,
     }
 
 
@@ -335,7 +346,7 @@ def _check_downloaded(
     warehouse keeps Kalshi's values and the next download, which skips a complete market, is not blinded."""
     stored = conn.execute(
         sa.text(
-            f"select end_ts, {', '.join(_IMPORTED_VALUES)} from quote_candles"
+            f"select end_ts, {', '.join(_IMPORTED_VALUES + _IMPORTED_RANGE)} from quote_candles"
             " where ticker = :t and period_minutes = :p and source = 'kalshi'"
             " and end_ts = any(cast(:ends as timestamptz[]))"
         ),
@@ -345,8 +356,8 @@ def _check_downloaded(
     for candle in stored:
         line, row = by_end[candle["end_ts"]]
         mine = _candle_values(row)
-        for column in _IMPORTED_VALUES:
-            if mine[column] != candle[column]:
+        for column in _IMPORTED_VALUES + _IMPORTED_RANGE:
+            if mine[column] != candle[column] and not (column in _IMPORTED_RANGE and mine[column] is None):
                 clashes.append((line, _FILE_FIELDS[column], row, mine[column], candle[column]))
                 break
     if clashes:
@@ -373,7 +384,9 @@ def _import_batch(
     for ticker, by_end in by_ticker.items():
         _check_downloaded(conn, ticker, period, by_end, name)
         values = {end: _candle_values(row) for end, (_, row) in by_end.items()}
-        written += _upsert_candles(conn, _IMPORTED_CANDLE, ticker, period, "import", values, _IMPORTED_VALUES)
+        written += _upsert_candles(
+            conn, _IMPORTED_CANDLE, ticker, period, "import", values, _IMPORTED_VALUES + _IMPORTED_RANGE
+        )
     return written
 
 
@@ -421,7 +434,7 @@ def read_history(
     query = sa.text(
         """
         select distinct on (ticker, end_ts) event_ticker, ticker, floor_strike, end_ts, yes_bid, yes_ask,
-               last_price, volume, open_interest, result
+               last_price, volume, open_interest, result, price_low, price_high, close_time
         from quote_history
         where (period_minutes = :period or (:snapshots and period_minutes is null))
           and (cast(:series as text) is null or starts_with(event_ticker, cast(:series as text) || '-'))

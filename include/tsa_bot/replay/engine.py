@@ -27,8 +27,8 @@ from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
     ScoredWeek,
-    implied_probabilities,
     learn_weight,
+    scored_market_probabilities,
 )
 from tsa_bot.pricing.quotes import price_strikes
 from tsa_bot.replay.forecasts import Forecaster, known_days
@@ -98,7 +98,7 @@ def _fill_row(
 
 def _market_probs(quotes: Sequence[Any]) -> dict[int, float]:
     try:
-        return implied_probabilities([LadderQuote(q.strike, q.yes_bid, q.yes_ask) for q in quotes])
+        return scored_market_probabilities([LadderQuote(q.strike, q.yes_bid, q.yes_ask) for q in quotes])
     except MarketViewError:
         return {}
 

@@ -4,8 +4,14 @@
 - A day's trading moment is the end of the first candle of the event ending at or after the day's
   scheduled run time (09:30 New York), and before the next day's; a day without such a candle is not
   traded. With daily candles that is the day's close.
-- The snapshot at a moment holds that candle's quotes only: each market's YES bid and ask as one level of
-  :data:`DEPTH` contracts (the interchange format has no sizes). Filled at the ask (YES) or 1 − bid (NO).
+- No trading at or after a market's close: a candle ending then is no moment, and a market closed by a
+  moment is not in its snapshot. The close is Kalshi's (``close_time`` from the warehouse), else the
+  series' rule (``core.market.event_close_time``: Sunday 23:59 New York). With daily candles the Sunday's
+  candle ends at midnight, after the close: the Sunday is not traded.
+- The snapshot at a moment holds that candle's quotes only: each market's tradable YES bid and ask
+  (``QuoteRow.bid``/``ask``: a reported 0 bid or 1 ask is an empty side) as one level of :data:`DEPTH`
+  contracts (the interchange format has no sizes). Filled at the ask (YES) or 1 − bid (NO). A one-sided
+  book trades its quoted side only; an empty book is in the snapshot with no levels, and is not traded.
 - Settlement: the market's ``result`` where the history has one, else the TSA weekly mean with Kalshi's
   strict ``>`` (all seven days in the data), else open.
 """
@@ -19,7 +25,15 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tsa_bot.core.market import NEW_YORK, ONE, Level, OrderBook, event_ticker_for_week, market_result
+from tsa_bot.core.market import (
+    NEW_YORK,
+    ONE,
+    Level,
+    OrderBook,
+    event_close_time,
+    event_ticker_for_week,
+    market_result,
+)
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.quotes.interchange import QuoteRow
@@ -44,9 +58,14 @@ class EventHistory:
     candles: dict[datetime, tuple[QuoteRow, ...]]
     results: dict[str, str]  # ticker -> yes | no
     strikes: dict[str, int]  # ticker -> floor strike
+    closes: dict[str, datetime]  # ticker -> when it closes (Kalshi's, else the series' rule)
+
+    def closes_at(self, ticker: str) -> datetime:
+        return self.closes.get(ticker) or event_close_time(self.event_ticker)
 
     def moments(self) -> list[Moment]:
-        ends = sorted(self.candles)
+        last_close = max(self.closes.values(), default=event_close_time(self.event_ticker))
+        ends = sorted(e for e in self.candles if e < last_close)
         out = []
         for i in range(7):
             day = self.monday + timedelta(days=i)
@@ -59,10 +78,10 @@ class EventHistory:
     def snapshot(self, moment: Moment) -> MarketSnapshot:
         books = []
         for row in self.candles[moment.at]:
-            if row.floor_strike is None:
+            if row.floor_strike is None or self.closes_at(row.ticker) <= moment.at:
                 continue
-            bids = (Level(row.yes_bid, DEPTH),) if row.yes_bid is not None else ()
-            offers = (Level(ONE - row.yes_ask, DEPTH),) if row.yes_ask is not None else ()
+            bids = (Level(row.bid, DEPTH),) if row.bid is not None else ()
+            offers = (Level(ONE - row.ask, DEPTH),) if row.ask is not None else ()
             books.append(OrderBook(ticker=row.ticker, yes_bids=bids, no_bids=offers, strike=row.floor_strike))
         return MarketSnapshot(self.event_ticker, FEES, tuple(books), moment.at)
 
@@ -73,6 +92,7 @@ def event_histories(rows: Iterable[QuoteRow], weeks: Sequence[date]) -> dict[dat
     grouped: dict[str, dict[datetime, list[QuoteRow]]] = {}
     results: dict[str, dict[str, str]] = {}
     strikes: dict[str, dict[str, int]] = {}
+    closes: dict[str, dict[str, datetime]] = {}
     for row in rows:
         if row.event_ticker not in wanted:
             continue
@@ -81,6 +101,8 @@ def event_histories(rows: Iterable[QuoteRow], weeks: Sequence[date]) -> dict[dat
             results.setdefault(row.event_ticker, {})[row.ticker] = row.result
         if row.floor_strike is not None:
             strikes.setdefault(row.event_ticker, {})[row.ticker] = row.floor_strike
+        close = row.close_time or event_close_time(row.event_ticker)
+        closes.setdefault(row.event_ticker, {})[row.ticker] = close
     return {
         wanted[e]: EventHistory(
             e,
@@ -88,6 +110,7 @@ def event_histories(rows: Iterable[QuoteRow], weeks: Sequence[date]) -> dict[dat
             {at: tuple(rs) for at, rs in candles.items()},
             results.get(e, {}),
             strikes.get(e, {}),
+            closes.get(e, {}),
         )
         for e, candles in grouped.items()
     }

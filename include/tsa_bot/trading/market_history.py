@@ -5,7 +5,7 @@ What the warehouse knew strictly before the run's ``as_of``:
 - the runs' own moments: the first priced run of each event on each UTC day
   (``store.quotes_of_first_daily_runs``), its ``as_of`` the moment; a run's quotes carry both sides at that
   moment: the model's fair probability (``fair_yes``, the forecast after the monotone fix, as the run
-  traded it) and the market's best bid and ask (``market_implied.implied_probabilities``);
+  traded it) and the market's best bid and ask (``market_implied.scored_market_probabilities``);
 - the quote history's moments (``quote_scores``, written by ``tsabot kalshi history --score`` and the
   ``tsa_market_history`` DAG through ``replay.scores``): for every settled week of downloaded or imported
   candles, at each day's trading moment, the model's point-in-time probability and the market's implied
@@ -46,9 +46,9 @@ from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
     ScoredWeek,
-    implied_probabilities,
     learn_weight,
     results_from_mean,
+    scored_market_probabilities,
 )
 from tsa_bot.trading import store
 from tsa_bot.warehouse.tsa_daily import first_published_as_of
@@ -95,7 +95,7 @@ def _run_moments(conn: sa.Connection, as_of: datetime) -> list[_Moment]:
     for quotes in runs.values():
         model = {int(q["strike"]): float(q["fair_yes"]) for q in quotes if q["fair_yes"] is not None}
         try:
-            market = implied_probabilities(
+            market = scored_market_probabilities(
                 [LadderQuote(int(q["strike"]), q["yes_bid"], q["yes_ask"]) for q in quotes]
             )
         except MarketViewError:
