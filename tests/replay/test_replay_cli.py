@@ -122,9 +122,7 @@ def test_replay_end_to_end_from_csv_and_from_the_warehouse(
         if r.end_ts.astimezone(NEW_YORK).date() <= sundays[r.event_ticker]
     ]
     assert len(rows) == 2 * 21 * 7
-    assert doc["summary"]["strikes_scored"] == sum(
-        r.yes_bid is not None and r.yes_ask is not None for r in rows
-    )
+    assert doc["summary"]["strikes_scored"] == sum(r.two_sided for r in rows)
     assert all(t["result"] in ("yes", "no") and t["pnl"] is not None for t in doc["trades"])
     assert doc["run"]["policy"] == "ladder"
 
