@@ -34,6 +34,7 @@ from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.kalshi_sim.crowd import PRESETS
 from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
 from tsa_bot.replay.commands import run_replay
+from tsa_bot.replay.evidence import verdict
 from tsa_bot.trading.config import TradingConfig, parse_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,9 +49,11 @@ def _cpu() -> float:
 
 def _row(name: str, s: dict) -> str:
     brier = "-" if s["brier_model"] is None else f"{s['brier_model']:.4f} vs {s['brier_market']:.4f}"
+    ci = "-" if s.get("pnl_ci90") is None else "[{:+.0f}, {:+.0f}]".format(*s["pnl_ci90"])
+    cents = "-" if s.get("cents_per_contract") is None else f"{s['cents_per_contract']:.2f}"
     return (
-        f"{name:<22}{s['pnl']:>10.2f}{s['trades']:>8}{s['contracts']:>10.0f}{s['max_drawdown']:>10.2f}"
-        f"{s['fees']:>9.2f}   {brier}"
+        f"{name:<22}{s['pnl']:>10.2f}{ci:>18}{cents:>8}{s['trades']:>8}{s['contracts']:>10.0f}"
+        f"{s['max_drawdown']:>10.2f}{s['fees']:>9.2f}   {brier}"
     )
 
 
@@ -85,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         f"crowd {args.crowd}"
     )
     print(
-        f"{'':<22}{'P&L':>10}{'trades':>8}{'contracts':>10}{'max DD':>10}{'fees':>9}   Brier model vs market"
+        f"{'':<22}{'P&L':>10}{'P&L 90% CI':>18}{'¢/ctr':>8}{'trades':>8}{'contracts':>10}{'max DD':>10}"
+        f"{'fees':>9}   Brier model vs market"
     )
     with tempfile.TemporaryDirectory(prefix="replay-cache-") as scratch:
         cache_dir = args.cache_dir or scratch
@@ -101,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 Path(args.json_dir, f"replay-{policy}.json").write_text(json.dumps(doc, indent=1) + "\n")
             print(_row(f"{policy} (model)", doc["summary"]))
             print(_row(f"{policy} (YoY baseline)", doc["beside"]["yoy_baseline"]))
+            print(f"  {policy}: {verdict(doc['summary']['vs_baseline_ci90'], versus='the YoY baseline')}")
             if i == 0:
                 print(_row("nothing", doc["beside"]["nothing"]))
             print(f"  {doc['run']['weeks']} weeks, every day: {wall:.0f}s wall, {used:.0f}s CPU ({cold})")

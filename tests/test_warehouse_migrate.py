@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import sqlalchemy as sa
 
 from tsa_bot.warehouse.migrate import available_migrations, migrate
@@ -17,3 +19,61 @@ def test_migrations_apply_once_and_record_versions(empty_database_url):
     engine.dispose()
     assert versions == first
     assert {"tsa_daily", "tsa_revisions", "ingest_runs", "tsa_raw_pages"} <= tables
+
+
+def test_0011_adds_the_traded_range_and_close_time_and_drops_scores_made_on_one_sided_books(
+    empty_database_url, tmp_path
+):
+    """Upgrading a warehouse at 0010: the quote history view gains its columns, the candles keep theirs,
+    and the quote scores (which counted one-sided books) are gone, to be scored again."""
+    from tsa_bot.warehouse.migrate import MIGRATIONS_DIR
+
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if int(path.name[:4]) <= 10:
+            (before / path.name).write_text(path.read_text())
+    engine = sa.create_engine(empty_database_url)
+    migrate(engine, before)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into quote_events (event_ticker, series_ticker) values ('KXTSAW-26MAR22', 'KXTSAW')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into quote_markets (ticker, event_ticker, floor_strike, close_time, source) values"
+                " ('KXTSAW-26MAR22-A2.60', 'KXTSAW-26MAR22', 2600000, '2026-03-23T03:59:00Z', 'kalshi')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into quote_candles (ticker, period_minutes, end_ts, yes_bid_close, yes_ask_close,"
+                " price_low, price_high, source) values ('KXTSAW-26MAR22-A2.60', 1440,"
+                " '2026-03-17T04:00:00Z', 0.97, 1, 0.96, 0.98, 'kalshi')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into quote_score_weeks"
+                " (event_ticker, period_minutes, model_version, calibration_weeks, moments)"
+                " values ('KXTSAW-26MAR22', 1440, 'v', 8, 1)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into quote_scores values"
+                " ('KXTSAW-26MAR22', 1440, 'v', '2026-03-17T04:00:00Z', 2600000, 0.9, 0.985)"
+            )
+        )
+    assert migrate(engine) == [11]
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("select * from quote_history")).mappings().one()
+        scores = conn.execute(sa.text("select count(*) from quote_scores")).scalar_one()
+        weeks = conn.execute(sa.text("select count(*) from quote_score_weeks")).scalar_one()
+    engine.dispose()
+    prices = (row["yes_bid"], row["yes_ask"], row["price_low"], row["price_high"])
+    assert prices == tuple(Decimal(p) for p in ("0.97", "1", "0.96", "0.98"))
+    assert row["close_time"].isoformat() == "2026-03-23T03:59:00+00:00"
+    assert (scores, weeks) == (0, 0)

@@ -108,11 +108,21 @@ def test_replay_end_to_end_from_csv_and_from_the_warehouse(
     printed = capsys.readouterr().out
     assert "ladder (model)" in printed and "yoy_baseline" in printed and "nothing" in printed
     assert "  Mon" in printed and "  Sun" in printed
+    assert "P&L 90% CI" in printed and "ladder (model): 90% interval of the P&L " in printed
+    assert "ladder (model): 90% interval of the P&L minus the YoY baseline's " in printed
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads(out.read_text())
     assert [w["event_ticker"] for w in doc["weeks"]] == ["KXTSAW-25MAR09", "KXTSAW-25MAR16"]
     assert doc["summary"]["trades"] == len(doc["trades"]) == sum(w["trades"] for w in doc["weeks"])
     assert doc["summary"]["pnl"] == pytest.approx(sum(w["pnl"] for w in doc["weeks"]))
+    assert doc["summary"]["weeks_traded"] == sum(w["trades"] > 0 for w in doc["weeks"])
+    assert doc["summary"]["weeks_won"] == sum(w["pnl"] > 0 for w in doc["weeks"])
+    low, high = doc["summary"]["pnl_ci90"]
+    assert min(2 * w["pnl"] for w in doc["weeks"]) - 0.01 <= low <= high
+    assert high <= max(2 * w["pnl"] for w in doc["weeks"]) + 0.01
+    assert doc["beside"]["yoy_baseline"]["vs_baseline_ci90"] is None
+    s = doc["summary"]
+    assert s["cents_per_contract"] == pytest.approx(s["pnl"] / s["contracts"] * 100, abs=0.005)
     # Every day is a moment (daily candles), so each two-sided quote of the week's days is scored once;
     # a market's last daily candle ends the evening after the Sunday close, outside the week: not a moment.
     sundays = {event_ticker_for_week(m): m + dt.timedelta(days=6) for m in (START, END)}

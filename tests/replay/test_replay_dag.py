@@ -67,6 +67,8 @@ def test_the_dag_replays_the_warehouse_history_as_the_cli_does(
     assert summary["saved"] == str(latest_replay_file()) and summary["weeks"] == summary["events"] == 2
     assert (summary["pnl"], summary["trades"]) == (saved["summary"]["pnl"], saved["summary"]["trades"])
     assert summary["beside_pnl"] == {name: b["pnl"] for name, b in saved["beside"].items()}
+    evidence = ("pnl_ci90", "vs_baseline_ci90", "cents_per_contract", "weeks_won", "weeks_traded")
+    assert {k: summary[k] for k in evidence} == {k: saved["summary"][k] for k in evidence}
     assert len(json.dumps(summary)) < 1000  # a summary for XCom, not the document
 
     # `tsabot replay` over the same range, the same TSA numbers (from the CSV) and the same forecast cache.

@@ -174,6 +174,11 @@ def test_the_json_has_the_design_docs_fields():
         "brier_model",
         "brier_market",
         "strikes_scored",
+        "cents_per_contract",
+        "weeks_traded",
+        "weeks_won",
+        "pnl_ci90",
+        "vs_baseline_ci90",
     }
     assert set(doc["trades"][0]) == {"moment", "ticker", "side", "count", "price", "fee", "result", "pnl"}
     assert set(doc["weeks"][0]) == {"event_ticker", "pnl", "trades"}
@@ -181,6 +186,7 @@ def test_the_json_has_the_design_docs_fields():
     assert list(doc["summary"]["by_day"]) == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
     assert all(set(day) == figures for day in doc["summary"]["by_day"].values())
     assert set(doc["beside"]) == {"yoy_baseline", "nothing"}
+    assert all(set(b) == figures | {"by_day"} for b in doc["beside"].values())
     assert "fills" in doc["assumptions"] and "depth" in doc["assumptions"]
     assert doc["summary"]["strikes_scored"] == 3
     # The market is scored on the mid of bid and ask, 0.325, on strikes settled YES, NO, NO (mean 2.4 M).

@@ -3,8 +3,8 @@
 The TSA series loses every number published after the moment (the schedule the DAG uses); the quote
 history loses every candle ending after it. The trades made at or before the moment must be identical, and
 so must the forecast's probability of every strike at every moment up to it (a moment without trades would
-hide a leak from the trades alone). Real Prophet fits (eight calibration weeks to keep it short); the
-policies that read the market too. The quotes are the simulator's crowd's (``history_quote_rows``).
+hide a leak from the trades alone). Real Prophet fits (eight calibration weeks to keep it short); every
+policy, on the simulator's crowd's quotes (``history_quote_rows``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import TradingConfig
+from tsa_bot.trading.policies import policy_names
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +33,7 @@ START, END = dt.date(2025, 3, 3), dt.date(2025, 3, 17)
 MOMENT = dt.datetime(2025, 3, 13, 0, 0, tzinfo=NEW_YORK)
 
 
-@pytest.mark.parametrize("policy", ["kelly", "guarded"])
+@pytest.mark.parametrize("policy", policy_names())
 def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(policy: str, shared_csv: Path):
     series = load_csv(shared_csv)
     rows = history_quote_rows(HistorySeed(START, END, truth=truth_of(series)))

@@ -2,21 +2,24 @@
 empty books, candles after the close; and every policy over the shared real week, unchanged.
 
 The loop tests stand a fixed forecast in for Prophet (``FixedForecaster`` of test_replay_engine); the
-real-week test runs the real forecaster on TSA numbers the test makes (2026's are not shipped)."""
+real-week test runs the real forecaster on TSA numbers made up for 2026 (2026's are not shipped), the
+same as ``benchmarks/replay_real_week.py``."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from decimal import Decimal
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from test_replay_engine import FixedForecaster, _series
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from replay_real_week import made_up_tsa
+
 from tsa_bot.core.market import NEW_YORK, ONE, Level, event_close_time, event_ticker_for_week
 from tsa_bot.forecast.cache import default_cache
-from tsa_bot.forecast.data import load_csv
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.replay.commands import run_replay
 from tsa_bot.replay.engine import MODEL, replay
@@ -95,29 +98,14 @@ def test_one_sided_books_trade_their_quoted_side_and_only_two_sided_books_are_sc
     assert all(set(w.market) == {2_400_000} for w in out.scored)  # what blend learns from, too
 
 
-def _made_up_tsa(path: Path) -> Path:
-    """2019-2025 as shipped, then 2026 through the real week as the same weekdays a year earlier + 1.5%: the
-    week's mean, 2.646 M, agrees with how its markets settled (above 2.60 M, not above 2.65 M)."""
-    real = load_csv(SHARED / "tsa_daily_2019_2025.csv")
-    days = pd.date_range("2026-01-01", "2026-03-22", freq="D")
-    made = pd.Series([0.0] * len(days), index=days)
-    series = pd.concat([real, made])
-    for day in days:
-        series[day] = round(series[day - pd.Timedelta(days=364)] * 1.015)
-    week = series["2026-03-16":"2026-03-22"].mean()
-    assert 2_600_000 < week <= 2_650_000
-    series.rename("passengers").rename_axis("date").reset_index().assign(
-        date=lambda f: f["date"].dt.date, passengers=lambda f: f["passengers"].astype(int)
-    ).to_csv(path, index=False)
-    return path
-
-
 @pytest.fixture(scope="module")
-def real_week_inputs(tmp_path_factory):
+def real_week_inputs():
     if not REAL_WEEK.exists():
         pytest.skip(f"the shared real week is not beside the checkout: {REAL_WEEK}")
-    data = _made_up_tsa(tmp_path_factory.mktemp("tsa") / "tsa.csv")
-    return load_csv(data), read_quotes_file(REAL_WEEK)
+    series = made_up_tsa(SHARED)
+    week = series["2026-03-16":"2026-03-22"].mean()
+    assert 2_600_000 < week <= 2_650_000  # as the real markets settled: above 2.60 M, not above 2.65 M
+    return series, read_quotes_file(REAL_WEEK)
 
 
 @pytest.mark.slow

@@ -24,11 +24,13 @@ from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.local.cli import main
 from tsa_bot.quotes.interchange import write_quotes_file
+from tsa_bot.replay import report
 from tsa_bot.replay.engine import MODEL, replay
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.market_history import market_weight_for, scored_history
+from tsa_bot.ui import queries
 from tsa_bot.warehouse.migrate import migrate
 from tsa_bot.warehouse.tsa_daily import load_batch
 
@@ -123,6 +125,19 @@ def test_scoring_stores_every_settled_weeks_moments_once(
     assert replayed.scores
     for s in replayed.scores:
         assert by_key[(s.moment, s.strike)] == pytest.approx(s.model, abs=1e-12)
+
+    # The page's "model vs market by day" panel reads them back (no trading run here): day by day, the
+    # replay's own Brier scores over the same two-sided strikes at the same moments.
+    with warehouse_engine.connect() as conn:
+        panel = {d.pop("day"): d for d in queries.market_brier(conn)["by_day"]}
+    expected = report.summary(replayed)["by_day"]
+    assert sum(d["strikes_scored"] for d in expected.values()) == len(replayed.scores) > 0
+    for day, figures in expected.items():
+        got = panel[day]
+        assert got["strikes_scored"] == got["history_strikes"] == figures["strikes_scored"], day
+        assert got["runs"] == 0 and got["history_moments"] == (10 if figures["strikes_scored"] else 0)
+        assert got["brier_model"] == pytest.approx(figures["brier_model"], abs=2e-6)
+        assert got["brier_market"] == pytest.approx(figures["brier_market"], abs=2e-6)
 
     # Twice: nothing added, nothing changed, and it says so.
     again = score(warehouse_url, capsys)

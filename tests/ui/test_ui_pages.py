@@ -27,6 +27,24 @@ EVENT = "KXTSAW-26JAN04"
 KEY_ID = "5b0f1b7e-2c4a-4d1e-8f53-6a1d2e3c4b5a"
 SEED = EventSeed(event_ticker=EVENT, strikes=tuple(range(2_100_000, 2_800_001, 50_000)), center=2_350_000)
 FAST = {"offline": True, "calibration_weeks": 8}
+# A replay as the page's latest: two weeks, its 90% interval across 0.
+REPLAY = {
+    "run": {"start": "2025-11-03", "end": "2025-12-22", "weeks": 10, "policy": "kelly"},
+    "summary": {
+        "pnl": 70.4,
+        "trades": 12,
+        "pnl_ci90": [-219.5, 431.25],
+        "cents_per_contract": 1.76,
+        "weeks_won": 6,
+        "weeks_traded": 10,
+        "vs_baseline_ci90": [-610.0, -12.5],
+        "by_day": {},
+    },
+    "equity": [
+        {"at": "2025-11-10T14:00:00+00:00", "pnl": -30.0},
+        {"at": "2025-12-29T14:00:00+00:00", "pnl": 70.4},
+    ],
+}
 # Eight complete weeks before the run's week, forecast on their Monday mornings and scored.
 PAST_WEEKS = [date(2025, 11, 3) + timedelta(weeks=i) for i in range(8)]
 
@@ -195,28 +213,37 @@ def _chart(dom: str, name: str) -> str:
 def test_the_page_renders_in_airflow_with_headless_chromium(filled, tmp_path):
     import os
 
+    from tsa_bot.replay.commands import latest_replay_file, save_latest
+
     OUTPUT_DIR.mkdir(exist_ok=True)
+
     home = Path(os.environ["AIRFLOW_HOME"])  # the session's Airflow DB, which holds the dag.test run
-    with running_api_server(home, filled["url"], tmp_path / "api-server.log") as base:
-        plugins = httpx.get(f"{base}/api/v2/plugins", timeout=10).json()["plugins"]
-        ours = next(p for p in plugins if p["name"] == "tsa_bot_ui")
-        assert ours["external_views"][0]["href"] == "/tsa-bot/"
-        assert ours["fastapi_apps"][0]["url_prefix"] == "/tsa-bot"
+    save_latest(REPLAY)  # the page's latest replay, in the state folder the api-server inherits
+    try:
+        with running_api_server(home, filled["url"], tmp_path / "api-server.log") as base:
+            plugins = httpx.get(f"{base}/api/v2/plugins", timeout=10).json()["plugins"]
+            ours = next(p for p in plugins if p["name"] == "tsa_bot_ui")
+            assert ours["external_views"][0]["href"] == "/tsa-bot/"
+            assert ours["fastapi_apps"][0]["url_prefix"] == "/tsa-bot"
 
-        dom = chromium(f"{base}/tsa-bot/", tmp_path / "profile", "--dump-dom").stdout
-        # The run the page links to exists in Airflow.
-        run_href = f"/dags/tsa_daily/runs/{quote(filled['run_id'], safe='')}"
-        assert run_href in dom and f"{run_href}/tasks/place_orders" in dom
-        assert httpx.get(f"{base}/api/v2/dags/tsa_daily/dagRuns/{filled['run_id']}", timeout=10).is_success
+            dom = chromium(f"{base}/tsa-bot/", tmp_path / "profile", "--dump-dom").stdout
+            # The run the page links to exists in Airflow.
+            run_href = f"/dags/tsa_daily/runs/{quote(filled['run_id'], safe='')}"
+            assert run_href in dom and f"{run_href}/tasks/place_orders" in dom
+            assert httpx.get(
+                f"{base}/api/v2/dags/tsa_daily/dagRuns/{filled['run_id']}", timeout=10
+            ).is_success
 
-        shot = OUTPUT_DIR / "ui.png"
-        shot.unlink(missing_ok=True)
-        chromium(
-            f"{base}/plugin/tsa-bot",
-            tmp_path / "profile",
-            f"--screenshot={shot}",
-            "--virtual-time-budget=15000",
-        )
+            shot = OUTPUT_DIR / "ui.png"
+            shot.unlink(missing_ok=True)
+            chromium(
+                f"{base}/plugin/tsa-bot",
+                tmp_path / "profile",
+                f"--screenshot={shot}",
+                "--virtual-time-budget=15000",
+            )
+    finally:
+        latest_replay_file().unlink(missing_ok=True)
     assert 'id="empty-state"' not in dom
     assert _chart(dom, "strikes").count('class="pt fair"') == len(SEED.strikes)
     assert _chart(dom, "strikes").count('class="pt market"') == len(SEED.strikes)
@@ -226,9 +253,13 @@ def test_the_page_renders_in_airflow_with_headless_chromium(filled, tmp_path):
     assert _chart(dom, "brier").count('class="pt"') == 8
     assert "KXTSAW-26JAN04-A2.10" in dom and "buy_yes" in dom and "by the order_cost limit" in dom
     assert shot.exists() and shot.stat().st_size > 20_000
-    # No week of the run's event has settled and no replay was saved: the market panels say so.
+    # No week of the run's event has settled: the Brier panel says so.
     assert "Brier by day of the week, model vs market" in dom and "No settled week with both" in dom
-    assert "Equity: replay and paper/demo" in dom
+    # The saved replay: its interval in the caption, the table under the chart and the chart itself.
+    assert "Equity: replay and paper/demo" in dom and "(90% CI " in dom and "weeks won/traded 6/10" in dom
+    assert 'id="replay-evidence"' in dom and "includes 0: no evidence of an edge" in dom
+    equity = re.search(r'<svg[^>]*id="chart-equity".*?</svg>', dom, re.S)
+    assert equity and 'id="equity-replay-ci"' in equity.group(0)
 
 
 def test_the_page_requires_an_airflow_login(filled, tmp_path):

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tsa_bot.core.errors import ConfigurationError
-from tsa_bot.core.market import ONE, BookSide, Direction, on_yes_book
+from tsa_bot.core.market import ONE, BookSide, Direction, on_yes_book, tradable_ask, tradable_bid
 
 
 def _on_yes_book(action: str, direction: str, price: Decimal) -> tuple[BookSide, Decimal]:
@@ -149,7 +149,9 @@ def _event(args: argparse.Namespace) -> int:
         e = c.event(args.ticker)
     lines = [f"{e.event_ticker}: {e.title}"]
     lines += [
-        f"{m.ticker:<28} {m.status:<10} yes {_p(m.yes_bid_dollars)}/{_p(m.yes_ask_dollars)}  "
+        # An empty side, which Kalshi reports as a 0 bid or a 1 ask, shows as "-".
+        f"{m.ticker:<28} {m.status:<10} "
+        f"yes {_p(tradable_bid(m.yes_bid_dollars))}/{_p(tradable_ask(m.yes_ask_dollars))}  "
         f"vol {m.volume_fp}  result {m.result or '-'}"
         for m in e.markets
     ]

@@ -7,6 +7,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from tsa_bot.replay.evidence import verdict
 from tsa_bot.ui import charts, plots
 from tsa_bot.ui.queries import DAG_ID
 
@@ -24,6 +25,8 @@ th{background:#f7fafc}td.l,th.l{text-align:left}.empty{color:#718096;font-style:
 .panel{margin:0;border:1px solid #e2e8f0;border-radius:6px;padding:6px;flex:1 1 520px;max-width:660px}
 figcaption{font-weight:600;font-size:14px;margin:2px 4px 6px}
 svg.chart{background:#fff;border:1px solid #edf2f7;width:100%;height:auto}
+#replay-evidence table{font-size:12px}#replay-evidence td{white-space:nowrap}
+.evidence{font-size:13px;margin:4px}
 """
 RUN_TASKS = ("fetch_market", "price", "decide", "place_orders", "reconcile")
 DECISION_COLUMNS = [("ticker", "l"), ("action", "l"), ("count", ""), ("limit", ""), ("fair", "")]
@@ -268,9 +271,12 @@ def market_panels(data: dict[str, Any]) -> list[str]:
     replay, settled = data["equity"]["replay"], data["equity"]["settled"]
     equity_said = ""
     if replay:
+        s = replay["summary"]
         equity_said = (
             f" — replay {escape(str(replay['run'].get('start')))} … {escape(str(replay['run'].get('end')))}"
-            f" P&amp;L {_money(replay['summary']['pnl'])}, saved {_when(replay.get('saved_at'))}"
+            f" P&amp;L {_money(s.get('pnl'))} (90% CI {_interval(s.get('pnl_ci90'))}),"
+            f" {_cents(s.get('cents_per_contract'))}/contract, weeks won/traded {_won(s)},"
+            f" saved {_when(replay.get('saved_at'))}"
         )
     totals = [f"{escape(m)} {_money(rows[-1]['cumulative'])}" for m, rows in sorted(settled.items()) if rows]
     if totals:
@@ -278,13 +284,84 @@ def market_panels(data: dict[str, Any]) -> list[str]:
     return [
         _panel(
             f"Brier by day of the week, model vs market (lower is better){said}",
-            plots.brier_by_day_chart(data["brier_by_day"]["by_day"]),
+            plots.brier_by_day_chart(data["brier_by_day"]["by_day"]) + _scored_from(overall),
         ),
         _panel(
             f"Equity: replay and paper/demo, net of fees{equity_said}",
-            plots.equity_chart(replay, settled),
+            plots.equity_chart(replay, settled) + replay_evidence(replay),
         ),
     ]
+
+
+def _interval(ci: Any) -> str:
+    """A ``[low, high]`` interval in dollars; "–" when missing (a replay saved before it was computed)."""
+    if not isinstance(ci, list | tuple) or len(ci) != 2 or None in ci:
+        return "–"
+    return f"{_money(ci[0])} … {_money(ci[1])}"
+
+
+def _cents(value: Any) -> str:
+    return "–" if value is None else f"{value:+.2f}¢"
+
+
+def _won(s: dict[str, Any]) -> str:
+    won, traded = s.get("weeks_won"), s.get("weeks_traded")
+    return "–" if won is None or traded is None else f"{won}/{traded}"
+
+
+def replay_evidence(replay: dict[str, Any] | None) -> str:
+    """Under the equity chart: the replay's P&L with its 90% interval, cents per contract and weeks won of
+    weeks traded, for the strategy and each run beside it, and in words whether the P&L could be luck."""
+    if not replay:
+        return ""
+    policy = replay["run"].get("policy", "strategy")
+    runs = [(f"{policy} (model)", replay["summary"]), *replay.get("beside", {}).items()]
+    rows = [
+        [
+            escape(name),
+            _money(s.get("pnl")),
+            _interval(s.get("pnl_ci90")),
+            _cents(s.get("cents_per_contract")),
+            _won(s),
+            _interval(s.get("vs_baseline_ci90")),
+        ]
+        for name, s in runs
+    ]
+    out = table(
+        [
+            ("replay", "l"),
+            ("P&L", ""),
+            ("P&L 90% CI", ""),
+            ("per contract", ""),
+            ("weeks won/traded", ""),
+            ("minus YoY baseline, 90% CI", ""),
+        ],
+        rows,
+        "no replay summary",
+    )
+    s = replay["summary"]
+    if "pnl_ci90" not in s:
+        said = "This replay was saved before intervals were computed: run tsabot replay again to see them."
+    else:
+        said = f"{policy}: {verdict(s['pnl_ci90'])}."
+        if s.get("vs_baseline_ci90") is not None:
+            said += f" {policy}: {verdict(s['vs_baseline_ci90'], versus='the YoY baseline')}."
+    return f'<div id="replay-evidence">{out}<p class="evidence">{escape(said)}</p></div>'
+
+
+def _scored_from(overall: dict[str, Any]) -> str:
+    """Under the Brier chart: how many strikes were scored, from where, and how many were left out."""
+    if not overall.get("strikes_scored") and not overall.get("one_sided"):
+        return ""
+    runs, history = overall.get("runs", 0), overall.get("history_strikes", 0)
+    said = (
+        f"{overall['strikes_scored']:,} strikes scored, two-sided books only (0 &lt; bid ≤ ask &lt; 1): "
+        f"{overall['strikes_scored'] - history:,} from {runs:,} trading runs, {history:,} from the scored "
+        f"quote history ({overall.get('history_moments', 0):,} moments)"
+    )
+    if overall.get("one_sided"):
+        said += f"; {overall['one_sided']:,} one-sided or empty books left out"
+    return f'<p class="muted" id="strikes-scored">{said}.</p>'
 
 
 def revisions_table(data: dict[str, Any]) -> str:

@@ -69,7 +69,7 @@ def brier_by_day_chart(by_day: Sequence[Mapping[str, Any]]) -> str:
         ax.bar([i + offset * width / 2 for i in x], values, width, label=label, color=colour)
     ax.set_xticks(list(x), [f"{d['day']}\n{d['strikes_scored']}" for d in by_day])
     ax.set_ylabel("Brier score", fontsize=8)
-    ax.set_xlabel("New York weekday of the run (strikes scored)", fontsize=8)
+    ax.set_xlabel("trading day, New York (two-sided strikes scored)", fontsize=8)
     ax.legend(fontsize=8, frameon=False)
     return _svg(fig, "brier-by-day", "Brier score by day of the week: model vs market (strikes scored)")
 
@@ -113,6 +113,20 @@ def equity_chart(replay: Mapping[str, Any] | None, pnl: Mapping[str, Sequence[Ma
             marker=".",
             markersize=3,
             gid=line_id,
+        )
+    ci = replay["summary"].get("pnl_ci90") if replay else None
+    if replay and replay["equity"] and isinstance(ci, list) and len(ci) == 2 and None not in ci:
+        # The 90% interval of the replay's total (a bootstrap over its weeks), a bar at its last point.
+        end = _at(replay["equity"][-1]["at"])
+        ax.plot(
+            [end, end],
+            ci,
+            color=REPLAY,
+            linewidth=7,
+            alpha=0.25,
+            solid_capstyle="butt",
+            label=f"replay 90% CI {ci[0]:+,.2f} … {ci[1]:+,.2f}",
+            gid="equity-replay-ci",
         )
     ax.axhline(0, color="#999", linewidth=0.8)
     ax.set_ylabel("P&L ($)", fontsize=8)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from tsa_bot.core.market import NEW_YORK
 from tsa_bot.core.scoring import brier
 from tsa_bot.pricing.market_implied import LadderQuote, MarketViewError, implied_probabilities
+from tsa_bot.replay.market import RUN_TIME
 from tsa_bot.ui.chart_cache import FingerprintCache
 
 DAG_ID = "tsa_daily"
@@ -360,20 +361,29 @@ def _implied(rows: Iterable[Mapping[str, Any]]) -> dict[str, dict[int, float]]:
     return out
 
 
+# Each week's settlement mean: the scored one, else the mean of a complete week's first-published numbers
+# (what Kalshi settles on). Weeks start on Monday (date_trunc's week).
+WEEK_MEANS = r"""
+weeks as (
+    select coalesce(s.week_start, f.week_start) as week_start, coalesce(s.actual_mean, f.mean) as actual_mean
+    from (select week_start, max(actual_mean) as actual_mean from forecast_scores group by week_start) s
+    full join (
+        select date_trunc('week', day)::date as week_start, avg(first_value) as mean
+        from tsa_daily group by 1 having count(*) = 7
+    ) f on f.week_start = s.week_start
+)"""
+# KXTSAW-26JAN04 is the week that ends on Sunday 2026-01-04.
+_EVENT_MONDAY = r"to_date(substring({} from '-([0-9]{{2}}[A-Z]{{3}}[0-9]{{2}})$'), 'YYMONDD') - 6"
 # Every quoted strike with its run's moment, the model's fair P(YES), the ladder's quote and how it settled.
-MARKET_ROWS = r"""
-with weeks as (
-    select week_start, max(actual_mean) as actual_mean from forecast_scores group by week_start
-), settled as (
+MARKET_ROWS = rf"""
+with {WEEK_MEANS}, settled as (
     select distinct on (ticker) ticker, result from trading_settlements order by ticker, id
 ), events as (
-    -- KXTSAW-26JAN04 is the week that ends on Sunday 2026-01-04
     select e.event_ticker, w.actual_mean
     from (select distinct event_ticker from trading_quotes) e
-    join weeks w on w.week_start
-        = to_date(substring(e.event_ticker from '-([0-9]{2}[A-Z]{3}[0-9]{2})$'), 'YYMONDD') - 6
+    join weeks w on w.week_start = {_EVENT_MONDAY.format("e.event_ticker")}
 )
-select q.run_id, coalesce(r.as_of, r.started_at) as moment, q.strike, q.fair_yes,
+select q.run_id, coalesce(r.as_of, r.started_at) as moment, q.event_ticker, q.strike, q.fair_yes,
        q.yes_bid, q.yes_ask,
        coalesce(nullif(nullif(m.result, ''), 'scalar'), s.result,
                 case when e.actual_mean > q.strike then 'yes' when e.actual_mean is not null
@@ -384,75 +394,166 @@ left join quote_markets m on m.ticker = q.ticker
 left join settled s on s.ticker = q.ticker
 left join events e on e.event_ticker = q.event_ticker
 """
+# Every strike of the scored quote history (quote_scores, written by replay.scores): the model's
+# point-in-time P(YES), the bid and ask of the candle the moment came from (quote_scores keeps only the
+# ladder's monotone implied probability, which cannot say whether the strike's own book was two-sided), and
+# how the market settled: its result, else the week's settlement mean (strict >).
+HISTORY_ROWS = rf"""
+with {WEEK_MEANS}
+select s.event_ticker, s.period_minutes, s.model_version, w.scored_at, s.moment, s.strike,
+       s.model_yes as fair_yes, c.yes_bid_close as yes_bid, c.yes_ask_close as yes_ask,
+       coalesce(nullif(nullif(m.result, ''), 'scalar'),
+                case when a.actual_mean > s.strike then 'yes' when a.actual_mean is not null
+                     then 'no' end) as result
+from quote_scores s
+join quote_score_weeks w using (event_ticker, period_minutes, model_version)
+left join lateral (
+    select q.ticker, q.result from quote_markets q
+    where q.event_ticker = s.event_ticker and q.floor_strike = s.strike order by q.ticker limit 1
+) m on true
+left join quote_candles c
+    on c.ticker = m.ticker and c.period_minutes = s.period_minutes and c.end_ts = s.moment
+left join weeks a on a.week_start = {_EVENT_MONDAY.format("s.event_ticker")}
+"""
 _MARKET_BRIER: FingerprintCache[dict[str, Any]] = FingerprintCache()
 
 
-def market_brier(conn: sa.Connection) -> dict[str, Any]:
-    """The model's Brier score against the market's, by New York weekday of each run's moment
-    (its ``as_of``, else its start), over settled strikes.
+def _digest(conn: sa.Connection, sql: str) -> str:
+    return conn.execute(
+        sa.text(f"select md5(coalesce(string_agg(m::text, '|' order by m::text), '')) from ({sql}) m")
+    ).scalar_one()
 
-    At each trading run's moment, every strike quoted on both sides is scored twice against how it settled:
-    with the model's fair probability and with the market-implied one (the ladder's mids made monotone,
-    ``pricing.market_implied``). Same strikes, same moments. A strike has settled when its market has a
-    result (quote history or a settlement of ours), or else its week's mean is scored (strict ``>``).
+
+def market_brier(conn: sa.Connection) -> dict[str, Any]:
+    """The model's Brier score against the market's, by weekday, over settled strikes whose book was
+    two-sided (0 < bid <= ask < 1), from the trading runs' own quotes and the scored quote history.
+
+    - The runs: at each trading run's moment (its ``as_of``, else its start; New York weekday), each
+      strike's fair probability and the mid of its bid and ask.
+    - The quote history (``quote_scores``, which ``tsabot kalshi history --score`` and the
+      ``tsa_market_history`` DAG write): at each day's trading moment of a scored week (the weekday of the
+      replay's trading day: the moment's New York time less the 09:30 run time), the model's point-in-time
+      probability and the mid of the strike's own candle. Where a run has a moment of the same event on
+      the same trading day, the run's counts; among the history's moments of an event and day (candle
+      periods, model versions), the latest scored, then the shorter candle (as the market's weight learns).
+    - Same strikes, same moments for model and market. The market is the mid of a two-sided book, as in
+      ``tsabot replay``'s ``brier_market``: a book with an empty side (no bid, no offer, a 0 or 1 quote)
+      or crossed is not scored, only counted (``one_sided``). A strike has settled when its market has a
+      result (quote history or a settlement of ours), or else its week's mean is known (strict ``>``).
 
     Scoring a year's rows takes a good part of a second; the server digests the same rows in a few
     milliseconds, and while that digest is unchanged the scores computed from them are reused.
     """
-    key = conn.execute(
-        sa.text(f"select md5(coalesce(string_agg(m::text, '|' order by m::text), '')) from ({MARKET_ROWS}) m")
-    ).scalar_one()
-    return copy.deepcopy(_MARKET_BRIER.get_or_make(key, lambda: _market_brier(_rows(conn, MARKET_ROWS))))
+    key = _digest(conn, MARKET_ROWS) + _digest(conn, HISTORY_ROWS)
+    return copy.deepcopy(
+        _MARKET_BRIER.get_or_make(
+            key, lambda: _market_brier(_rows(conn, MARKET_ROWS), _rows(conn, HISTORY_ROWS))
+        )
+    )
 
 
-def _market_brier(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    settled = [
-        r
-        for r in rows
-        if r["result"] in ("yes", "no") and None not in (r["fair_yes"], r["yes_bid"], r["yes_ask"])
+def two_sided(bid: Any, ask: Any) -> bool:
+    """A book both sides of which can be traded: 0 < bid <= ask < 1 (Kalshi reports no bid as 0, no
+    offer as 1)."""
+    return bid is not None and ask is not None and 0 < bid <= ask < 1
+
+
+def _trading_day(moment: dt.datetime) -> dt.date:
+    """The replay's trading day of a history moment: the day whose 09:30 New York run it is the first
+    candle at or after (a daily candle ends at midnight, after its day)."""
+    at = moment.astimezone(NEW_YORK)
+    return (at - dt.timedelta(hours=RUN_TIME.hour, minutes=RUN_TIME.minute)).date()
+
+
+def _history_kept(runs: list[dict[str, Any]], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history's rows of one moment per event and trading day, and none where a run has that day."""
+    by_run = {(r["event_ticker"], r["moment"].astimezone(NEW_YORK).date()) for r in runs}
+    best: dict[tuple[str, dt.date], tuple] = {}
+    for h in history:
+        h["day"] = _trading_day(h["moment"])
+        group = (h["period_minutes"], h["model_version"], h["moment"])
+        rank = (-h["scored_at"].timestamp(), h["period_minutes"], h["model_version"], h["moment"])
+        key = (h["event_ticker"], h["day"])
+        if key not in by_run and (key not in best or rank < best[key][0]):
+            best[key] = (rank, group)
+    return [
+        h
+        for h in history
+        if (h["event_ticker"], h["day"]) in best
+        and best[(h["event_ticker"], h["day"])][1] == (h["period_minutes"], h["model_version"], h["moment"])
     ]
-    scored_runs = {r["run_id"] for r in settled}
-    implied = _implied(r for r in rows if r["run_id"] in scored_runs)  # the whole ladder, one-sided too
-    per_day: dict[int, tuple[list[float], list[float], list[float], set[str]]] = {
-        i: ([], [], [], set()) for i in range(7)
-    }
-    for r in settled:
-        market = implied.get(r["run_id"], {}).get(r["strike"])
-        if market is None:
-            continue
-        model_p, market_p, outcome, runs = per_day[r["moment"].astimezone(NEW_YORK).weekday()]
-        model_p.append(float(r["fair_yes"]))
-        market_p.append(market)
-        outcome.append(1.0 if r["result"] == "yes" else 0.0)
-        runs.add(r["run_id"])
 
-    def score(model_p: list[float], market_p: list[float], outcome: list[float], runs: set[str]) -> dict:
+
+def _market_brier(runs: list[dict[str, Any]], history: list[dict[str, Any]]) -> dict[str, Any]:
+    kept = _history_kept(runs, history)
+    rows = [(r, r["moment"].astimezone(NEW_YORK).weekday(), r["run_id"]) for r in runs]
+    rows += [(h, h["day"].weekday(), None) for h in kept]
+    per_day: list[dict[str, Any]] = [
+        {
+            "model": [],
+            "market": [],
+            "outcome": [],
+            "runs": set(),
+            "moments": set(),
+            "history": 0,
+            "one_sided": 0,
+        }
+        for _ in range(7)
+    ]
+    for r, weekday, run_id in rows:
+        if r["result"] not in ("yes", "no") or r["fair_yes"] is None:
+            continue
+        day = per_day[weekday]
+        if not two_sided(r["yes_bid"], r["yes_ask"]):
+            day["one_sided"] += 1
+            continue
+        day["model"].append(float(r["fair_yes"]))
+        day["market"].append(float((r["yes_bid"] + r["yes_ask"]) / 2))
+        day["outcome"].append(1.0 if r["result"] == "yes" else 0.0)
+        if run_id is None:
+            day["history"] += 1
+            day["moments"].add((r["event_ticker"], r["period_minutes"], r["model_version"], r["moment"]))
+        else:
+            day["runs"].add(run_id)
+
+    def score(days: list[dict[str, Any]]) -> dict[str, Any]:
+        model = [v for d in days for v in d["model"]]
+        market = [v for d in days for v in d["market"]]
+        outcome = [v for d in days for v in d["outcome"]]
         return {
-            "brier_model": round(brier(model_p, outcome), 6) if outcome else None,
-            "brier_market": round(brier(market_p, outcome), 6) if outcome else None,
+            "brier_model": round(brier(model, outcome), 6) if outcome else None,
+            "brier_market": round(brier(market, outcome), 6) if outcome else None,
             "strikes_scored": len(outcome),
-            "runs": len(runs),
+            "runs": len(set().union(*(d["runs"] for d in days))),
+            "history_strikes": sum(d["history"] for d in days),
+            "history_moments": len(set().union(*(d["moments"] for d in days))),
+            "one_sided": sum(d["one_sided"] for d in days),
         }
 
-    by_day = [{"day": DAYS[i], **score(*per_day[i])} for i in range(7)]
-    every = [[v for i in range(7) for v in per_day[i][k]] for k in range(3)]
-    overall = score(*every, set().union(*(per_day[i][3] for i in range(7))))
-    return plain({"by_day": by_day, "overall": overall})
+    by_day = [{"day": DAYS[i], **score([per_day[i]])} for i in range(7)]
+    return plain({"by_day": by_day, "overall": score(per_day)})
 
 
 def replay_equity(path: Path) -> dict[str, Any] | None:
-    """The latest saved replay (``tsabot replay`` keeps one): its run, summary and equity curves; else None.
+    """The latest saved replay (``tsabot replay`` keeps one): its run, summary (and the summaries of the
+    runs beside it: the YoY baseline, doing nothing), without the days, and equity curves; else None.
 
-    A missing or unreadable file is no replay yet, not an error of the page.
+    A missing or unreadable file is no replay yet, not an error of the page. A replay saved before the
+    summaries had their evidence fields (``pnl_ci90`` and the others) is shown without them.
     """
     try:
         doc = json.loads(Path(path).read_text())
         return {
             "saved_at": doc.get("saved_at"),
             "run": doc["run"],
-            "summary": {k: v for k, v in doc["summary"].items() if k != "by_day"},
+            "summary": _without_days(doc["summary"]),
+            "beside": {name: _without_days(s) for name, s in doc.get("beside", {}).items()},
             "equity": doc["equity"],
             "beside_equity": doc.get("beside_equity", {}),
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _without_days(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k != "by_day"}

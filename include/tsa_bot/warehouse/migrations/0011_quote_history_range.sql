@@ -24,3 +24,8 @@ union all
     left join quote_markets m on m.ticker = s.ticker
     order by s.ticker, s.taken_at, s.run_id
 );
+
+-- Scores written before this scored the market on one-sided books too (a 0.97 bid with no offer as a 0.985
+-- mid). They are derived data: dropped here, the next `tsabot kalshi history --score` or tsa_market_history
+-- run scores those weeks again on two-sided books only (the forecasts come from the forecast cache).
+delete from quote_score_weeks;
