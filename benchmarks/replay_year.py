@@ -2,6 +2,7 @@
 
     PYTHONPATH=include .venv/bin/python benchmarks/replay_year.py                 # 2025, policy kelly
     PYTHONPATH=include .venv/bin/python benchmarks/replay_year.py --policies kelly ladder blend guarded
+    PYTHONPATH=include .venv/bin/python benchmarks/replay_year.py --crowd old   # the crowd before issue 19
 
 The quotes are the simulator's crowd market over the TSA data (``kalshi_sim.history_quote_rows``: the
 rows ``tsabot kalshi history`` + ``--export`` would download from ``tsabot simulator`` hosting the same
@@ -9,6 +10,10 @@ rows ``tsabot kalshi history`` + ``--export`` would download from ``tsabot simul
 holds one) and is the timed figure (wall, and CPU of this process and its forecast workers: the machine's
 two cores are shared); the others reuse the cache. Prints each policy's row beside the YoY baseline's and
 doing nothing's.
+
+``--crowd new`` (the default, as ``tsabot simulator`` hosts) is the crowd that reads the public YoY
+forecast and quotes in Kalshi's shapes; ``--crowd old`` the independent crowd before it
+(``CrowdParams.independent()``), to report the two side by side.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
+from tsa_bot.kalshi_sim.crowd import PRESETS
 from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
 from tsa_bot.replay.commands import run_replay
 from tsa_bot.replay.evidence import verdict
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--end", default="2025-12-22")
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--policies", nargs="+", default=["kelly"])
+    parser.add_argument("--crowd", choices=sorted(PRESETS), default="new", help="the simulator's crowd")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quotes", help="write (or, if it exists, read) the generated quotes CSV here")
     parser.add_argument("--json-dir", help="write each policy's replay JSON here")
@@ -70,10 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     if quotes is not None and quotes.exists():
         rows = read_quotes_file(quotes)
     else:
-        rows = history_quote_rows(HistorySeed(start, end, truth=truth_of(series), seed=args.seed))
+        crowd = PRESETS[args.crowd]()
+        rows = history_quote_rows(
+            HistorySeed(start, end, truth=truth_of(series), seed=args.seed, params=crowd)
+        )
         if quotes is not None:
             write_quotes_file(rows, quotes)
-    print(f"{len(rows)} quote rows, {len({r.event_ticker for r in rows})} events, {start} .. {end}")
+    print(
+        f"{len(rows)} quote rows, {len({r.event_ticker for r in rows})} events, {start} .. {end}, "
+        f"crowd {args.crowd}"
+    )
     print(
         f"{'':<22}{'P&L':>10}{'P&L 90% CI':>18}{'¢/ctr':>8}{'trades':>8}{'contracts':>10}{'max DD':>10}"
         f"{'fees':>9}   Brier model vs market"

@@ -108,7 +108,18 @@ def test_the_dag_keeps_the_history_current_day_by_day(dag, wednesday_sim, wareho
             )
         ).all()
     assert [tuple(r[:4]) for r in scored] == [("KXTSAW-25OCT05", 60, 7, 7), ("KXTSAW-25OCT12", 60, 7, 7)]
-    assert all(r[4] > 7 * 10 for r in scored)
+    # Each moment scores the strikes quoted on both sides then (the simulator's deep strikes are one-sided).
+    with warehouse_engine.connect() as conn:
+        two_sided = conn.execute(
+            sa.text(
+                "select m.event_ticker, count(*) from quote_candles c join quote_markets m using (ticker)"
+                " where c.period_minutes = 60 and c.yes_bid_close > 0 and c.yes_ask_close < 1"
+                " and (m.event_ticker, c.end_ts) in (select event_ticker, moment from quote_scores)"
+                " group by 1 order by 1"
+            )
+        ).all()
+    assert [(r[0], r[4]) for r in scored] == [tuple(r) for r in two_sided]
+    assert all(r[4] >= 7 for r in scored)
     scores = _scores(warehouse_engine)
     assert {r[3].astimezone(UTC).hour for r in scores} == {14}  # 10:00 New York (EDT)
 

@@ -41,7 +41,8 @@ def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(poli
     cache = default_cache()  # the run's: the replay tests fit these weeks too
 
     def trades(tsa: pd.Series, quotes: list) -> tuple[list[tuple], list[tuple]]:
-        """The trades up to the moment, and the forecast's probability of every strike scored up to it."""
+        """The trades up to the moment, and the forecast's and the market's probability of every strike up
+        to it (the market's where both sides are quoted: the simulator's deep strikes are one-sided)."""
         weeks = mondays_between(START, END)
         histories = event_histories(quotes, weeks)
         forecaster = Forecaster(tsa, calibration_weeks=8, cache=cache)
@@ -49,7 +50,12 @@ def test_truncating_either_input_after_the_moment_changes_no_trade_up_to_it(poli
         out = replay(histories, weeks, forecaster, config, source=MODEL)
         made = [(t.moment, t.ticker, t.direction, t.count, t.price, t.fee) for t in out.trades]
         made = [t for t in made if t[0] <= MOMENT]
-        seen = [(s.moment, s.strike, s.model, s.market) for s in out.scores if s.moment <= MOMENT]
+        seen = [
+            (h.moment, strike, p, h.market.get(strike))
+            for h in out.scored
+            if h.moment <= MOMENT
+            for strike, p in sorted(h.model.items())
+        ]
         return made, seen
 
     full = trades(series, rows)

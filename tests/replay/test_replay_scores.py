@@ -110,7 +110,12 @@ def test_scoring_stores_every_settled_weeks_moments_once(
     assert events == {event_ticker_for_week(m) for m in mondays_between(START, END)}, out
     moments = {(r[0], r[3]) for r in rows}
     assert len(moments) == 10 * 7  # a daily candle per day: its close is the day's moment
-    assert len(rows) > 10 * 7 * 10 and all(0 <= r[5] <= 1 and 0.001 <= r[6] <= 0.999 for r in rows)
+    # Each moment scores the strikes quoted on both sides then (the simulator's deep strikes are one-sided).
+    two_sided = [q for q in quotes if q.two_sided and (q.event_ticker, q.end_ts) in moments]
+    assert len(rows) == len(two_sided) and {
+        (q.event_ticker, q.end_ts, q.floor_strike) for q in two_sided
+    } == {(r[0], r[3], r[4]) for r in rows}
+    assert all(0 <= r[5] <= 1 and 0.001 <= r[6] <= 0.999 for r in rows)
 
     # The same probabilities the replay trades on: its model side is the stored one, moment by moment.
     forecaster = Forecaster(series, calibration_weeks=int(CALIBRATION), cache=default_cache())

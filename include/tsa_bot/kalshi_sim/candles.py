@@ -4,6 +4,10 @@ A candle ending at ``T`` covers ``(T - period, T]``; ``T`` is a multiple of the 
 bid and ask open at the quote in force when the period starts and close at the quote in force at ``T``;
 its trade prices are those of the trades inside it (null without any), ``previous`` the last trade
 before it. Only candles that have ended by ``now`` exist: nothing is shown before it happened.
+
+An empty side is reported as Kalshi reports it: a YES bid of 0 (no bid), a YES ask of 1 (no offer). From
+the market's close nothing rests, so a candle ending at or after it closes at 0/1 (and its bid's low and
+ask's high say so).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from tsa_bot.kalshi.models import price_str
-from tsa_bot.kalshi_sim.crowd import MarketTape
+from tsa_bot.kalshi_sim.crowd import NO_ASK, NO_BID, MarketTape
 
 PERIODS = {1: 60, 60: 3600, 1440: 86400}  # period_interval (minutes) -> seconds
 MAX_CANDLES = 5000
@@ -32,9 +36,16 @@ _CENTS = [price_str(Decimal(c) / 100) for c in range(101)]
 
 
 def candles(
-    tape: MarketTape, hours: np.ndarray, ends: range, period_s: int, *, historical: bool
+    tape: MarketTape,
+    hours: np.ndarray,
+    ends: range,
+    period_s: int,
+    *,
+    historical: bool,
+    close_ts: float = float("inf"),
 ) -> list[dict[str, Any]]:
-    """The candlesticks ending at ``ends``, as ``GET .../candlesticks`` lists them."""
+    """The candlesticks ending at ``ends``, as ``GET .../candlesticks`` lists them; the book is empty from
+    ``close_ts`` on."""
     if not len(ends):
         return []
     end = np.asarray(ends, dtype=np.int64)
@@ -45,7 +56,7 @@ def candles(
     volume = np.concatenate(([0], np.cumsum(tape.trade_size))).tolist()
     value = np.concatenate(([0], np.cumsum(tape.trade_size * tape.trade_price))).tolist()
     # Plain lists from here: per-candle numpy calls on tiny slices cost more than the work.
-    sides = (("yes_bid", tape.bid.tolist()), ("yes_ask", tape.ask.tolist()))
+    sides = (("yes_bid", tape.bid.tolist(), NO_BID), ("yes_ask", tape.ask.tolist(), NO_ASK))
     price, interest = tape.trade_price.tolist(), tape.open_interest.tolist()
     shape = _historical if historical else _live
     out = []
@@ -53,9 +64,13 @@ def candles(
         end.tolist(), i0.tolist(), i1.tolist(), a.tolist(), b.tolist(), strict=True
     ):
         quotes = {}
-        for name, series in sides:
+        closed = e >= close_ts
+        for name, series, empty in sides:
             window = series[q0 : q1 + 1]
-            quotes[name] = [_CENTS[series[q0]], _CENTS[min(window)], _CENTS[max(window)], _CENTS[series[q1]]]
+            if closed:
+                window = [*window, empty]
+            last_quote = empty if closed else series[q1]
+            quotes[name] = [_CENTS[series[q0]], _CENTS[min(window)], _CENTS[max(window)], _CENTS[last_quote]]
         if last > first:
             prices = price[first:last]
             mean = Decimal(value[last] - value[first]) / Decimal(volume[last] - volume[first]) / 100

@@ -45,7 +45,7 @@ from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.history import HistorySeed
 from tsa_bot.kalshi_sim.market_data import market_json, orderbook_json
 from tsa_bot.kalshi_sim.orders import validate_order
-from tsa_bot.kalshi_sim.seed import EventSeed
+from tsa_bot.kalshi_sim.seed import EventSeed, crowd_books
 from tsa_bot.kalshi_sim.state import HOUSE, Account, SimMarket, SimOrder, SimPosition, TokenBucket, iso_time
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
@@ -138,14 +138,12 @@ class Exchange:
                 self._seed_liquidity(market, seed)
 
     def _seed_liquidity(self, market: SimMarket, seed: EventSeed) -> None:
-        mid = seed.mid(market.floor_strike)
+        best_bid, best_ask = seed.best(market.floor_strike)
         tick = Decimal("0.01")
         for i in range(seed.levels):
-            bid = mid - seed.half_spread - i * tick
-            ask = mid + seed.half_spread + i * tick
-            if Decimal("0.01") <= bid <= Decimal("0.99"):
+            if best_bid is not None and Decimal("0.01") <= (bid := best_bid - i * tick) <= Decimal("0.99"):
                 self._rest(self._new_order(HOUSE, "", market.ticker, BookSide.BID, bid, seed.depth), market)
-            if Decimal("0.01") <= ask <= Decimal("0.99"):
+            if best_ask is not None and Decimal("0.01") <= (ask := best_ask + i * tick) <= Decimal("0.99"):
                 self._rest(self._new_order(HOUSE, "", market.ticker, BookSide.ASK, ask, seed.depth), market)
 
     def record(self, method: str, path: str) -> None:
@@ -210,7 +208,7 @@ class Exchange:
     # -- market data --
 
     def market_json(self, m: SimMarket) -> dict[str, Any]:
-        return market_json(m, self.accounts.values())
+        return market_json(m, self.accounts.values(), self.clock())
 
     def event_json(self, ticker: str, *, nested: bool) -> dict[str, Any]:
         """An event as ``GET /events`` shows it; ``nested`` adds its markets not yet archived."""
@@ -256,11 +254,18 @@ class Exchange:
                 if now >= crowd.open_ts
                 else "initialized"
             )
-            hour = max(int(np.searchsorted(crowd.hours, now, side="right")) - 1, 0)
-            mids = {k: Decimal(int(t.bid[hour] + t.ask[hour]) // 2) / 100 for k, t in tapes.items()}
-            levels = 2 if status == "active" else 0
+            hour = min(max(int(np.searchsorted(crowd.hours, now, side="right")) - 1, 0), len(crowd.hours) - 1)
+            books, mids = crowd_books(tapes, hour)
+            levels = 2 if status == "active" else 0  # nothing rests before the open or after the close
             self.seed_event(
-                EventSeed(event_ticker=event_ticker, strikes=strikes, mids=mids, levels=levels, status=status)
+                EventSeed(
+                    event_ticker=event_ticker,
+                    strikes=strikes,
+                    mids=mids,
+                    books=books,
+                    levels=levels,
+                    status=status,
+                )
             )
             with self.lock:
                 self.events[event_ticker]["_crowd"] = crowd
@@ -302,7 +307,9 @@ class Exchange:
             raise validation_error(
                 f"{len(ends)} candlesticks requested; at most {MAX_CANDLES}: narrow start_ts..end_ts"
             )
-        return candles(market.tape, crowd.hours, ends, period_s, historical=historical)
+        return candles(
+            market.tape, crowd.hours, ends, period_s, historical=historical, close_ts=market.close_time
+        )
 
     def orderbook_json(self, m: SimMarket, depth: int | None) -> dict[str, Any]:
         return orderbook_json(m, depth)

@@ -6,24 +6,28 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from tsa_bot.core.market import ONE, ZERO, BookSide
 from tsa_bot.kalshi.models import count_str, price_str
 from tsa_bot.kalshi_sim.state import Account, SimMarket, SimOrder, SimPosition, iso_time
 
 
-def market_json(m: SimMarket, accounts: Iterable[Account]) -> dict[str, Any]:
-    """A market as ``GET /markets`` shows it: its best quotes with the crowd's trading folded in."""
+def market_json(m: SimMarket, accounts: Iterable[Account], now: float = float("inf")) -> dict[str, Any]:
+    """A market as ``GET /markets`` shows it at ``now``: its best quotes (an empty side as a YES bid of 0 or
+    ask of 1, as Kalshi shows it) with the crowd's trading up to ``now`` folded in."""
     bid, ask = m.best(BookSide.BID), m.best(BookSide.ASK)
     open_interest = sum(
         (max(a.positions.get(m.ticker, SimPosition()).position, ZERO) for a in accounts),
         ZERO,
     )
     volume, last_price = m.volume, m.last_price
-    if m.tape is not None and len(m.tape.trade_ts):
-        volume += Decimal(int(m.tape.trade_size.sum()))
-        open_interest += Decimal(int(m.tape.open_interest[-1]))
+    done = int(np.searchsorted(m.tape.trade_ts, now, side="right")) if m.tape is not None else 0
+    if m.tape is not None and done:
+        volume += Decimal(int(m.tape.trade_size[:done].sum()))
+        open_interest += Decimal(int(m.tape.open_interest[done - 1]))
         if last_price is None:
-            last_price = Decimal(int(m.tape.trade_price[-1])) / 100
+            last_price = Decimal(int(m.tape.trade_price[done - 1])) / 100
     strike_m = Decimal(m.floor_strike) / 1_000_000
     settled = {}
     if m.settled_ts is not None:
