@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+from replay_year import HEAD, summary_row  # the same table (benchmarks/ is on the path when run)
 
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
@@ -47,33 +48,6 @@ def made_up_tsa(shared_data: Path = SHARED_DATA) -> pd.Series:
     for day in days:
         series[day] = round(series[day - pd.Timedelta(days=364)] * 1.015)
     return series
-
-
-def row(name: str, s: dict) -> str:
-    def cell(key: str, pattern: str) -> str:
-        value = s.get(key)
-        return "-" if value is None else format(value, pattern)
-
-    ci = s.get("pnl_ci90")
-    interval = "-" if not ci else f"[{ci[0]:.0f}, {ci[1]:.0f}]"
-    vs = s.get("vs_baseline_ci90")
-    versus = "-" if not vs else f"[{vs[0]:.0f}, {vs[1]:.0f}]"
-    fills = s.get("fill_rate")
-    adverse = s.get("adverse_selection")
-    maker = (
-        "" if fills is None else f"  fill {fills:.0%} adverse {'-' if adverse is None else f'{adverse:+.3f}'}"
-    )
-    return (
-        f"{name:<24}{s['pnl']:>9.2f} {interval:>16} {versus:>16}{cell('cents_per_contract', '.2f'):>8}"
-        f"{s['contracts']:>10.0f}{s['max_drawdown']:>9.2f}{cell('brier_model', '.4f'):>9}"
-        f"{cell('brier_market', '.4f'):>9}{s['strikes_scored']:>8}{s['fees']:>8.2f}{maker}"
-    )
-
-
-HEAD = (
-    f"{'':<24}{'P&L':>9} {'P&L 90% CI':>16} {'vs YoY 90% CI':>16}{'¢/ct':>8}{'contracts':>10}{'max DD':>9}"
-    f"{'Brier m':>9}{'Brier mkt':>9}{'scored':>8}{'fees':>8}"
-)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 if args.json_dir:
                     path = Path(args.json_dir, f"real-week-{policy}-{execution}.json")
                     path.write_text(json.dumps(doc, indent=1) + "\n")
-                print(row(f"{name} (model)", doc["summary"]))
-                print(row(f"{name} (YoY)", doc["beside"]["yoy_baseline"]))
+                print(summary_row(f"{name} (model)", doc["summary"]))
+                print(summary_row(f"{name} (YoY baseline)", doc["beside"]["yoy_baseline"]))
     return 0
 
 

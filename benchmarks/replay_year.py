@@ -35,6 +35,7 @@ from tsa_bot.kalshi_sim.crowd import PRESETS
 from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
 from tsa_bot.replay.commands import run_replay
 from tsa_bot.replay.evidence import verdict
+from tsa_bot.replay.execution import Execution
 from tsa_bot.trading.config import TradingConfig, parse_policy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,14 +48,25 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def _row(name: str, s: dict) -> str:
+def summary_row(name: str, s: dict) -> str:
+    """One replay summary as a line of the benchmarks' tables (with maker's fill rate, adverse selection)."""
     brier = "-" if s["brier_model"] is None else f"{s['brier_model']:.4f} vs {s['brier_market']:.4f}"
     ci = "-" if s.get("pnl_ci90") is None else "[{:+.0f}, {:+.0f}]".format(*s["pnl_ci90"])
     cents = "-" if s.get("cents_per_contract") is None else f"{s['cents_per_contract']:.2f}"
+    maker = ""
+    if s.get("fill_rate") is not None:
+        adverse = s.get("adverse_selection")
+        maker = f"  fill {s['fill_rate']:.0%}, adverse {'-' if adverse is None else f'{adverse * 100:+.2f}¢'}"
     return (
-        f"{name:<22}{s['pnl']:>10.2f}{ci:>18}{cents:>8}{s['trades']:>8}{s['contracts']:>10.0f}"
-        f"{s['max_drawdown']:>10.2f}{s['fees']:>9.2f}   {brier}"
+        f"{name:<28}{s['pnl']:>10.2f}{ci:>18}{cents:>8}{s['trades']:>8}{s['contracts']:>10.0f}"
+        f"{s['max_drawdown']:>10.2f}{s['fees']:>9.2f}   {brier} ({s['strikes_scored']}){maker}"
     )
+
+
+HEAD = (
+    f"{'':<28}{'P&L':>10}{'P&L 90% CI':>18}{'¢/ctr':>8}{'trades':>8}{'contracts':>10}{'max DD':>10}"
+    f"{'fees':>9}   Brier model vs market (strikes scored)"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--policies", nargs="+", default=["kelly"])
     parser.add_argument("--crowd", choices=sorted(PRESETS), default="new", help="the simulator's crowd")
+    parser.add_argument("--executions", nargs="+", choices=[e.value for e in Execution], default=["taker"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quotes", help="write (or, if it exists, read) the generated quotes CSV here")
     parser.add_argument("--json-dir", help="write each policy's replay JSON here")
@@ -87,28 +100,41 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(rows)} quote rows, {len({r.event_ticker for r in rows})} events, {start} .. {end}, "
         f"crowd {args.crowd}"
     )
-    print(
-        f"{'':<22}{'P&L':>10}{'P&L 90% CI':>18}{'¢/ctr':>8}{'trades':>8}{'contracts':>10}{'max DD':>10}"
-        f"{'fees':>9}   Brier model vs market"
-    )
+    print(HEAD)
     with tempfile.TemporaryDirectory(prefix="replay-cache-") as scratch:
         cache_dir = args.cache_dir or scratch
-        for i, policy in enumerate(args.policies):
-            config = replace(TradingConfig(), policy=parse_policy(policy, "--policies"))
-            cold = "cold cache" if not any(Path(cache_dir).glob("*.json")) else "warm cache"
-            began, cpu = time.monotonic(), _cpu()
-            doc = run_replay(
-                series, rows, start, end, config=config, workers=args.workers, cache=PointCache(cache_dir)
-            )
-            wall, used = time.monotonic() - began, _cpu() - cpu
-            if args.json_dir:
-                Path(args.json_dir, f"replay-{policy}.json").write_text(json.dumps(doc, indent=1) + "\n")
-            print(_row(f"{policy} (model)", doc["summary"]))
-            print(_row(f"{policy} (YoY baseline)", doc["beside"]["yoy_baseline"]))
-            print(f"  {policy}: {verdict(doc['summary']['vs_baseline_ci90'], versus='the YoY baseline')}")
-            if i == 0:
-                print(_row("nothing", doc["beside"]["nothing"]))
-            print(f"  {doc['run']['weeks']} weeks, every day: {wall:.0f}s wall, {used:.0f}s CPU ({cold})")
+        first = True
+        for policy in args.policies:
+            for execution in map(Execution, args.executions):
+                config = replace(TradingConfig(), policy=parse_policy(policy, "--policies"))
+                cold = "cold cache" if not any(Path(cache_dir).glob("*.json")) else "warm cache"
+                began, cpu = time.monotonic(), _cpu()
+                doc = run_replay(
+                    series,
+                    rows,
+                    start,
+                    end,
+                    config=config,
+                    execution=execution,
+                    workers=args.workers,
+                    cache=PointCache(cache_dir),
+                )
+                wall, used = time.monotonic() - began, _cpu() - cpu
+                name = policy if args.executions == ["taker"] else f"{policy} {execution}"
+                if args.json_dir:
+                    Path(args.json_dir, f"replay-{name.replace(' ', '-')}.json").write_text(
+                        json.dumps(doc, indent=1) + "\n"
+                    )
+                print(summary_row(f"{name} (model)", doc["summary"]))
+                print(summary_row(f"{name} (YoY baseline)", doc["beside"]["yoy_baseline"]))
+                vs = verdict(
+                    doc["summary"]["vs_baseline_ci90"], versus="the YoY baseline", weeks=len(doc["weeks"])
+                )
+                print(f"  {name}: {vs}")
+                if first:
+                    print(summary_row("nothing", doc["beside"]["nothing"]))
+                    first = False
+                print(f"  {doc['run']['weeks']} weeks, every day: {wall:.0f}s wall, {used:.0f}s CPU ({cold})")
     return 0
 
 
