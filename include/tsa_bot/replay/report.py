@@ -247,7 +247,7 @@ def table(doc: dict[str, Any]) -> str:
     lines += [row(source, s) for source, s in doc["beside"].items()]
     lines.append("by day (that day's trades only; weeks won/traded of those)")
     lines += [row(f"  {day}", s) for day, s in doc["summary"]["by_day"].items()]
-    weeks = len(doc["weeks"])
+    weeks = len(doc["weeks"]) if "weeks" in doc else None  # a saved summary may lack the week list
     lines.append(f"{name}: {verdict(doc['summary'].get('pnl_ci90'), weeks=weeks)}")
     if doc["summary"].get("execution") == "maker":
         lines.append(f"{name}: {_maker_line(doc['summary'])}")
