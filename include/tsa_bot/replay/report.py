@@ -19,7 +19,8 @@ DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 ASSUMPTIONS = {
     "moment": f"each day, the end of the first candle ending at or after {RUN_TIME:%H:%M} America/New_York "
     "(before the next day's run); a day without one is not traded",
-    "forecast": "only TSA numbers published by the moment (tsa_bot.core.publication), the backtest's forecast",
+    "forecast": "only TSA numbers published by the moment (tsa_bot.core.publication), the backtest's "
+    "forecast",
     "fills": "at the candle's YES ask (YES) or 1 - YES bid (NO), taker fee, never better; no slippage",
     "depth": f"{DEPTH} contracts offered at each candle's bid and ask, refreshed every candle",
     "fees": f"{FEES.fee_type} taker fee, multiplier {FEES.fee_multiplier}",
