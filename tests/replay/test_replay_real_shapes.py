@@ -23,6 +23,7 @@ from tsa_bot.forecast.cache import default_cache
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.replay.commands import run_replay
 from tsa_bot.replay.engine import MODEL, replay
+from tsa_bot.replay.execution import Execution
 from tsa_bot.replay.market import DEPTH, event_histories
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.policies import policy_names
@@ -120,6 +121,7 @@ def test_every_policy_replays_the_real_week(real_week_inputs, policy):
         dt.date(2026, 3, 16),
         config=config,
         workers=1,
+        calibration_weeks=8,
         cache=default_cache(),
     )
     close = event_close_time("KXTSAW-26MAR22")
@@ -140,3 +142,33 @@ def test_every_policy_replays_the_real_week(real_week_inputs, policy):
     assert summary["strikes_scored"] == len(two_sided) > 0
     assert 0 < summary["brier_market"] < 0.1  # 0/1 books read as a 0.5 mid would give about 0.2
     assert summary["by_day"]["Sun"]["trades"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", policy_names())
+def test_every_policy_replays_the_real_week_as_a_maker(real_week_inputs, policy):
+    """Issue 21: maker orders on the real candles fill only where a later candle traded through them."""
+    series, rows = real_week_inputs
+    doc = run_replay(
+        series,
+        rows,
+        dt.date(2026, 3, 16),
+        dt.date(2026, 3, 16),
+        config=TradingConfig(policy=policy),
+        execution=Execution.MAKER,
+        workers=1,
+        calibration_weeks=8,
+        cache=default_cache(),
+    )
+    by_key = {(r.ticker, r.end_ts): r for r in rows}
+    assert doc["trades"], f"{policy} filled nothing as a maker on the real week"
+    for t in doc["trades"]:
+        posted, filled = dt.datetime.fromisoformat(t["posted"]), dt.datetime.fromisoformat(t["moment"])
+        candle = by_key[(t["ticker"], filled)]
+        assert t["liquidity"] == "maker" and posted < filled and t["fee"] == 0
+        price = Decimal(str(t["price"]))
+        if t["side"] == "yes":
+            assert candle.price_low is not None and candle.price_low < price, t
+        else:
+            assert candle.price_high is not None and candle.price_high > ONE - price, t
+    assert 0 < doc["summary"]["fill_rate"] <= 1
