@@ -14,7 +14,7 @@ from statistics import NormalDist
 import sqlalchemy as sa
 from trading_testkit import EVENT, RUN_TIME, decide_with_daily_tasks, decision_rows
 
-from tsa_bot.core.market import event_ticker_for_week
+from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.core.publication import publication_time
 from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT
 from tsa_bot.trading.market_history import market_weight_for, scored_history, week_of_event
@@ -212,3 +212,46 @@ def test_guarded_on_a_shock_week_skips_and_stores_why(worker_env, warehouse_engi
         assert r["action"] == "none"
         assert "skipping" in r["reason"] and "outside the model's" in r["reason"]
         assert "default market weight 0.5" in r["reason"]
+
+
+def _history_moment(
+    conn: sa.Connection, event: str, period: int, moment: datetime, scored_at: datetime
+) -> None:
+    """One scored moment of the quote history, as ``replay.scores`` writes it."""
+    conn.execute(
+        sa.text(
+            "insert into quote_events (event_ticker, series_ticker) values (:e, 'KXTSAW')"
+            " on conflict do nothing"
+        ),
+        {"e": event},
+    )
+    conn.execute(
+        sa.text(
+            "insert into quote_score_weeks (event_ticker, period_minutes, model_version, calibration_weeks,"
+            " moments, scored_at) values (:e, :p, 'v', 8, 1, :s) on conflict do nothing"
+        ),
+        {"e": event, "p": period, "s": scored_at},
+    )
+    for k in STRIKES:
+        conn.execute(
+            sa.text("insert into quote_scores values (:e, :p, 'v', :m, :k, 0.5, 0.5)"),
+            {"e": event, "p": period, "m": moment, "k": k},
+        )
+
+
+def test_a_trading_day_scored_from_daily_and_hourly_candles_counts_once(warehouse_engine):
+    """Issue 19 review: the daily candle of a Wednesday ends at midnight New York (Thursday 04:00 or 05:00
+    UTC), its hourly moment at 10:00 New York the same Wednesday: one trading day, two UTC dates. Keyed by
+    the UTC date, both counted and that day weighed twice in the learned weight."""
+    monday = FIRST_MONDAY
+    event = event_ticker_for_week(monday)
+    wednesday = monday + timedelta(days=2)
+    seed_week(warehouse_engine, monday, actual_of(0), survival(actual_of(0)), survival(actual_of(0)))
+    hourly = datetime.combine(wednesday, datetime.min.time().replace(hour=10), NEW_YORK)
+    daily = datetime.combine(wednesday + timedelta(days=1), datetime.min.time(), NEW_YORK)
+    with warehouse_engine.begin() as conn:
+        conn.execute(sa.text("delete from trading_quotes"))  # only the history's moments
+        _history_moment(conn, event, 60, hourly, scored_at=hourly + timedelta(days=30))
+        _history_moment(conn, event, 1440, daily, scored_at=hourly + timedelta(days=30))
+    history = scored_history(warehouse_engine, RUN_TIME)
+    assert [(h.event_ticker, h.moment) for h in history] == [(event, hourly)]  # the shorter candle is kept

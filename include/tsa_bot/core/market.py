@@ -86,6 +86,18 @@ def event_sunday(event_ticker: str) -> date:
     return date(2000 + int(code[:2]), _MONTH_NUMBERS[code[2:5]], int(code[5:]))
 
 
+# The daily run's scheduled time, New York: each day's trading moment is the first quote at or after it.
+RUN_TIME = time(9, 30)
+
+
+def trading_day(moment: datetime) -> date:
+    """The day whose daily run ``moment`` belongs to: the day of the last 09:30 New York at or before it.
+    A run at 09:31 and an hourly candle ending at 10:00 belong to their day; a daily candle ending at
+    midnight, after its day, to the day before. One key for a day's moment whatever its source."""
+    at = moment.astimezone(NEW_YORK)
+    return (at - timedelta(hours=RUN_TIME.hour, minutes=RUN_TIME.minute)).date()
+
+
 # The series' rule where Kalshi's own close time is not at hand: trading ends Sunday 23:59 New York.
 CLOSE_TIME = time(23, 59)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
@@ -28,6 +28,7 @@ import pandas as pd
 from tsa_bot.core.market import (
     NEW_YORK,
     ONE,
+    RUN_TIME,
     Level,
     OrderBook,
     event_close_time,
@@ -38,7 +39,6 @@ from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.quotes.interchange import QuoteRow
 
-RUN_TIME = time(9, 30)  # the DAG's scheduled run, America/New_York
 DEPTH = Decimal(100)  # contracts assumed offered at each candle's bid and ask
 FEES = FeeSchedule()  # KXTSAW: quadratic taker fee, multiplier 1
 

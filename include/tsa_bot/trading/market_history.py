@@ -9,9 +9,9 @@ What the warehouse knew strictly before the run's ``as_of``:
 - the quote history's moments (``quote_scores``, written by ``tsabot kalshi history --score`` and the
   ``tsa_market_history`` DAG through ``replay.scores``): for every settled week of downloaded or imported
   candles, at each day's trading moment, the model's point-in-time probability and the market's implied
-  one, the same two sides. Where a run and the history both have a moment of an event on the same UTC day,
-  the run's own counts (it is what the run traded); among history moments of a day, the latest scored
-  (the newest model version), then the shorter candle;
+  one, the same two sides. Where a run and the history both have a moment of an event on the same trading
+  day (``core.market.trading_day``), the run's own counts (it is what the run traded); among history
+  moments of a day, the latest scored (the newest model version), then the shorter candle;
 - the outcomes: the event's Monday-Sunday mean of TSA's *first-published* numbers known by ``as_of``
   (Kalshi's settlement value, strict ``>``), settled when TSA's schedule publishes the Sunday. This covers
   every strike of every priced week, held or not, in every mode; ``trading_settlements`` only has the
@@ -40,7 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.core.market import event_sunday
+from tsa_bot.core.market import event_sunday, trading_day
 from tsa_bot.core.publication import publication_time
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
@@ -84,7 +84,7 @@ class _Moment:
     model: dict[int, float]
     market: dict[int, float]
     from_history: bool
-    rank: tuple  # lower wins among the moments of one event and UTC day
+    rank: tuple  # lower wins among the moments of one event and trading day
 
 
 def _run_moments(conn: sa.Connection, as_of: datetime) -> list[_Moment]:
@@ -135,7 +135,7 @@ def _scored(engine: sa.Engine, as_of: datetime) -> list[tuple[ScoredWeek, bool]]
         return []
     best: dict[tuple[str, date], _Moment] = {}
     for m in found:
-        key = (m.event_ticker, m.moment.astimezone(UTC).date())
+        key = (m.event_ticker, trading_day(m.moment))  # one per trading day, daily and hourly candles alike
         if key not in best or m.rank < best[key].rank:
             best[key] = m
     daily = {c.day: c.passengers for c in first_published_as_of(engine, as_of)}
@@ -159,7 +159,8 @@ def _scored(engine: sa.Engine, as_of: datetime) -> list[tuple[ScoredWeek, bool]]
 
 def scored_history(engine: sa.Engine, as_of: datetime) -> list[ScoredWeek]:
     """Every scored moment of a week settled before ``as_of``, from what the warehouse knew then: the
-    runs' own and the quote history's, the run's own where both have an event's UTC day."""
+    runs' own and the quote history's, the run's own where both have an event's trading day
+    (``core.market.trading_day``: a daily and an hourly candle of one day are one day)."""
     return [h for h, _ in _scored(engine, as_of)]
 
 

@@ -16,10 +16,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.core.market import NEW_YORK
+from tsa_bot.core.market import NEW_YORK, trading_day
 from tsa_bot.core.scoring import brier
 from tsa_bot.pricing.market_implied import LadderQuote, MarketViewError, implied_probabilities
-from tsa_bot.replay.market import RUN_TIME
 from tsa_bot.ui.chart_cache import FingerprintCache
 
 DAG_ID = "tsa_daily"
@@ -458,19 +457,12 @@ def two_sided(bid: Any, ask: Any) -> bool:
     return bid is not None and ask is not None and 0 < bid <= ask < 1
 
 
-def _trading_day(moment: dt.datetime) -> dt.date:
-    """The replay's trading day of a history moment: the day whose 09:30 New York run it is the first
-    candle at or after (a daily candle ends at midnight, after its day)."""
-    at = moment.astimezone(NEW_YORK)
-    return (at - dt.timedelta(hours=RUN_TIME.hour, minutes=RUN_TIME.minute)).date()
-
-
 def _history_kept(runs: list[dict[str, Any]], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The history's rows of one moment per event and trading day, and none where a run has that day."""
     by_run = {(r["event_ticker"], r["moment"].astimezone(NEW_YORK).date()) for r in runs}
     best: dict[tuple[str, dt.date], tuple] = {}
     for h in history:
-        h["day"] = _trading_day(h["moment"])
+        h["day"] = trading_day(h["moment"])
         group = (h["period_minutes"], h["model_version"], h["moment"])
         rank = (-h["scored_at"].timestamp(), h["period_minutes"], h["model_version"], h["moment"])
         key = (h["event_ticker"], h["day"])
