@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tsa_bot.core.market import event_ticker_for_week, mondays_between
+from tsa_bot.core.market import event_ticker_for_week, mondays_between, trading_day
 from tsa_bot.core.publication import NEW_YORK, publication_time
 from tsa_bot.core.records import DailyCount
 from tsa_bot.forecast.cache import default_cache
@@ -202,10 +202,12 @@ def test_a_runs_own_quotes_win_over_the_history_for_its_event_and_day(
     event = event_ticker_for_week(dt.date(2025, 9, 8))
     before = [h for h in scored_history(warehouse_engine, AS_OF) if h.event_ticker == event]
     assert len(before) == 7
-    # A paper run on the Wednesday, 14:00 UTC: the same UTC day as Tuesday's close (04:00 UTC Wednesday).
+    # A paper run on the Wednesday, 14:00 UTC (10:00 New York): Wednesday's trading day, whose history
+    # moment is the simulator's daily candle ending 00:00 UTC Thursday (20:00 New York Wednesday), not
+    # Tuesday's ending 00:00 UTC Wednesday, though that one shares the run's UTC date.
     moment = dt.datetime(2025, 9, 10, 14, tzinfo=dt.UTC)
-    replaced = [h for h in before if h.moment.astimezone(dt.UTC).date() == moment.date()]
-    assert len(replaced) == 1
+    replaced = [h for h in before if trading_day(h.moment) == trading_day(moment)]
+    assert len(replaced) == 1 and replaced[0].moment == dt.datetime(2025, 9, 11, tzinfo=dt.UTC)
     strikes = sorted(replaced[0].model)[:5]
     with warehouse_engine.begin() as conn:
         conn.execute(
