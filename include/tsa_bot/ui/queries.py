@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tsa_bot.core.market import NEW_YORK, trading_day
+from tsa_bot.core.market import NEW_YORK, tradable_ask, tradable_bid, trading_day
 from tsa_bot.core.scoring import brier
 from tsa_bot.pricing.market_implied import LadderQuote, MarketViewError, implied_probabilities
 from tsa_bot.ui.chart_cache import FingerprintCache
@@ -452,9 +452,10 @@ def market_brier(conn: sa.Connection) -> dict[str, Any]:
 
 
 def two_sided(bid: Any, ask: Any) -> bool:
-    """A book both sides of which can be traded: 0 < bid <= ask < 1 (Kalshi reports no bid as 0, no
-    offer as 1)."""
-    return bid is not None and ask is not None and 0 < bid <= ask < 1
+    """A book both sides of which can be traded (``core.market``'s rule: no bid is 0, no offer is 1) and
+    not crossed: 0 < bid <= ask < 1."""
+    bid, ask = tradable_bid(bid), tradable_ask(ask)
+    return bid is not None and ask is not None and bid <= ask
 
 
 def _history_kept(runs: list[dict[str, Any]], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
