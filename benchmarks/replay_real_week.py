@@ -26,9 +26,9 @@ from replay_year import HEAD, summary_row  # the same table (benchmarks/ is on t
 
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
+from tsa_bot.pricing.execution import Execution
 from tsa_bot.quotes.interchange import read_quotes_file
 from tsa_bot.replay.commands import run_replay
-from tsa_bot.replay.execution import Execution
 from tsa_bot.trading.config import TradingConfig, parse_policy
 from tsa_bot.trading.policies import policy_names
 

@@ -32,10 +32,10 @@ from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.kalshi_sim.crowd import PRESETS
+from tsa_bot.pricing.execution import Execution
 from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
 from tsa_bot.replay.commands import run_replay
 from tsa_bot.replay.evidence import verdict
-from tsa_bot.replay.execution import Execution
 from tsa_bot.trading.config import TradingConfig, parse_policy
 
 ROOT = Path(__file__).resolve().parents[1]

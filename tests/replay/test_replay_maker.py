@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from test_replay_engine import FixedForecaster, _series
 
 from tsa_bot.core.market import NEW_YORK, Direction, Level, OrderBook, event_ticker_for_week
+from tsa_bot.pricing.execution import Execution, maker_price
 from tsa_bot.quotes.interchange import QuoteRow
 from tsa_bot.replay.engine import MODEL, replay
-from tsa_bot.replay.execution import FILL_SHARE, Execution, PostedOrder, fills, maker_price
+from tsa_bot.replay.execution import FILL_SHARE, PostedOrder, fills
 from tsa_bot.replay.market import event_histories
 from tsa_bot.replay.report import document
 from tsa_bot.trading.config import TradingConfig

@@ -20,10 +20,10 @@ from replay_real_week import made_up_tsa
 
 from tsa_bot.core.market import NEW_YORK, ONE, Level, event_close_time, event_ticker_for_week
 from tsa_bot.forecast.cache import default_cache
+from tsa_bot.pricing.execution import Execution
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.replay.commands import run_replay
 from tsa_bot.replay.engine import MODEL, replay
-from tsa_bot.replay.execution import Execution
 from tsa_bot.replay.market import DEPTH, event_histories
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.policies import policy_names

@@ -22,11 +22,11 @@ from tsa_bot.forecast.cache import PointCache, default_cache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.forecast.forecaster import DEFAULT_WORKERS, check_workers
+from tsa_bot.pricing.execution import Execution, parse_execution
 from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file
 from tsa_bot.quotes.sanity import check_ladders
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import BASELINE, MODEL, NOTHING, replay
-from tsa_bot.replay.execution import Execution, parse_execution
 from tsa_bot.replay.forecasts import Forecaster
 from tsa_bot.replay.market import event_histories
 from tsa_bot.trading.config import TradingConfig, parse_policy

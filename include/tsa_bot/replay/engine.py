@@ -27,6 +27,7 @@ from typing import Any
 
 from tsa_bot.core.market import ZERO, BookSide, Direction, on_yes_book
 from tsa_bot.core.publication import publication_time
+from tsa_bot.pricing.execution import Execution, maker_price
 from tsa_bot.pricing.fees import trade_fee
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
@@ -36,7 +37,7 @@ from tsa_bot.pricing.market_implied import (
     scored_market_probabilities,
 )
 from tsa_bot.pricing.quotes import price_strikes
-from tsa_bot.replay.execution import Execution, PostedOrder, fills, maker_price
+from tsa_bot.replay.execution import PostedOrder, fills
 from tsa_bot.replay.forecasts import Forecaster, known_days
 from tsa_bot.replay.market import FEES, EventHistory, Moment, settle_result, weekly_mean
 from tsa_bot.trading.book import position_pnl

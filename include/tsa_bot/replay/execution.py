@@ -3,9 +3,9 @@ or inside the bid and waits.
 
 Maker, as the replay models it (conservative, and point in time):
 
-- **Price.** The best bid of the side bought (YES: the YES bid; NO: the NO bid, 1 − the YES ask), one
-  :data:`TICK` inside when the spread is two ticks or more; never at or through the offer. A side nobody
-  bids is posted one tick under the offer; a book with neither side is not posted to.
+- **Price.** The live bot's rule, :func:`tsa_bot.pricing.execution.maker_price`: the best bid of the side
+  bought, one tick inside when the spread is two ticks or more; never at or through the offer. A side
+  nobody bids is posted one tick under the offer; a book with neither side is not posted to.
 - **Rest.** The order rests from the moment it is posted until the next moment, when what is left of it is
   cancelled and the policy decides again with what was filled. After the week's last moment it rests until
   the close and what is left is dropped (the live bot cancels every resting order before the close too):
@@ -24,29 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
-from enum import StrEnum
 
-from tsa_bot.core.errors import ValidationError
-from tsa_bot.core.market import ONE, ZERO, Direction, OrderBook
+from tsa_bot.core.market import ONE, Direction
 from tsa_bot.quotes.interchange import QuoteRow
 
-TICK = Decimal("0.01")  # KXTSAW's price step (whole cents)
 # The share of a candle's volume that traded through our price we assume was ours. A candle's volume is
 # every trade in it, at any price: a quarter is a guess that our resting order was one of a few at or
 # better than the prices traded, not the whole queue.
 FILL_SHARE = Decimal("0.25")
-
-
-class Execution(StrEnum):
-    TAKER = "taker"
-    MAKER = "maker"
-
-
-def parse_execution(text: str, flag: str = "--execution") -> Execution:
-    try:
-        return Execution(text)
-    except ValueError:
-        raise ValidationError(f"{flag} must be taker or maker, not {text!r}") from None
 
 
 @dataclass(frozen=True)
@@ -67,25 +52,6 @@ class MakerFill:
     order: PostedOrder
     at: datetime  # the end of the candle that traded through the order's price
     count: Decimal
-
-
-def maker_price(book: OrderBook, direction: Direction) -> Decimal | None:
-    """Where a maker order buying ``direction`` rests (see the module); None if the book gives no place."""
-    bids = book.yes_bids if direction == Direction.YES else book.no_bids
-    offers = book.asks(direction)
-    bid = max((lv.price for lv in bids), default=None)
-    offer = min((lv.price for lv in offers), default=None)
-    if bid is None and offer is None:
-        return None
-    if bid is None:
-        price = offer - TICK  # type: ignore[operator]
-    elif offer is None or offer - bid >= 2 * TICK:
-        price = bid + TICK
-    else:
-        price = bid
-    if not ZERO < price < ONE or (offer is not None and price >= offer):
-        return None
-    return price
 
 
 def traded_through(order: PostedOrder, row: QuoteRow) -> bool:

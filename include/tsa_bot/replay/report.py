@@ -9,9 +9,10 @@ from typing import Any
 
 from tsa_bot.core.market import ZERO
 from tsa_bot.core.scoring import brier
+from tsa_bot.pricing.execution import TICK
 from tsa_bot.replay.engine import BASELINE, ReplayRun, Score, Trade
 from tsa_bot.replay.evidence import RESAMPLES, SEED, bootstrap_total_ci, paired_differences, rounded, verdict
-from tsa_bot.replay.execution import FILL_SHARE, TICK
+from tsa_bot.replay.execution import FILL_SHARE
 from tsa_bot.replay.market import DEPTH, FEES, RUN_TIME
 
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

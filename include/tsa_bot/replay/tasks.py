@@ -14,8 +14,8 @@ from typing import Any
 from tsa_bot.core.errors import ValidationError, optional_date_range
 from tsa_bot.core.market import SERIES, event_sunday
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
+from tsa_bot.pricing.execution import Execution, parse_execution
 from tsa_bot.replay.commands import latest_replay_file, replay_range
-from tsa_bot.replay.execution import Execution, parse_execution
 from tsa_bot.trading.config import parse_policy
 
 DEFAULT_WEEKS = 52
