@@ -1,5 +1,6 @@
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from tsa_bot.warehouse.migrate import available_migrations, migrate
@@ -67,7 +68,8 @@ def test_0011_adds_the_traded_range_and_close_time_and_drops_scores_made_on_one_
                 " ('KXTSAW-26MAR22', 1440, 'v', '2026-03-17T04:00:00Z', 2600000, 0.9, 0.985)"
             )
         )
-    assert migrate(engine) == [11]
+    later = sorted(int(p.name[:4]) for p in MIGRATIONS_DIR.glob("*.sql") if int(p.name[:4]) > 10)
+    assert migrate(engine) == later  # 0011 first, then what came after it
     with engine.connect() as conn:
         row = conn.execute(sa.text("select * from quote_history")).mappings().one()
         scores = conn.execute(sa.text("select count(*) from quote_scores")).scalar_one()
@@ -77,3 +79,38 @@ def test_0011_adds_the_traded_range_and_close_time_and_drops_scores_made_on_one_
     assert prices == tuple(Decimal(p) for p in ("0.97", "1", "0.96", "0.98"))
     assert row["close_time"].isoformat() == "2026-03-23T03:59:00+00:00"
     assert (scores, weeks) == (0, 0)
+
+
+def test_0012_marks_every_earlier_order_and_decision_a_taker(empty_database_url, tmp_path):
+    """Upgrading a warehouse at 0011 that holds orders: each is a taker (every order was one before maker
+    execution), with no expiry and no amended order; a liquidity outside taker|maker is refused."""
+    from tsa_bot.warehouse.migrate import MIGRATIONS_DIR
+
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if int(path.name[:4]) <= 11:
+            (before / path.name).write_text(path.read_text())
+    engine = sa.create_engine(empty_database_url)
+    migrate(engine, before)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into trading_runs (run_id, mode, event_ticker, api_host)"
+                " values ('r1', 'paper', 'KXTSAW-26FEB15', 'h')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into trading_orders (run_id, mode, client_order_id, event_ticker, ticker, direction,"
+                " book_side, yes_price, count, status) values ('r1', 'paper', 'c1', 'KXTSAW-26FEB15',"
+                " 'KXTSAW-26FEB15-A2.30', 'yes', 'bid', 0.42, 3, 'executed')"
+            )
+        )
+    assert 12 in migrate(engine)
+    with engine.begin() as conn:
+        row = conn.execute(sa.text("select liquidity, expires_at, amends from trading_orders")).one()
+        assert tuple(row) == ("taker", None, None)
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.text("update trading_orders set liquidity = 'both'"))
+    engine.dispose()

@@ -1,8 +1,9 @@
 """Where orders go: the exchange (demo, live) or a local paper book (paper).
 
-Both answer the same three questions: what do we hold and have resting, place this decision, cancel
-that order. The paper broker fills against the run's snapshot of the book, as a taker, and never rests
-(its unfilled remainder is cancelled), so it has no stale orders to manage.
+Both answer the same questions: what do we hold and have resting, place this decision, amend that resting
+order to this decision, cancel that order. The paper broker fills a taker order against the run's snapshot
+of the book (its unfilled remainder is cancelled); a maker (post-only) order rests in the ledger, and
+later runs fill it against their snapshots (:func:`tsa_bot.trading.maker.paper_maker_fills`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Placement:
     filled: Decimal
     already_existed: bool
     fills: tuple[FillRecord, ...]
+    total_count: Decimal | None = None  # the order's count as the exchange states it, if not the decision's
 
 
 class Broker(Protocol):
@@ -42,6 +44,11 @@ class Broker(Protocol):
 
     def place(self, decision: Decision, request: OrderRequest) -> Placement:
         """Send ``request``, the decision's order (``decision.order_request``), and say how it went."""
+        ...
+
+    def amend(self, stale: RestingOrder, decision: Decision, request: OrderRequest) -> Placement:
+        """Turn the resting order ``stale`` (an earlier run's) into ``request``, the decision's order: its
+        price, its remaining count and our ``client_order_id`` for it."""
         ...
 
     def cancel(self, order_id: str) -> bool: ...
@@ -58,7 +65,27 @@ def _resting_from(order: Order, ours: Mapping[str, Mapping[str, Any]]) -> Restin
     else:  # not ours and the book side is not reported: count the dearer direction's collateral
         price = max(order.yes_price_dollars, order.no_price_dollars)
     return RestingOrder(
-        order.order_id, order.client_order_id, order.ticker, direction, order.remaining_count_fp, price
+        order.order_id,
+        order.client_order_id,
+        order.ticker,
+        direction,
+        order.remaining_count_fp,
+        price,
+        order.fill_count_fp,
+    )
+
+
+def _resting_from_row(row: Mapping[str, Any]) -> RestingOrder:
+    """A resting order of the paper ledger, priced in the direction it buys."""
+    price = row["yes_price"] if row["direction"] == Direction.YES else 1 - row["yes_price"]
+    return RestingOrder(
+        row["order_id"] or "",
+        row["client_order_id"],
+        row["ticker"],
+        row["direction"],
+        row["count"] - row["filled_count"],
+        price,
+        row["filled_count"],
     )
 
 
@@ -110,7 +137,10 @@ class ExchangeBroker:
 
 
 class PaperBroker:
-    """Fills locally against the snapshot, consuming liquidity so two orders cannot take the same level."""
+    """Fills locally against the snapshot, consuming liquidity so two orders cannot take the same level.
+
+    ``paper_resting``: the ledger's resting paper orders (every event: total exposure counts them all).
+    """
 
     mode = "paper"
 
@@ -121,26 +151,35 @@ class PaperBroker:
         paper_fills: list[Mapping[str, Any]],
         settled: set[str],
         bankroll: Decimal,
+        paper_resting: list[Mapping[str, Any]] | None = None,
     ):
         self.snapshot = snapshot
         self.fees = fees
         self._fills = paper_fills
         self._settled = settled
         self._bankroll = bankroll
+        self._resting = [_resting_from_row(r) for r in paper_resting or ()]
         self._taken: dict[tuple[str, str, Decimal], Decimal] = {}
 
     def resting(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> list[RestingOrder]:
-        return []
+        return [o for o in self._resting if in_event(o.ticker, event_ticker)]
 
     def exposure(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> ExposureState:
         book = open_positions(self._fills, self._settled)
         holdings = {ticker: Holding(p["position"], p["exposure"]) for ticker, p in book.items()}
         # Settled markets are already in the bankroll through their P&L (net of fees).
         spent = sum((p["exposure"] + p["fees"] for p in book.values()), ZERO)
-        return ExposureState(holdings, (), ZERO, self._bankroll - spent)
+        return ExposureState(holdings, tuple(self._resting), ZERO, self._bankroll - spent)
+
+    def amend(self, stale: RestingOrder, decision: Decision, request: OrderRequest) -> Placement:
+        """On paper an amend is the old order's end and a new order resting in its place."""
+        self._resting = [o for o in self._resting if o.client_order_id != stale.client_order_id]
+        return self.place(decision, request)
 
     def place(self, decision: Decision, request: OrderRequest) -> Placement:
         assert decision.limit_price is not None and decision.client_order_id is not None
+        if request.post_only:  # priced at or inside the bid of this snapshot: it rests, as on the exchange
+            return Placement(f"paper-{decision.client_order_id}", "resting", ZERO, False, ())
         book = next(b for b in self.snapshot.books if b.ticker == decision.ticker)
         asks = book.asks(decision.direction)
         order_id = f"paper-{decision.client_order_id}"
@@ -174,4 +213,7 @@ class PaperBroker:
         return Placement(order_id, "executed" if remaining == 0 else "canceled", filled, False, tuple(fills))
 
     def cancel(self, order_id: str) -> bool:
-        return False
+        """A resting paper order ends here; the caller marks it cancelled in the ledger."""
+        before = len(self._resting)
+        self._resting = [o for o in self._resting if o.order_id != order_id]
+        return len(self._resting) < before

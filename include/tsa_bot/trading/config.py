@@ -9,7 +9,9 @@
 - ``live``: orders go to production. Refused unless enabled in the configuration *and* asked for in
   the run's params.
 
-The sizing policy is a name in :data:`tsa_bot.trading.policies.POLICIES`. A backfill run is always paper and
+The sizing policy is a name in :data:`tsa_bot.trading.policies.POLICIES`; the execution
+(:class:`~tsa_bot.pricing.execution.Execution`: ``taker`` or ``maker``) says how its orders reach what it
+wants to hold. A backfill run is always paper and
 contacts no exchange at all (see ``trading.steps``). Which client each mode gets, and the guard on its host,
 is :mod:`tsa_bot.kalshi.factories`.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.core.market import TradingMode
+from tsa_bot.pricing.execution import Execution
 from tsa_bot.trading.policies import DEFAULT_POLICY, POLICIES
 from tsa_bot.trading.risk import RiskLimits
 
@@ -34,6 +37,14 @@ def parse_policy(raw: Any, source: str) -> str:
     if name not in POLICIES:
         raise ConfigurationError(f"{source} must be one of {', '.join(POLICIES)}, not '{raw}'")
     return name
+
+
+def parse_execution_setting(raw: Any, source: str) -> Execution:
+    """``taker`` or ``maker`` (``source`` names the setting in errors)."""
+    try:
+        return Execution(str(raw).strip().lower())
+    except ValueError:
+        raise ConfigurationError(f"{source} must be taker or maker, not '{raw}'") from None
 
 
 # The RiskLimits amounts; each is also read from TSABOT_<NAME> in the environment and <name> in params.
@@ -69,6 +80,7 @@ class TradingConfig:
     backfill: bool = False  # a backfill run: paper, and no exchange contacted at all
     policy: str = DEFAULT_POLICY  # how decide sizes an event: a name in trading.policies.POLICIES
     market_weight: Decimal = Decimal("0.5")  # the market's weight in the blend (the replay learns it)
+    execution: Execution = Execution.TAKER  # how orders reach the policy's holding (pricing.execution)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -76,8 +88,8 @@ class TradingConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TradingConfig:
-        """Read ``TSABOT_TRADING_MODE``, ``TSABOT_LIVE_TRADING_ENABLED``, ``TSABOT_KILL_SWITCH``
-        and ``TSABOT_MAX_*``."""
+        """Read ``TSABOT_TRADING_MODE``, ``TSABOT_LIVE_TRADING_ENABLED``, ``TSABOT_KILL_SWITCH``,
+        ``TSABOT_MAX_*``, ``TSABOT_POLICY`` and ``TSABOT_EXECUTION``."""
         env = os.environ if env is None else env
 
         def flag(name: str) -> bool:
@@ -98,11 +110,15 @@ class TradingConfig:
         policy = DEFAULT_POLICY
         if env.get("TSABOT_POLICY"):
             policy = parse_policy(env["TSABOT_POLICY"], "TSABOT_POLICY")
+        execution = Execution.TAKER
+        if env.get("TSABOT_EXECUTION", "").strip():
+            execution = parse_execution_setting(env["TSABOT_EXECUTION"], "TSABOT_EXECUTION")
         return cls(
             mode=TradingMode(mode),
             live_enabled=flag("TSABOT_LIVE_TRADING_ENABLED"),
             limits=limits,
             policy=policy,
+            execution=execution,
         )
 
     @classmethod
@@ -112,7 +128,8 @@ class TradingConfig:
         """The environment's configuration with the DAG run's params laid over it.
 
         Keys: ``mode``, ``kelly_fraction``, ``min_edge``, the ``max_*`` limits, ``kill_switch``,
-        ``backfill``, ``policy``, ``market_weight`` (``live`` is read by ``kalshi.factories.live_allowed``).
+        ``backfill``, ``policy``, ``market_weight``, ``execution`` (``live`` is read by
+        ``kalshi.factories.live_allowed``).
         A missing or null key keeps the environment's value. Numbers may arrive as strings or floats
         (JSON): each goes through ``Decimal(str(x))``. A kill switch set in the environment cannot be
         turned off by a param. A backfill is always paper.
@@ -149,6 +166,11 @@ class TradingConfig:
             backfill=backfill,
             policy=parse_policy(params["policy"], "param policy") if given("policy") else base.policy,
             market_weight=number("market_weight", base.market_weight, at_most=Decimal(1)),
+            execution=(
+                parse_execution_setting(params["execution"], "param execution")
+                if given("execution")
+                else base.execution
+            ),
         )
 
 

@@ -55,6 +55,7 @@ class Decision:
     kelly_contracts: Decimal | None
     client_order_id: str | None
     reason: str
+    liquidity: str = "taker"  # taker | maker (a post-only order resting at the bid: trading.maker)
 
     @property
     def direction(self) -> Direction:
@@ -71,11 +72,21 @@ class Decision:
             self.fee_per_contract,
         )
 
-    def order_request(self, time_in_force: str) -> OrderRequest:
-        """The V2 order: buy YES at p is ``bid @ p``; buy NO at q is ``ask @ 1 - q``."""
+    def order_request(self, time_in_force: str, *, expiration_time: int | None = None) -> OrderRequest:
+        """The V2 order: buy YES at p is ``bid @ p``; buy NO at q is ``ask @ 1 - q``; a maker decision's
+        order is ``post_only``. ``expiration_time`` (Unix seconds) only on a good-till-canceled order."""
         assert self.limit_price is not None and self.client_order_id is not None
         book_side, price = on_yes_book(self.direction, self.limit_price)
-        return OrderRequest(self.ticker, self.client_order_id, book_side, self.count, price, time_in_force)
+        return OrderRequest(
+            self.ticker,
+            self.client_order_id,
+            book_side,
+            self.count,
+            price,
+            time_in_force,
+            post_only=self.liquidity == "maker",
+            expiration_time=expiration_time if time_in_force == "good_till_canceled" else None,
+        )
 
 
 def _none(quote: StrikeQuote, event_ticker: str, reason: str, **kw) -> Decision:

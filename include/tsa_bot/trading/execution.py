@@ -8,6 +8,12 @@
 - :func:`adopt_orders`: any order of ours on the exchange the warehouse lacks or never heard back about,
   from any run, is recorded, so that it is counted, its fills are synced, and a stale remainder is
   cancelled. Our ``client_order_id`` s are recognisable (:func:`tsa_bot.trading.decide.is_our_order_id`).
+- Maker execution keeps an earlier run's resting order where the new decision still wants that market and
+  direction: :func:`execute` amends it (new price, new remaining, this run's ``client_order_id``) instead of
+  cancelling and placing again, and :func:`cancel_unwanted` cancels the others. The amended order's row
+  names the row it replaced (``amends``), which is marked ``amended``; a lost amend answer is found again
+  by its new ``client_order_id`` like a lost placement.
+- :func:`fill_paper_resting`: the paper book's resting (maker) orders fill against a later run's snapshot.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,7 +35,8 @@ from tsa_bot.kalshi.errors import KalshiError
 from tsa_bot.trading import store
 from tsa_bot.trading.brokers import Broker
 from tsa_bot.trading.decide import Decision, is_our_order_id
-from tsa_bot.trading.risk import ExposureState, check_order
+from tsa_bot.trading.maker import order_expiry, paper_maker_fills
+from tsa_bot.trading.risk import ExposureState, RestingOrder, check_order
 from tsa_bot.trading.run import TradingRun
 from tsa_bot.trading.store import FillRecord
 
@@ -68,6 +76,17 @@ def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_tic
     with engine.begin() as conn:
         ours = store.our_orders(conn, event_ticker, mode)
         for order in on_exchange:
+            # An amend keeps the exchange's order and gives it a new client_order_id: a row under an older
+            # one of ours is the order before the amend (the amend's answer may have been lost).
+            for coid, row in ours.items():
+                replaced = row["order_id"] == order.order_id and coid != order.client_order_id
+                if replaced and row["status"] not in ("amended", "canceled", "executed", "unsent"):
+                    store.set_order_status(
+                        conn,
+                        "amended",
+                        f"amended into {order.client_order_id} (found on the exchange by run {run_id})",
+                        client_order_id=coid,
+                    )
             known = ours.get(order.client_order_id)
             if known is not None and known["order_id"]:
                 continue
@@ -91,7 +110,12 @@ def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_tic
 def sync_fills(engine: sa.Engine, client: KalshiClient, event_ticker: str, mode: str) -> int:
     """Fetch the exchange's fills of every order we placed in the event (resting orders fill later)."""
     with engine.begin() as conn:
-        orders = [o for o in store.our_orders(conn, event_ticker, mode).values() if o["order_id"]]
+        # An amended row's order lives on under the row that amended it, which fetches its fills.
+        orders = [
+            o
+            for o in store.our_orders(conn, event_ticker, mode).values()
+            if o["order_id"] and o["status"] != "amended"
+        ]
     added = 0
     for o in orders:
         fills = [
@@ -115,22 +139,75 @@ def sync_fills(engine: sa.Engine, client: KalshiClient, event_ticker: str, mode:
     return added
 
 
-def cancel_stale(
-    broker: Broker, engine: sa.Engine, run_id: str, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]
-) -> int:
-    """Cancel our resting orders in this event placed by earlier runs: this run re-decides from scratch."""
-    count = 0
+def stale_orders(
+    broker: Broker, run_id: str, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]
+) -> list[RestingOrder]:
+    """Our resting orders in this event placed by earlier runs (not by hand, not this run's decisions)."""
+    out = []
     for order in broker.resting(event_ticker, ours):
         mine = ours.get(order.client_order_id)
         if mine is None or (mine["run_id"] == run_id and mine["decision_id"] is not None):
             continue  # not ours (manual), or one of this run's decisions on a retry
-        broker.cancel(order.order_id)
-        with engine.begin() as conn:
-            store.set_order_status(
-                conn, "canceled", f"stale: superseded by run {run_id}", order_id=order.order_id
+        out.append(order)
+    return out
+
+
+def cancel_order(broker: Broker, engine: sa.Engine, order: RestingOrder, reason: str) -> None:
+    """Cancel one resting order of ours and say why in the ledger (an already-gone order is fine)."""
+    broker.cancel(order.order_id)
+    with engine.begin() as conn:
+        store.set_order_status(conn, "canceled", reason, client_order_id=order.client_order_id)
+
+
+def cancel_stale(
+    broker: Broker, engine: sa.Engine, run_id: str, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]
+) -> int:
+    """Cancel our resting orders in this event placed by earlier runs: this run re-decides from scratch."""
+    stale = stale_orders(broker, run_id, event_ticker, ours)
+    for order in stale:
+        cancel_order(broker, engine, order, f"stale: superseded by run {run_id}")
+    return len(stale)
+
+
+def fill_paper_resting(run: TradingRun) -> int:
+    """Fill the paper book's resting orders in the run's event that its snapshot shows were met (as a maker:
+    :func:`tsa_bot.trading.maker.paper_maker_fills`), and expire those past their expiry; returns the fills.
+
+    Idempotent: a fill's id is the order's and the snapshot's, so a retried step adds nothing.
+    """
+    snapshot = run.market_snapshot()
+    taken_at = snapshot.taken_at or run.moment
+    added = 0
+    with run.engine.begin() as conn:
+        resting = store.resting_orders(conn, "paper", run.event_ticker)
+        met = paper_maker_fills(resting, replace(snapshot, taken_at=taken_at), snapshot.fees)
+        for f in met:
+            record = FillRecord(
+                f"{f.order_id}-maker-{taken_at.isoformat()}",
+                f.order_id,
+                f.client_order_id,
+                f.ticker,
+                f.book_side,
+                f.count,
+                f.yes_price,
+                f.fee,
+                False,
+                taken_at,
             )
-        count += 1
-    return count
+            if store.save_fills(conn, "paper", run.event_ticker, [record]):
+                row = next(r for r in resting if r["client_order_id"] == f.client_order_id)
+                store.set_filled(conn, f.client_order_id, row["filled_count"] + f.count)
+                added += 1
+        for row in resting:
+            if row["expires_at"] is not None and row["expires_at"] <= taken_at:
+                store.set_order_status(
+                    conn,
+                    "canceled",
+                    "expired: resting orders end before the market closes",
+                    client_order_id=row["client_order_id"],
+                    only_from="resting",
+                )
+    return added
 
 
 def execute(
@@ -140,8 +217,12 @@ def execute(
     existing: Mapping[str, Any] | None,
     broker: Broker,
     state: ExposureState,
+    replaces: RestingOrder | None = None,
 ) -> tuple[str, Decimal, bool]:
     """Risk-check, then place at most once; ``existing`` is the ledger's row of the order, if any.
+
+    ``replaces``: an earlier run's resting order in the same market and direction, amended into this
+    decision's order instead of placing a new one. ``state`` must not count it (the caller took it out).
 
     Returns (``orders`` | ``already_placed`` | ``rejected``, contracts filled, sent now): ``sent now`` is
     True only for an order this call sent, the one case the caller's exposure does not yet contain.
@@ -165,13 +246,22 @@ def execute(
                 store.save_rejection(conn, run_id, decision_id, d.ticker, "risk", v.code, v.reason, numbers)
         return "rejected", ZERO, False
 
-    request = d.order_request(config.time_in_force)
+    # An exchange's expiry is on its clock (now); the paper book's on the run's moment (a backfill's past).
+    now = run.moment if broker.mode == "paper" else datetime.now(UTC)
+    request = d.order_request(config.time_in_force, expiration_time=order_expiry(d.event_ticker, now))
+    amends = replaces.client_order_id if replaces is not None else None
     with engine.begin() as conn:  # the ledger first: an order is never sent without its row
         store.record_intent(
-            conn, run_id=run_id, decision_id=decision_id, mode=broker.mode, d=d, request=request
+            conn,
+            run_id=run_id,
+            decision_id=decision_id,
+            mode=broker.mode,
+            d=d,
+            request=request,
+            amends=amends,
         )
     try:
-        placement = broker.place(d, request)
+        placement = broker.place(d, request) if replaces is None else broker.amend(replaces, d, request)
     except KalshiError as exc:
         if exc.retryable:
             raise  # the task retries; the same client_order_id keeps it idempotent
@@ -208,8 +298,16 @@ def execute(
             status=placement.status,
             filled=placement.filled,
             already_existed=placement.already_existed,
+            total_count=placement.total_count,
         )
         store.save_fills(conn, broker.mode, d.event_ticker, placement.fills)
+        if replaces is not None:
+            store.set_order_status(
+                conn,
+                "amended",
+                f"amended into {d.client_order_id} by run {run_id}",
+                client_order_id=replaces.client_order_id,
+            )
     # An order that already existed was on the exchange when the exposure was read: it is counted there.
     outcome = "already_placed" if placement.already_existed else "orders"
     return outcome, placement.filled, not placement.already_existed

@@ -39,6 +39,7 @@ class RestingOrder:
     direction: str  # yes | no
     remaining: Decimal
     price: Decimal  # of the direction bought
+    filled: Decimal = ZERO  # filled so far: an amend states filled + the new remaining
 
     @property
     def collateral(self) -> Decimal:

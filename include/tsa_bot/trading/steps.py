@@ -13,8 +13,11 @@ effect writes the same rows and never sends a second order.
   returns ``{"skipped": reason}``. A backfill run contacts no exchange: it reuses the latest snapshot
   of the event recorded by ``as_of``, or skips.
 - ``price_step`` saves one quote per strike (``trading_quotes``).
-- ``decide_step`` adopts and cancels stale resting orders of earlier runs, then saves one decision per
-  strike. A policy that learns the market's weight (``blend``, ``guarded``) gets the weight of
+- ``decide_step`` adopts and (taker) cancels stale resting orders of earlier runs, then saves one decision
+  per strike. With maker execution each buy becomes a post-only order at the bid (:mod:`.maker`), and the
+  stale orders stay until ``place_step``: it amends the one in a market and direction still wanted, and
+  cancels the rest; the decision is made as if they were gone (the run re-decides from scratch either way).
+  A policy that learns the market's weight (``blend``, ``guarded``) gets the weight of
   ``market_history``: the run's pinned ``market_weight`` param, else learned from weeks settled before its
   ``as_of``, else the default.
   Once done it is not recomputed: after orders are placed the exposure it sized against changed.
@@ -41,6 +44,7 @@ from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiNotFound
 from tsa_bot.kalshi.factories import guard
 from tsa_bot.kalshi.hosts import host_of
+from tsa_bot.pricing.execution import Execution
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
 from tsa_bot.trading import store
@@ -50,11 +54,15 @@ from tsa_bot.trading.config import TradingConfig, TradingMode
 from tsa_bot.trading.decide import decide
 from tsa_bot.trading.execution import (
     adopt_orders,
+    cancel_order,
     cancel_stale,
     execute,
     exposure_lock,
+    fill_paper_resting,
+    stale_orders,
     sync_fills,
 )
+from tsa_bot.trading.maker import as_maker
 from tsa_bot.trading.market_history import market_weight_for
 from tsa_bot.trading.policies import POLICIES
 from tsa_bot.trading.risk import ExposureState, RestingOrder
@@ -202,16 +210,21 @@ def _open_book(conn: sa.Connection, run: TradingRun, client: KalshiClient | None
         settled = store.settled_tickers(conn, mode)
         bankroll = run.config.paper_bankroll + store.realised_pnl_total(conn, mode)
         snapshot = run.market_snapshot()
-        return PaperBroker(snapshot, snapshot.fees, paper_fills, settled, bankroll), realised_today
+        resting = store.resting_orders(conn, mode)
+        broker = PaperBroker(snapshot, snapshot.fees, paper_fills, settled, bankroll, resting)
+        return broker, realised_today
     if client is None:
         raise ConfigurationError(f"a {mode} run needs a Kalshi client to trade")
     return ExchangeBroker(client, mode), realised_today
 
 
 def _catch_up(run: TradingRun, client: KalshiClient | None) -> None:
-    """Demo and live: record orders of ours the warehouse never heard back about (this run's or another's),
-    and the fills of every order of the event, before exposure is read."""
-    if run.config.mode is not TradingMode.PAPER and client is not None:
+    """Before exposure is read. Demo and live: record orders of ours the warehouse never heard back about
+    (this run's or another's), and the fills of every order of the event. Paper: fill the resting (maker)
+    orders this run's snapshot shows were met."""
+    if run.config.mode is TradingMode.PAPER:
+        fill_paper_resting(run)
+    elif client is not None:
         adopt_orders(client, run.engine, run.run_id, run.event_ticker, run.mode)
         sync_fills(run.engine, client, run.event_ticker, run.mode)
 
@@ -250,15 +263,26 @@ def decide_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, An
             broker, realised_today = _open_book(conn, run, client)
             quotes = store.load_quotes(conn, run.run_id)
             ours = store.our_orders(conn, run.event_ticker, run.mode)
-        cancelled = cancel_stale(broker, run.engine, run.run_id, run.event_ticker, ours)
+        maker = config.execution is Execution.MAKER
+        cancelled, kept = 0, []
+        if maker:  # place_step amends or cancels them; the decision is made as if they were gone
+            kept = stale_orders(broker, run.run_id, run.event_ticker, ours)
+        else:
+            cancelled = cancel_stale(broker, run.engine, run.run_id, run.event_ticker, ours)
         state = broker.exposure(run.event_ticker, ours)
-        state = ExposureState(state.holdings, state.resting, realised_today, state.bankroll)
+        gone = {o.client_order_id for o in kept}
+        resting = tuple(o for o in state.resting if o.client_order_id not in gone)
+        state = ExposureState(state.holdings, resting, realised_today, state.bankroll)
         decisions = decide(run.run_id, quotes, snapshot, state, config, weight_note=weight_note)
+        if maker:
+            books = {b.ticker: b for b in snapshot.books}
+            decisions = [as_maker(d, books[d.ticker], snapshot.fees) for d in decisions]
     result = {
         **run.base(),
         "decisions": len(decisions),
         "buys": sum(1 for d in decisions if d.action != Action.NONE),
         "cancelled_stale": cancelled,
+        "execution": config.execution.value,
         **weighed,
     }
     with run.engine.begin() as conn:  # all the decisions or none, and the step marked done with them
@@ -296,15 +320,31 @@ def place_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any
             "already_placed": 0,
             "rejected": 0,
             "filled": "0",
+            "amended": 0,
+            "cancelled_stale": 0,
         }
         filled_total = ZERO
+        replaceable = _settle_stale_orders(run, broker, decisions, ours, result)
+        gone = {o.client_order_id for group in replaceable.values() for o in group}
+        state = replace(state, resting=tuple(o for o in state.resting if o.client_order_id not in gone))
         for decision_id, d in decisions:
             assert d.client_order_id is not None
             existing = ours.get(d.client_order_id)  # the ledger's row: in the event, in the run's mode
-            if d.ticker in rejected_before and (existing is None or not existing["order_id"]):
-                result["rejected"] += 1  # rejected on an earlier attempt: the verdict stands
-                continue
-            outcome, filled, sent_now = execute(run, d, decision_id, existing, broker, state)
+            stale = replaceable.pop((d.ticker, d.direction), [])
+            placed_before = existing is not None and bool(existing["order_id"])
+            amend = None
+            if d.ticker in rejected_before and not placed_before:
+                outcome, filled, sent_now = "rejected", ZERO, False  # the earlier attempt's verdict stands
+            else:
+                amend = stale[0] if stale and not placed_before else None
+                outcome, filled, sent_now = execute(run, d, decision_id, existing, broker, state, amend)
+            # Every stale order not amended into this decision's order ends here.
+            for order in stale if amend is None or outcome == "rejected" else stale[1:]:
+                why = f"stale: not amended by run {run.run_id} ({outcome})"
+                cancel_order(broker, run.engine, order, why)
+                result["cancelled_stale"] += 1
+            if amend is not None and outcome == "orders":
+                result["amended"] += 1
             if outcome == "already_placed" and first_record:
                 outcome = "orders"  # placed by an earlier, interrupted attempt of this same run
             result[outcome] += 1
@@ -325,6 +365,29 @@ def place_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any
             with run.engine.begin() as conn:
                 store.record_step(conn, run.run_id, "place", result)
     return result
+
+
+def _settle_stale_orders(
+    run: TradingRun,
+    broker: Broker,
+    decisions: list[tuple[int, Any]],
+    ours: Mapping[str, Mapping[str, Any]],
+    result: dict[str, Any],
+) -> dict[tuple[str, str], list[RestingOrder]]:
+    """Maker execution: earlier runs' resting orders in the event, by market and direction. Those no decision
+    of this run still wants are cancelled here (first: that frees their exposure); the others are returned
+    for :func:`execute` to amend into the decision's order. Taker runs cancelled them in ``decide_step``."""
+    if run.config.execution is not Execution.MAKER:
+        return {}
+    wanted = {(d.ticker, d.direction) for _, d in decisions}
+    by_key: dict[tuple[str, str], list[RestingOrder]] = {}
+    for order in stale_orders(broker, run.run_id, run.event_ticker, ours):
+        if (order.ticker, order.direction) in wanted:
+            by_key.setdefault((order.ticker, order.direction), []).append(order)
+        else:
+            cancel_order(broker, run.engine, order, f"stale: run {run.run_id} no longer wants it")
+            result["cancelled_stale"] += 1
+    return by_key
 
 
 def reconcile_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any]:
@@ -370,8 +433,12 @@ def reconcile_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str,
     final = {
         **run.base(),
         "decisions": steps.get("decide", {}).get("decisions", 0),
-        "cancelled_stale": steps.get("decide", {}).get("cancelled_stale", 0),
-        **{k: steps.get("place", {}).get(k, 0) for k in ("orders", "already_placed", "rejected", "filled")},
+        "cancelled_stale": steps.get("decide", {}).get("cancelled_stale", 0)
+        + steps.get("place", {}).get("cancelled_stale", 0),
+        **{
+            k: steps.get("place", {}).get(k, 0)
+            for k in ("orders", "already_placed", "rejected", "filled", "amended")
+        },
     }
     final.update(fills=fills, positions=recorded)
     with run.engine.begin() as conn:
@@ -399,5 +466,16 @@ def settle_step(
         if m.result in ("yes", "no")
     }
     with engine.begin() as conn:
+        if mode == TradingMode.PAPER.value and outcomes:
+            # The paper book's resting orders end with the market, as the exchange's do at its close.
+            for row in store.resting_orders(conn, mode, event_ticker):
+                if row["ticker"] in outcomes:
+                    store.set_order_status(
+                        conn,
+                        "canceled",
+                        "the market closed",
+                        client_order_id=row["client_order_id"],
+                        only_from="resting",
+                    )
         recorded, total = settle_book(conn, mode, event_ticker, outcomes)
     return {"event_ticker": event_ticker, "mode": mode, "positions_settled": recorded, "pnl": str(total)}

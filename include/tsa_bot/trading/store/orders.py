@@ -20,13 +20,14 @@ def save_decision(conn: sa.Connection, run_id: str, d: Decision) -> int:
         sa.text(
             "insert into trading_decisions (run_id, event_ticker, ticker, strike, fair_yes, raw_fair_yes,"
             " action, count, limit_price, fee_per_contract, ev_per_contract, kelly_contracts,"
-            " client_order_id, reason)"
-            " values (:r, :e, :t, :k, :f, :rf, :a, :c, :lp, :fee, :ev, :kc, :coid, :why)"
+            " client_order_id, reason, liquidity)"
+            " values (:r, :e, :t, :k, :f, :rf, :a, :c, :lp, :fee, :ev, :kc, :coid, :why, :liq)"
             " on conflict (run_id, ticker) do update set fair_yes = excluded.fair_yes,"
             " raw_fair_yes = excluded.raw_fair_yes, action = excluded.action, count = excluded.count,"
             " limit_price = excluded.limit_price, fee_per_contract = excluded.fee_per_contract,"
             " ev_per_contract = excluded.ev_per_contract, kelly_contracts = excluded.kelly_contracts,"
-            " client_order_id = excluded.client_order_id, reason = excluded.reason, created_at = now()"
+            " client_order_id = excluded.client_order_id, reason = excluded.reason,"
+            " liquidity = excluded.liquidity, created_at = now()"
             # A decision that was acted on is history: a retried run must not rewrite it.
             " where trading_decisions.action = 'none'"
             " returning id"
@@ -46,6 +47,7 @@ def save_decision(conn: sa.Connection, run_id: str, d: Decision) -> int:
             "kc": d.kelly_contracts,
             "coid": d.client_order_id,
             "why": d.reason,
+            "liq": d.liquidity,
         },
     ).scalar_one_or_none()
     if new_id is not None:
@@ -78,6 +80,7 @@ def load_decisions(conn: sa.Connection, run_id: str) -> list[tuple[int, Decision
                 kelly_contracts=r["kelly_contracts"],
                 client_order_id=r["client_order_id"],
                 reason=r["reason"],
+                liquidity=r["liquidity"],
             ),
         )
         for r in rows
@@ -133,14 +136,17 @@ def save_order(
     status: str,
     filled: Decimal,
     already_existed: bool,
+    total_count: Decimal | None = None,
 ) -> None:
+    """The exchange's answer about an order. ``total_count``: the order's count as the exchange states it,
+    when it differs from the decision's (an amended order counts its fills from before the amend)."""
     conn.execute(
         sa.text(
             "insert into trading_orders (run_id, decision_id, mode, client_order_id, order_id, event_ticker,"
             " ticker, direction, book_side, yes_price, count, filled_count, status, already_existed)"
             " values (:r, :d, :m, :coid, :oid, :e, :t, :dir, :bs, :yp, :c, :f, :s, :ae)"
             " on conflict (client_order_id) do update set order_id = excluded.order_id,"
-            " filled_count = excluded.filled_count, status = excluded.status,"
+            " filled_count = excluded.filled_count, status = excluded.status, count = excluded.count,"
             " already_existed = trading_orders.already_existed or excluded.already_existed,"
             " updated_at = now()"
         ),
@@ -155,7 +161,7 @@ def save_order(
             "dir": d.direction,
             "bs": book_side,
             "yp": yes_price,
-            "c": d.count,
+            "c": d.count if total_count is None else total_count,
             "f": filled,
             "s": status,
             "ae": already_existed,
@@ -171,13 +177,18 @@ def record_intent(
     mode: str,
     d: Decision,
     request: OrderRequest,
+    amends: str | None = None,
 ) -> None:
-    """The ledger's first word on an order, written before it is sent: ``pending``, no exchange id yet."""
+    """The ledger's first word on an order, written before it is sent: ``pending``, no exchange id yet.
+
+    ``amends``: the ``client_order_id`` of the resting order this one replaces by an amend.
+    """
     conn.execute(
         sa.text(
             "insert into trading_orders (run_id, decision_id, mode, client_order_id, event_ticker, ticker,"
-            " direction, book_side, yes_price, count, status)"
-            " values (:r, :d, :m, :coid, :e, :t, :dir, :bs, :yp, :c, 'pending')"
+            " direction, book_side, yes_price, count, status, liquidity, expires_at, amends)"
+            " values (:r, :d, :m, :coid, :e, :t, :dir, :bs, :yp, :c, 'pending', :liq,"
+            " to_timestamp(:exp), :am)"
             " on conflict (client_order_id) do nothing"
         ),
         {
@@ -191,6 +202,9 @@ def record_intent(
             "bs": request.book_side,
             "yp": request.price,
             "c": request.count,
+            "liq": "maker" if request.post_only else "taker",
+            "exp": request.expiration_time,
+            "am": amends,
         },
     )
 
@@ -261,6 +275,20 @@ def set_filled(conn: sa.Connection, client_order_id: str, filled: Decimal) -> No
         ),
         {"c": client_order_id, "f": filled},
     )
+
+
+def resting_orders(
+    conn: sa.Connection, mode: str, event_ticker: str | None = None
+) -> list[Mapping[str, Any]]:
+    """The ledger's resting orders in ``mode`` (in one event, or all): the paper book's resting orders."""
+    rows = conn.execute(
+        sa.text(
+            "select * from trading_orders where mode = :m and status = 'resting'"
+            " and (cast(:e as text) is null or event_ticker = :e) order by created_at, id"
+        ),
+        {"m": mode, "e": event_ticker},
+    ).mappings()
+    return [dict(r) for r in rows]
 
 
 def our_orders(conn: sa.Connection, event_ticker: str, mode: str) -> dict[str, Mapping[str, Any]]:
