@@ -3,7 +3,8 @@
 Retries: reads and cancels are retried on 429, 5xx and transport errors, with exponential backoff
 inside a time budget. Creating an order is different: after an ambiguous failure (timeout, dropped
 connection or 5xx once the request may have reached the exchange) the client looks the order up by
-``client_order_id`` before sending it again, and a 409 means "the earlier attempt landed".
+``client_order_id`` before sending it again, and a 409 means "the earlier attempt landed". Amending
+works the same way, looking the order up by its ``updated_client_order_id``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +40,7 @@ from tsa_bot.kalshi.errors import (
 )
 from tsa_bot.kalshi.hosts import Environment, KalshiSettings, environment_of, host_of
 from tsa_bot.kalshi.models import (
+    AmendRequest,
     Balance,
     CanceledOrder,
     Event,
@@ -51,12 +54,14 @@ from tsa_bot.kalshi.models import (
     Positions,
     Series,
     Settlement,
+    count_str,
     parse_orderbook,
 )
 
 log = logging.getLogger(__name__)
 
 ORDERS_V2 = "/portfolio/events/orders"
+ORDERS = "/portfolio/orders"  # the listing, and amend/decrease of one order
 
 # Tickers and order ids as Kalshi writes them. Anything else would change the path it is put in ("" lists
 # every event, "../x" reaches another endpoint), so it is refused before a request is built.
@@ -85,6 +90,12 @@ class RetryPolicy:
 
 class ReadOnlyClientError(ConfigurationError):
     """A read-only client was asked to send something other than a GET (an order, a cancel)."""
+
+
+def _field(answer: Any, key: str, where: str) -> Any:
+    if not isinstance(answer, dict) or key not in answer:
+        raise KalshiProtocolError(f"Kalshi {where} answered without '{key}'")
+    return answer[key]
 
 
 class _Ambiguous(Exception):
@@ -401,6 +412,81 @@ class KalshiClient:
             return self.cancel_order(order_id)
         except KalshiNotFound:
             return None
+
+    def amend_order(self, order_id: str, request: AmendRequest) -> Order:
+        """Move a resting order to ``request.price`` with ``request.count`` max fillable; the amended order.
+
+        At most once, like ``create_order``: after an ambiguous failure or a 409 the order is looked up by
+        ``updated_client_order_id`` and returned if it is there with the new price; otherwise the amend is
+        sent again within the retry policy (the exchange answers a repeat of an amend that landed with the
+        order unchanged). A 400 (``post only cross``, a count not above what has filled) raises its typed
+        error at once; a 404 means the order no longer rests (filled or cancelled).
+        """
+        path = f"{ORDERS}/{path_id(order_id, 'order id')}/amend"
+        started = time.monotonic()
+        attempt = 0
+        body = request.to_json()
+        while True:
+            attempt += 1
+            try:
+                answer = self._send("POST", path, params=None, body=body, signed=True)
+                return Order.from_json(_field(answer, "order", f"POST {path}"))
+            except DuplicateOrder as dup:
+                landed = self._amended(order_id, request)
+                if landed is None:
+                    raise dup
+                return landed
+            except _Ambiguous as amb:
+                error: KalshiError = amb.cause
+                landed = self._amended(order_id, request)
+                if landed is not None:
+                    log.info("Kalshi: amend of %s landed despite %s", order_id, error)
+                    return landed
+            except (KalshiRateLimited, KalshiUnavailable) as exc:
+                error = exc
+            self._backoff_or_raise(error, attempt, started)
+
+    def _amended(self, order_id: str, request: AmendRequest) -> Order | None:
+        """The order, if an amend to ``request`` has landed on it (its new id, its new price)."""
+        try:
+            found = self.find_order(request.updated_client_order_id, request.ticker)
+        except KalshiError as exc:
+            log.warning("Kalshi: lookup of %s failed: %s", request.updated_client_order_id, exc)
+            return None
+        if found is None or found.order_id != order_id or found.yes_price_dollars != request.price:
+            return None
+        return found
+
+    def decrease_order(self, order_id: str, *, reduce_to: Decimal) -> Order:
+        """Leave ``reduce_to`` contracts resting (0 cancels), keeping queue priority; the order after.
+
+        Retried like a cancel: repeating ``reduce_to`` is harmless. A 404 after an ambiguous attempt (the
+        earlier attempt cancelled it, or it filled) returns the order as the listing shows it.
+        """
+        path = f"{ORDERS}/{path_id(order_id, 'order id')}/decrease"
+        body = {"reduce_to_fp": count_str(reduce_to)}
+        started = time.monotonic()
+        attempt = 0
+        ambiguous = False
+        while True:
+            attempt += 1
+            try:
+                answer = self._send("POST", path, params=None, body=body, signed=True)
+                return Order.from_json(_field(answer, "order", f"POST {path}"))
+            except KalshiNotFound:
+                gone = self._order_by_id(order_id) if ambiguous else None
+                if gone is None:
+                    raise
+                return gone
+            except _Ambiguous as amb:
+                error: KalshiError = amb.cause
+                ambiguous = True
+            except (KalshiRateLimited, KalshiUnavailable) as exc:
+                error = exc
+            self._backoff_or_raise(error, attempt, started)
+
+    def _order_by_id(self, order_id: str) -> Order | None:
+        return next((o for o in self.orders() if o.order_id == order_id), None)
 
     # ---- quote history (events, markets by close time, candlesticks, the historical archive) -----------
     # Models are imported here, not in the import block above, to keep this addition self-contained.

@@ -361,6 +361,43 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class AmendRequest:
+    """A new price and size for a resting V2 order, on the YES book like ``OrderRequest``.
+
+    ``count`` is the new max fillable: contracts already filled plus the new remaining. ``client_order_id``
+    is the order's current id; after the amend the order answers to ``updated_client_order_id`` (a new,
+    never used id: Kalshi deduplicates them forever). The wire (``AmendOrderRequest``) speaks the older
+    side/action vocabulary, so a bid at p is sent as ``side yes, action buy, yes_price_dollars p`` and an ask
+    at p as ``side no, action buy, no_price_dollars 1 - p``.
+    """
+
+    ticker: str
+    book_side: str  # bid | ask on the YES book
+    client_order_id: str
+    updated_client_order_id: str
+    price: Decimal  # on the YES book
+    count: Decimal  # max fillable: fill_count + new remaining
+
+    def __post_init__(self) -> None:
+        if self.book_side not in ("bid", "ask"):
+            raise ValueError(f"book_side must be bid or ask, not {self.book_side!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ticker": self.ticker,
+            "action": "buy",
+            "client_order_id": self.client_order_id,
+            "updated_client_order_id": self.updated_client_order_id,
+            "count_fp": count_str(self.count),
+        }
+        if self.book_side == "bid":
+            body.update(side="yes", yes_price_dollars=price_str(self.price))
+        else:
+            body.update(side="no", no_price_dollars=price_str(ONE - self.price))
+        return body
+
+
+@dataclass(frozen=True)
 class PlacedOrder:
     """The answer to a create. ``already_existed`` is set when a 409 or a lookup found the order."""
 

@@ -6,7 +6,8 @@ forever (409), the tick grid, balance checks, token-bucket rate limits (429) and
 
 - ``seed.py``: what is listed (``EventSeed``; ``EventSeed.for_week``, ``tsabot simulator --seed-week DATE``);
 - ``exchange.py``: the rules, without HTTP; ``state.py`` its records (orders, positions, accounts, markets),
-  ``market_data.py`` what it shows of a market, ``orders.py`` the checks on an order request;
+  ``market_data.py`` what it shows of a market, ``orders.py`` the checks on an order request (create,
+  amend, decrease), ``resting.py`` what happens to a resting order (amend, decrease, expiry, crowd fills);
 - ``crowd.py``, ``history.py``, ``candles.py``: past weeks (``HistorySeed``) priced by a crowd that blends
   the public YoY forecast with its own view of the truth, quoting in Kalshi's shapes, and their candlesticks;
 - ``history_rows.py``: those candlesticks as quote interchange rows, offline (``history_quote_rows``);
@@ -16,8 +17,10 @@ forever (409), the tick grid, balance checks, token-bucket rate limits (429) and
 
 Admin endpoints live under ``/sim/`` (outside ``/trade-api/v2``) and need the admin token given at start
 (``Authorization: Bearer TOKEN``): ``POST /sim/keys`` registers a public key with a balance,
-``POST /sim/settle`` settles an event from the week's value; ``GET /sim/health`` is open. Every request
-served is logged in ``Exchange.requests`` as ``(method, path)``.
+``POST /sim/settle`` settles an event from the week's value, ``POST /sim/faults`` (``DELETE`` clears)
+scripts failures, ``POST /sim/crowd/trade`` ``{ticker, yes_price, count?}`` has the house take every
+resting order strictly through ``yes_price`` (maker fills for their owners); ``GET /sim/health`` is open.
+Every request served is logged in ``Exchange.requests`` as ``(method, path)``.
 """
 
 from __future__ import annotations

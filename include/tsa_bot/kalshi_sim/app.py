@@ -1,8 +1,9 @@
 """The simulator's HTTP layer: Kalshi's Trade API v2 paths as a Starlette route table over an ``Exchange``.
 
 Every request passes one gate (``Gate``) before its route: it is logged in ``Exchange.requests``, the
-``/sim/`` admin paths check the admin token, and API paths take their scripted fault and their rate-limit
-token. Routes only translate between HTTP and the exchange; the rules live in ``exchange.py``.
+``/sim/`` admin paths check the admin token, and API paths cancel the orders past their expiration, then
+take their scripted fault and their rate-limit token. Routes only translate between HTTP and the exchange;
+the rules live in ``exchange.py`` and ``resting.py``.
 """
 
 from __future__ import annotations
@@ -341,6 +342,18 @@ async def cancel_order(request: Request) -> Response:
     return answer(200, _exchange(request).cancel_order(account, request.path_params["order_id"]))
 
 
+async def amend_order(request: Request) -> Response:
+    account = _account(request)
+    body = await _json_body(request)
+    return answer(200, _exchange(request).amend_order(account, request.path_params["order_id"], body))
+
+
+async def decrease_order(request: Request) -> Response:
+    account = _account(request)
+    body = await _json_body(request)
+    return answer(200, _exchange(request).decrease_order(account, request.path_params["order_id"], body))
+
+
 async def old_create_order(request: Request) -> Response:
     raise std_error(410, "deprecated_v1_order_endpoint", "use POST /portfolio/events/orders")
 
@@ -448,6 +461,14 @@ def _add_faults(exchange: Exchange, body: Any) -> tuple[int, Any]:
     return 201, {"faults": len(exchange.faults.faults)}
 
 
+def _crowd_trade(exchange: Exchange, body: Any) -> tuple[int, Any]:
+    count = body.get("count")
+    fills = exchange.crowd_trade(
+        body["ticker"], Decimal(str(body["yes_price"])), None if count is None else Decimal(str(count))
+    )
+    return 200, {"fills": fills}
+
+
 def _clear_faults(exchange: Exchange, body: Any) -> tuple[int, Any]:
     exchange.faults.clear()
     return 200, {"faults": 0}
@@ -473,6 +494,8 @@ API_ROUTES = [
     Route("/portfolio/orders", old_create_order, methods=["POST"]),
     Route("/portfolio/events/orders", create_order, methods=["POST"]),
     Route("/portfolio/events/orders/{order_id}", cancel_order, methods=["DELETE"]),
+    Route("/portfolio/orders/{order_id}/amend", amend_order, methods=["POST"]),
+    Route("/portfolio/orders/{order_id}/decrease", decrease_order, methods=["POST"]),
     Route("/portfolio/balance", balance, methods=["GET"]),
     Route("/portfolio/positions", positions, methods=["GET"]),
     Route("/portfolio/orders", orders, methods=["GET"]),
@@ -485,6 +508,7 @@ ADMIN_ROUTES = [
     Route("/sim/keys", _admin(_register), methods=["POST"]),
     Route("/sim/faults", _admin(_add_faults), methods=["POST"]),
     Route("/sim/faults", _admin(_clear_faults), methods=["DELETE"]),
+    Route("/sim/crowd/trade", _admin(_crowd_trade), methods=["POST"]),
 ]
 
 
@@ -531,6 +555,8 @@ class Gate:
             return
         if path.startswith(API_PREFIX + "/") and path.endswith("/"):
             scope = {**scope, "path": path.rstrip("/")}
+        # The exchange's clock runs before any request: an order past its expiration_time is never seen.
+        exchange.expire_due()
         # In a worker thread, as the threaded server did: a test may slow the exchange down here.
         delay, fault = await run_in_threadpool(exchange.take_fault, method, path)
         if delay:

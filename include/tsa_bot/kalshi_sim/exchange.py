@@ -1,7 +1,8 @@
 """The exchange's rules, independent of HTTP: listing, auth, matching, fees, settlement, hosted history.
 
 Its records are in ``state.py``, what it shows of a market in ``market_data.py``, the checks on an order
-request in ``orders.py``.
+request in ``orders.py``, what happens to an order once it rests (amend, decrease, expiry, crowd fills) in
+``resting.py``.
 
 Simplifications, chosen to err on the strict side:
 - the balance check charges the full collateral of an order (price for a bid, ``1 − price`` for an
@@ -45,6 +46,7 @@ from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.history import HistorySeed
 from tsa_bot.kalshi_sim.market_data import market_json, orderbook_json
 from tsa_bot.kalshi_sim.orders import validate_order
+from tsa_bot.kalshi_sim.resting import RestingOrders
 from tsa_bot.kalshi_sim.seed import EventSeed, crowd_books
 from tsa_bot.kalshi_sim.state import HOUSE, Account, SimMarket, SimOrder, SimPosition, TokenBucket, iso_time
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
@@ -55,7 +57,7 @@ MAX_SKEW_MS = 5_000
 __all__ = ["ApiError", "EventSeed", "Exchange"]
 
 
-class Exchange:
+class Exchange(RestingOrders):
     """The exchange's state and rules, independent of HTTP. Every method holds the one lock."""
 
     def __init__(
@@ -86,6 +88,7 @@ class Exchange:
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=100_000)
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
         self._seq = itertools.count(1)
+        self._expiring: list[SimOrder] = []
         if seed is not None or history is None:
             self.seed_event(seed or EventSeed())
         if history is not None:
@@ -312,6 +315,7 @@ class Exchange:
         )
 
     def orderbook_json(self, m: SimMarket, depth: int | None) -> dict[str, Any]:
+        self.expire_due()
         return orderbook_json(m, depth)
 
     # -- orders --
@@ -349,6 +353,7 @@ class Exchange:
     def create_order(self, account: Account, body: Any) -> dict[str, Any]:
         req = validate_order(body)
         with self.lock:
+            self.expire_due()
             market = self.markets.get(req["ticker"])
             if market is None:
                 raise std_error(404, "not_found", "market not found", req["ticker"])
@@ -372,6 +377,9 @@ class Exchange:
             if req["post_only"] and crosses:
                 raise std_error(400, "invalid_order", "invalid order", "post only cross")
             tif = req["time_in_force"]
+            expiration = req["expiration_time"]
+            if expiration is not None and expiration <= self.clock():
+                raise validation_error("expiration_time must be in the future")
             if tif == "fill_or_kill":
                 available = sum(
                     (o.remaining for o in self._crossing(market, book_side, price, account.key_id)), ZERO
@@ -382,11 +390,14 @@ class Exchange:
             order = self._new_order(
                 account.key_id, req["client_order_id"], market.ticker, book_side, price, count
             )
+            order.post_only, order.expiration_time = req["post_only"], expiration
             account.orders.append(order)
             fills = self._match(order, market, schedule)
             if order.remaining > 0:
                 if tif == "good_till_canceled" and order.status == "resting":
                     self._rest(order, market)
+                    if expiration is not None:
+                        self._expiring.append(order)
                 else:
                     order.status = "canceled"
             else:
@@ -490,14 +501,10 @@ class Exchange:
 
     def cancel_order(self, account: Account, order_id: str) -> dict[str, Any]:
         with self.lock:
-            order = next((o for o in account.orders if o.order_id == order_id), None)
-            if order is None or order.status != "resting":
-                raise std_error(404, "not_found", "order not found", order_id)
-            market = self.markets[order.ticker]
+            self.expire_due()
+            order = self._resting_order(account, order_id)
             reduced = order.remaining
-            order.status = "canceled"
-            self._unrest(order, market, reduced)
-            order.remaining = ZERO
+            self._reduce(order, self.markets[order.ticker], reduced)
             return {
                 "order_id": order.order_id,
                 "client_order_id": order.client_order_id,

@@ -41,6 +41,13 @@ class SimOrder:
     status: str = "resting"
     taker_fees: Decimal = ZERO
     maker_fees: Decimal = ZERO
+    post_only: bool = False
+    expiration_time: float | None = None  # unix seconds; a GTC order is cancelled once it has passed
+
+    @property
+    def max_fillable(self) -> Decimal:
+        """What an amend's ``count`` names: contracts filled plus those still resting."""
+        return self.filled + self.remaining
 
     def unit_collateral(self) -> Decimal:
         return self.price if self.book_side == BookSide.BID else ONE - self.price
