@@ -68,6 +68,13 @@ LATE_PUBLICATION_RETRIES = {
         "market_weight": Param(
             0.5, type="number", minimum=0, maximum=1, description="The market's weight in blend."
         ),
+        "execution": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, "taker", "maker"],
+            description="taker: buy at the offer; maker: post-only at the bid. "
+            "Empty: TSABOT_EXECUTION, else taker.",
+        ),
         "calibration_weeks": Param(**CALIBRATION_WEEKS_PARAM),
     },
     tags=["tsa", "kalshi", "trading"],

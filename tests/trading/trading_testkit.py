@@ -111,7 +111,8 @@ def trade(
     return {
         **placed,
         "decisions": decided["decisions"],
-        "cancelled_stale": decided["cancelled_stale"],
+        # Taker runs cancel stale orders in decide; maker runs in place (those they do not amend).
+        "cancelled_stale": decided["cancelled_stale"] + placed.get("cancelled_stale", 0),
         "positions": reconciled["positions"],
     }
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from tsa_bot.core.market import ZERO, BookSide, Direction, in_event, on_yes_book
 from tsa_bot.kalshi.client import KalshiClient
-from tsa_bot.kalshi.models import Order, OrderRequest
+from tsa_bot.kalshi.models import AmendRequest, Order, OrderRequest
 from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 from tsa_bot.pricing.quotes import MarketSnapshot
 from tsa_bot.trading.book import open_positions
@@ -131,6 +131,32 @@ class ExchangeBroker:
         else:
             status = "resting" if placed.remaining_count > 0 else "canceled"
         return Placement(placed.order_id, status, filled, placed.already_existed, fills)
+
+    def amend(self, stale: RestingOrder, decision: Decision, request: OrderRequest) -> Placement:
+        """Kalshi's amend: the order keeps its place in the exchange's records and its fills; its max
+        fillable becomes what has filled plus the decision's count, and it answers to the decision's id.
+
+        The amended order is post-only when it was placed (the amend keeps that), so it never fills on the
+        amend itself; fills before it are synced under the new row (``sync_fills``)."""
+        amended = self.client.amend_order(
+            stale.order_id,
+            AmendRequest(
+                request.ticker,
+                request.book_side,
+                stale.client_order_id,
+                request.client_order_id,
+                request.price,
+                stale.filled + request.count,
+            ),
+        )
+        return Placement(
+            amended.order_id,
+            amended.status,
+            amended.fill_count_fp,
+            False,
+            (),
+            total_count=amended.fill_count_fp + amended.remaining_count_fp,
+        )
 
     def cancel(self, order_id: str) -> bool:
         return self.client.cancel_if_resting(order_id) is not None

@@ -76,6 +76,17 @@ def adopt_orders(client: KalshiClient, engine: sa.Engine, run_id: str, event_tic
     with engine.begin() as conn:
         ours = store.our_orders(conn, event_ticker, mode)
         for order in on_exchange:
+            known = ours.get(order.client_order_id)
+            ended = order.status in ("canceled", "executed")
+            if known is not None and known["status"] == "resting" and ended:
+                # Ended on the exchange without us: expired before the close, cancelled by hand, or filled.
+                store.set_order_status(
+                    conn,
+                    order.status,
+                    f"the exchange reports it {order.status} (seen by run {run_id})",
+                    client_order_id=order.client_order_id,
+                    only_from="resting",
+                )
             # An amend keeps the exchange's order and gives it a new client_order_id: a row under an older
             # one of ours is the order before the amend (the amend's answer may have been lost).
             for coid, row in ours.items():
