@@ -39,9 +39,11 @@ from tsa_bot.trading.policies import DEFAULT_POLICY, policy_names
         "end": Param("", type="string", description="The last Monday may fall on this day; with start."),
         "policy": Param(DEFAULT_POLICY, enum=policy_names(), description="How the strategy sizes an event."),
         "execution": Param(
-            "taker",
-            enum=["taker", "maker"],
-            description="taker: buy at the offer; maker: rest at or inside the bid until the next moment.",
+            None,
+            type=["null", "string"],
+            enum=[None, "taker", "maker"],
+            description="taker: buy at the offer; maker: rest at or inside the bid until the next moment. "
+            "Empty: TSABOT_EXECUTION, else taker.",
         ),
         "period": Param(60, enum=[60, 1440], description="Candle length in minutes: hourly or daily."),
         "calibration_weeks": Param(**CALIBRATION_WEEKS_PARAM),

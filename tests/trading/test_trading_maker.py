@@ -327,3 +327,28 @@ def test_a_paper_resting_order_fills_only_on_a_later_unexpired_snapshot_strictly
     (fill,) = paper_maker_fills([row], snapshot(later, "0.68"), fees)
     assert (fill.count, fill.yes_price, fill.book_side) == (D(7), D("0.69"), "bid")
     assert fill.fee == D("0.0263")  # 0.0175 × 7 × 0.69 × 0.31 = 0.026215, rounded up to $0.0001
+
+
+def test_the_dags_tasks_trade_as_makers_when_the_run_asks_and_as_the_environment_says_otherwise(
+    worker_env, warehouse_engine, monkeypatch
+):
+    """The ``execution`` param reaches the tasks the DAG runs (``orchestration.daily``); left empty, the
+    worker's ``TSABOT_EXECUTION`` decides."""
+    from trading_testkit import decide_with_daily_tasks, run_info
+
+    from tsa_bot.orchestration import daily
+
+    decided = decide_with_daily_tasks(
+        warehouse_engine, "dag-maker", {"mode": "demo", "execution": "maker"}, PROBS
+    )
+    assert decided["execution"] == "maker"
+    daily.place_orders(run_info("dag-maker", {"mode": "demo", "execution": "maker"}))
+    orders = our_exchange_orders(worker_env)
+    assert orders and all(o.post_only and o.status == "resting" for o in orders)
+
+    monkeypatch.setenv("TSABOT_EXECUTION", "maker")
+    decided = decide_with_daily_tasks(warehouse_engine, "dag-env", {"mode": "demo", "execution": None}, PROBS)
+    assert decided["execution"] == "maker"
+    monkeypatch.setenv("TSABOT_EXECUTION", "taker")
+    decided = decide_with_daily_tasks(warehouse_engine, "dag-env-2", {"mode": "demo"}, PROBS)
+    assert decided["execution"] == "taker"

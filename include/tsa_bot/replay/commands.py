@@ -52,9 +52,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--execution",
-        default=Execution.TAKER.value,
-        help="taker (buy at the offer, the default) or maker (rest at or inside the bid until the next "
-        "moment; filled only where a later candle traded through the price)",
+        default=None,
+        help="taker (buy at the offer) or maker (rest at or inside the bid until the next moment; filled "
+        "only where a later candle traded through the price); default: the trading config's "
+        "(TSABOT_EXECUTION, else taker)",
     )
     p.add_argument(
         "--period", type=int, choices=(60, 1440), default=60, help="warehouse candles (default 60)"
@@ -136,13 +137,14 @@ def run_replay(
     end: dt.date,
     *,
     config: TradingConfig,
-    execution: Execution = Execution.TAKER,
+    execution: Execution | None = None,
     workers: int = DEFAULT_WORKERS,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
     cache: PointCache | None = None,
 ) -> dict[str, Any]:
     """The whole replay as its JSON document: the strategy, the YoY baseline's and doing nothing, all with
-    the same ``execution``."""
+    the same ``execution`` (else the config's)."""
+    execution = execution or config.execution
     weeks = mondays_between(start, end)
     if not weeks:
         raise ValidationError(f"no Monday between {start} and {end}: nothing to replay")
@@ -179,7 +181,7 @@ def replay_range(
     end: dt.date,
     *,
     policy: str | None = None,
-    execution: Execution = Execution.TAKER,
+    execution: Execution | None = None,
     period: int = 60,
     data: Path | None = None,
     quotes: Path | None = None,
@@ -194,7 +196,7 @@ def replay_range(
 
     TSA numbers from ``data`` (a CSV), else the warehouse's; quotes from ``quotes`` (an interchange CSV),
     else the warehouse's candles of ``period`` minutes; forecasts through the shared point cache
-    (`default_cache()` unless ``cache_dir``). ``policy``: else the trading config's.
+    (`default_cache()` unless ``cache_dir``). ``policy`` and ``execution``: else the trading config's.
     """
     config = TradingConfig.from_env()
     if policy is not None:
@@ -269,7 +271,7 @@ def run_replay_command(args: argparse.Namespace) -> int:
     out = output_path(args.json, "--json")
     plot = output_path(args.plot, "--plot", formats=_plot_formats()) if args.plot else None
     policy = parse_policy(args.policy, "--policy") if args.policy else None
-    execution = parse_execution(args.execution)
+    execution = parse_execution(args.execution) if args.execution else None
     began, cpu = time.monotonic(), time.process_time()
     doc = replay_range(
         start,

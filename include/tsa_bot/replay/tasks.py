@@ -14,7 +14,7 @@ from typing import Any
 from tsa_bot.core.errors import ValidationError, optional_date_range
 from tsa_bot.core.market import SERIES, event_sunday
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
-from tsa_bot.pricing.execution import Execution, parse_execution
+from tsa_bot.pricing.execution import parse_execution
 from tsa_bot.replay.commands import latest_replay_file, replay_range
 from tsa_bot.trading.config import parse_policy
 
@@ -41,11 +41,11 @@ def default_range() -> tuple[dt.date, dt.date]:
 
 def replay(params: Mapping[str, Any]) -> dict[str, Any]:
     """Replay ``start`` .. ``end`` (default: :func:`default_range`) with ``policy`` (default: the trading
-    config's) and ``execution`` (default taker) on ``period``-minute candles; a small summary of the
+    config's) and ``execution`` (the same default) on ``period``-minute candles; a small summary of the
     result."""
     given = optional_date_range(params.get("start"), params.get("end"))  # every param checked first
     policy = parse_policy(params["policy"], "policy") if params.get("policy") else None
-    execution = parse_execution(params.get("execution") or Execution.TAKER.value, "execution")
+    execution = parse_execution(params["execution"], "execution") if params.get("execution") else None
     period = params.get("period") or 60
     if period not in PERIODS:
         raise ValidationError(f"period must be 60 or 1440 (minutes), got {period!r}")
@@ -61,7 +61,7 @@ def replay(params: Mapping[str, Any]) -> dict[str, Any]:
         "weeks": doc["run"]["weeks"],
         "events": len(doc["weeks"]),
         "policy": doc["run"]["policy"],
-        "execution": execution.value,
+        "execution": s["execution"],
         "period": period,
         "pnl": s["pnl"],
         "pnl_ci90": s["pnl_ci90"],
