@@ -37,6 +37,7 @@ from tsa_bot.pricing.market_implied import (
     scored_market_probabilities,
 )
 from tsa_bot.pricing.quotes import price_strikes
+from tsa_bot.pricing.record import EdgeRecord, edge_record, known_days_at
 from tsa_bot.replay.execution import PostedOrder, fills
 from tsa_bot.replay.forecasts import Forecaster, known_days
 from tsa_bot.replay.market import FEES, EventHistory, Moment, settle_result, weekly_mean
@@ -201,10 +202,15 @@ def replay(
             week_scores.append(ScoredWeek(history.event_ticker, moment.at, settled_at, model, market, known))
             if source == NOTHING:
                 continue
+            record = None
             if POLICIES[config.policy].learns_market_weight:
                 weight = _learned_weight(learned, moment.at, weights)
                 config = replace(config, market_weight=weight)
-            week_trades += _trade(history, moment, snapshot, quotes, book, config, out, execution, resting)
+                if POLICIES[config.policy].needs_record:
+                    record = edge_record(learned, moment.at, known_days_at(monday, moment.at), float(weight))
+            week_trades += _trade(
+                history, moment, snapshot, quotes, book, config, out, execution, resting, record
+            )
         # After the last moment the orders rest until their market's close; what is left then is dropped.
         week_trades += _maker_fills(history, resting, None, book)
         learned += week_scores
@@ -291,6 +297,7 @@ def _trade(
     out: ReplayRun,
     execution: Execution = Execution.TAKER,
     resting: list[PostedOrder] | None = None,
+    record: EdgeRecord | None = None,
 ) -> list[Trade]:
     """One moment's decide and place steps on the paper book; returns the taker fills as trades (a maker
     order is added to ``resting`` instead, and fills later)."""
@@ -300,7 +307,7 @@ def _trade(
     state = ExposureState(state.holdings, state.resting, today, state.bankroll)
     run_id = f"replay|{history.event_ticker}|{moment.at.isoformat()}"
     trades = []
-    for d in decide(run_id, quotes, snapshot, state, config):
+    for d in decide(run_id, quotes, snapshot, state, config, record=record):
         if d.action == "none":
             continue
         violations = check_order(d.intent(), state, config.limits)

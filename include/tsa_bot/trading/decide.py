@@ -16,6 +16,7 @@ from tsa_bot.core.market import ZERO, Action, Direction, on_yes_book
 from tsa_bot.kalshi.models import OrderRequest
 from tsa_bot.pricing.market_implied import MarketViewError
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote
+from tsa_bot.pricing.record import EdgeRecord
 from tsa_bot.trading.config import TradingConfig
 from tsa_bot.trading.policies import POLICIES, EventBook, Sizing, Want, market_view
 from tsa_bot.trading.risk import ExposureState, OrderIntent, RestingOrder, RiskLimits, largest_allowed
@@ -146,11 +147,13 @@ def decide(
     config: TradingConfig,
     *,
     weight_note: str | None = None,
+    record: EdgeRecord | None = None,
 ) -> list[Decision]:
     """One decision per quote, by the configured policy. Sizes respect the size limits; each buy counts
     against the next.
 
     ``weight_note``: where the market weight came from, for a policy that learns it (said in its reasons).
+    ``record``: the record at the moment's known-days count, for a policy sized by it.
     """
     policy = POLICIES[config.policy]
     market, unread = None, None
@@ -167,6 +170,7 @@ def decide(
         min_edge=config.min_edge,
         market_weight=config.market_weight,
         weight_note=weight_note,
+        record=record,
     )
     wants = policy.size(event_book, sizing)
     event = snapshot.event_ticker

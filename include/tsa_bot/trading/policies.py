@@ -18,6 +18,10 @@ by name, says what each policy needs; the configuration, the DAG's ``policy`` pa
   that weight point in time.
 - ``guarded``: ``blend`` with ``market_implied.disagreement_guard``: its factor scales the Kelly
   fraction, and a skip buys nothing; its reason goes into every decision's reason.
+- ``recorded``: ``blend`` sized by its record against the market at the moment's known-days count
+  (``pricing.record``): full size where the pool has clearly beaten the market's mid in settled weeks, a
+  fraction where it is unclear, nothing where the market has been better; the record it acted on is in
+  every decision's reason.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from tsa_bot.pricing.market_implied import (
     pooled_samples,
 )
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, kelly_contracts
+from tsa_bot.pricing.record import UNCLEAR_FACTOR, EdgeRecord
 from tsa_bot.trading.risk import ExposureState, RiskLimits
 
 SAMPLES = 10_000
@@ -73,6 +78,7 @@ class Sizing:
     min_edge: Decimal
     market_weight: Decimal
     weight_note: str | None = None
+    record: EdgeRecord | None = None  # for ``recorded``: the record at the moment's known-days count
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +117,7 @@ class SizingPolicy:
     size: Size
     learns_market_weight: bool = False  # the market weight is learned point in time (else the config's)
     needs_market_view: bool = False  # the market's implied distribution is read from the quotes
+    needs_record: bool = False  # sized by its record against the market (``pricing.record``)
 
 
 # ---- kelly: each strike on its own ------------------------------------------------------------------
@@ -316,6 +323,20 @@ def guarded(event: EventBook, sizing: Sizing) -> dict[str, Want]:
     return _ladder_wants(event, sizing, reshape)
 
 
+def recorded(event: EventBook, sizing: Sizing) -> dict[str, Want]:
+    """``blend``, its Kelly fraction scaled by the record's factor (nothing where the market has been
+    better). Without a record (a caller that computed none) it trades the unclear share."""
+    record = sizing.record
+
+    def reshape(model: np.ndarray) -> tuple[np.ndarray, Decimal, list[str]]:
+        samples, notes = _pooled(event, sizing, model)
+        if record is None:
+            return samples, sizing.kelly_fraction * UNCLEAR_FACTOR, [*notes, "no record given: unclear"]
+        return samples, sizing.kelly_fraction * record.factor, [*notes, record.reason]
+
+    return _ladder_wants(event, sizing, reshape)
+
+
 # ---- the table --------------------------------------------------------------------------------------------
 
 # The policies, described in this module's docstring, by name.
@@ -324,6 +345,7 @@ POLICIES: dict[str, SizingPolicy] = {
     "ladder": SizingPolicy(ladder),
     "blend": SizingPolicy(blend, learns_market_weight=True, needs_market_view=True),
     "guarded": SizingPolicy(guarded, learns_market_weight=True, needs_market_view=True),
+    "recorded": SizingPolicy(recorded, learns_market_weight=True, needs_market_view=True, needs_record=True),
 }
 DEFAULT_POLICY = "kelly"  # today's behaviour until a replay shows another does better
 

@@ -47,6 +47,7 @@ from tsa_bot.kalshi.hosts import host_of
 from tsa_bot.pricing.execution import Execution
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
+from tsa_bot.pricing.record import EdgeRecord, edge_record, known_days_at, week_monday
 from tsa_bot.trading import store
 from tsa_bot.trading.book import Outcome, paper_positions, settle_book
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
@@ -63,7 +64,7 @@ from tsa_bot.trading.execution import (
     sync_fills,
 )
 from tsa_bot.trading.maker import as_maker
-from tsa_bot.trading.market_history import market_weight_for
+from tsa_bot.trading.market_history import market_weight_for, scored_history
 from tsa_bot.trading.policies import POLICIES
 from tsa_bot.trading.risk import ExposureState, RestingOrder
 from tsa_bot.trading.run import TradingRun, utc
@@ -229,21 +230,33 @@ def _catch_up(run: TradingRun, client: KalshiClient | None) -> None:
         sync_fills(run.engine, client, run.event_ticker, run.mode)
 
 
-def _learned_weight(run: TradingRun) -> tuple[TradingConfig, str | None, dict[str, Any]]:
+def _learned_weight(run: TradingRun) -> tuple[TradingConfig, str | None, dict[str, Any], EdgeRecord | None]:
     """For a policy that learns the market's weight: the config with the weight chosen at the run's moment,
-    where it came from (said in the reasons), and the step result's keys that record it."""
+    where it came from (said in the reasons), the step result's keys that record it, and for a policy sized
+    by its record (``recorded``) the record at the run's known-days count (``pricing.record``)."""
     config = run.config
     if not POLICIES[config.policy].learns_market_weight:
-        return config, None, {}
+        return config, None, {}, None
     chosen = market_weight_for(run.engine, run.moment, run.params, config.market_weight)
-    recorded = {
+    recorded: dict[str, Any] = {
         "market_weight": str(chosen.weight),
         "market_weight_source": chosen.source,
         "market_weight_weeks": chosen.weeks,
         "market_weight_history_weeks": chosen.history_weeks,
         "market_weight_reason": chosen.reason,
     }
-    return replace(config, market_weight=chosen.weight), chosen.reason, recorded
+    record = None
+    if POLICIES[config.policy].needs_record:
+        known = known_days_at(week_monday(run.event_ticker), run.moment)
+        record = edge_record(scored_history(run.engine, run.moment), run.moment, known, float(chosen.weight))
+        recorded.update(
+            record_known_days=known,
+            record_verdict=record.verdict,
+            record_weeks=record.weeks,
+            record_factor=str(record.factor),
+            record_reason=record.reason,
+        )
+    return replace(config, market_weight=chosen.weight), chosen.reason, recorded, record
 
 
 def decide_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, Any]:
@@ -256,7 +269,7 @@ def decide_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, An
     if "price" not in run.steps:
         raise ConfigurationError(f"trading run '{run.run_id}' has no quotes: the price task must run first")
     snapshot = run.market_snapshot()
-    config, weight_note, weighed = _learned_weight(run)
+    config, weight_note, weighed, record = _learned_weight(run)
     with exposure_lock(run.engine, run.account):
         _catch_up(run, client)
         with run.engine.begin() as conn:
@@ -273,7 +286,9 @@ def decide_step(run: TradingRun, *, client: KalshiClient | None) -> dict[str, An
         gone = {o.client_order_id for o in kept}
         resting = tuple(o for o in state.resting if o.client_order_id not in gone)
         state = ExposureState(state.holdings, resting, realised_today, state.bankroll)
-        decisions = decide(run.run_id, quotes, snapshot, state, config, weight_note=weight_note)
+        decisions = decide(
+            run.run_id, quotes, snapshot, state, config, weight_note=weight_note, record=record
+        )
         if maker:
             books = {b.ticker: b for b in snapshot.books}
             decisions = [as_maker(d, books[d.ticker], snapshot.fees) for d in decisions]
