@@ -64,7 +64,7 @@ BAD_INPUTS = [
     ),
     pytest.param(
         {"--policy": "martingale"},
-        "--policy must be one of kelly, ladder, blend, guarded, not 'martingale'",
+        "--policy must be one of kelly, ladder, blend, guarded, recorded, not 'martingale'",
         id="unknown-policy",
     ),
     pytest.param({"--json": MISSING_FOLDER}, "directory for --json does not exist", id="json-folder-missing"),

@@ -127,7 +127,7 @@ def test_the_default_range_needs_a_settled_week(tsa_env, warehouse_engine):
 @pytest.mark.parametrize(
     ("params", "says"),
     [
-        ({**RANGE, "policy": "martingale"}, "policy must be one of kelly, ladder, blend, guarded"),
+        ({**RANGE, "policy": "martingale"}, "policy must be one of kelly, ladder, blend, guarded, recorded"),
         ({**RANGE, "start": "2025-02-30"}, "start is not a date (YYYY-MM-DD): '2025-02-30'"),
         ({**RANGE, "end": ""}, "start and end go together"),
         ({**RANGE, "period": 5}, "period must be 60 or 1440"),

@@ -259,7 +259,9 @@ def test_policy_is_read_from_params_and_the_environment_and_refused_when_unknown
     assert TradingConfig.from_params({"policy": "ladder"}, env={}).policy == "ladder"
     assert TradingConfig.from_params({}, env={"TSABOT_POLICY": "guarded"}).policy == "guarded"
     assert TradingConfig.from_params({"market_weight": "0.3"}, env={}).market_weight == Decimal("0.3")
-    with pytest.raises(ConfigurationError, match="param policy must be one of kelly, ladder, blend, guarded"):
+    with pytest.raises(
+        ConfigurationError, match="param policy must be one of kelly, ladder, blend, guarded, recorded"
+    ):
         TradingConfig.from_params({"policy": "yolo"}, env={})
     with pytest.raises(ConfigurationError, match="market_weight"):
         TradingConfig.from_params({"market_weight": "1.5"}, env={})

@@ -68,7 +68,9 @@ def test_the_configuration_takes_its_choices_from_the_table(one_yes_policy):
 
 
 def test_an_unknown_policy_cannot_be_configured_even_directly():
-    with pytest.raises(ConfigurationError, match="policy must be one of kelly, ladder, blend, guarded"):
+    with pytest.raises(
+        ConfigurationError, match="policy must be one of kelly, ladder, blend, guarded, recorded"
+    ):
         TradingConfig(policy=NAME)
 
 
