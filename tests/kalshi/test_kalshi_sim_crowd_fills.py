@@ -90,7 +90,8 @@ def test_a_trade_through_a_resting_bid_fills_it_once_as_maker_at_its_price(week)
     week.at(tape.trade_ts[first])  # the trade lands exactly now: (created, now] includes it
     [fill] = week.client.fills()
     assert (fill.order_id, fill.ticker, fill.is_taker) == (placed.order_id, ticker, False)
-    assert (fill.count_fp, fill.yes_price_dollars, fill.fee_cost) == (size, price, 0)  # quadratic: no maker fee
+    # quadratic: no maker fee
+    assert (fill.count_fp, fill.yes_price_dollars, fill.fee_cost) == (size, price, 0)
     assert fill.created_time == iso(tape.trade_ts[first])
     [order] = week.client.orders()
     assert (order.status, order.fill_count_fp, order.remaining_count_fp) == ("resting", size, 5)
@@ -132,14 +133,17 @@ def test_a_trade_after_the_order_expired_never_fills_it_even_in_the_same_sweep(w
     price = best_bid(week.sim, ticker)
     first, second, *_ = through(tape, WEDNESDAY, price)
     assert tape.trade_ts[second] > tape.trade_ts[first] + 1
-    early = week.client.create_order(bid(ticker, "early", price, 5, expiration_time=int(tape.trade_ts[first])))
+    early = week.client.create_order(
+        bid(ticker, "early", price, 5, expiration_time=int(tape.trade_ts[first]))
+    )
     later = week.client.create_order(
         bid(ticker, "later", price, 500, expiration_time=int(tape.trade_ts[first]) + 1)
     )
     week.at(tape.trade_ts[second] + 1)  # past both expirations and both trades, in one step
     fills = week.client.fills()
     assert [f.order_id for f in fills] == [later.order_id]  # "early" expired at the first trade's second
-    assert fills[0].count_fp == int(tape.trade_size[first]) and fills[0].created_time == iso(tape.trade_ts[first])
+    assert fills[0].count_fp == int(tape.trade_size[first])
+    assert fills[0].created_time == iso(tape.trade_ts[first])
     status = {o.client_order_id: (o.status, o.fill_count_fp) for o in week.client.orders()}
     assert status == {
         "early": ("canceled", 0),
@@ -176,7 +180,8 @@ def test_an_ask_fills_when_a_trade_goes_above_it(week):
     ask = week.client.create_order(OrderRequest(ticker, "ask", "ask", D(1), price, post_only=True))
     week.at(tape.trade_ts[first])
     [fill] = week.client.fills()
-    assert (fill.order_id, fill.side, fill.count_fp, fill.yes_price_dollars) == (ask.order_id, "ask", 1, price)
+    assert (fill.order_id, fill.book_side, fill.is_taker) == (ask.order_id, "ask", False)
+    assert (fill.count_fp, fill.yes_price_dollars) == (1, price)
     assert week.client.positions().market_positions[0].position_fp == -1
 
 

@@ -7,7 +7,8 @@ forever (409), the tick grid, balance checks, token-bucket rate limits (429) and
 - ``seed.py``: what is listed (``EventSeed``; ``EventSeed.for_week``, ``tsabot simulator --seed-week DATE``);
 - ``exchange.py``: the rules, without HTTP; ``state.py`` its records (orders, positions, accounts, markets),
   ``market_data.py`` what it shows of a market, ``orders.py`` the checks on an order request (create,
-  amend, decrease), ``resting.py`` what happens to a resting order (amend, decrease, expiry, crowd fills);
+  amend, decrease), ``resting.py`` what happens to a resting order (amend, decrease, admin crowd trades),
+  ``crowd_fills.py`` the clock moving on (expiry, and the crowd's tape filling resting orders as maker);
 - ``crowd.py``, ``history.py``, ``candles.py``: past weeks (``HistorySeed``) priced by a crowd that blends
   the public YoY forecast with its own view of the truth, quoting in Kalshi's shapes, and their candlesticks;
 - ``history_rows.py``: those candlesticks as quote interchange rows, offline (``history_quote_rows``);

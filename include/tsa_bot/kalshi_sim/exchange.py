@@ -1,8 +1,8 @@
 """The exchange's rules, independent of HTTP: listing, auth, matching, fees, settlement, hosted history.
 
 Its records are in ``state.py``, what it shows of a market in ``market_data.py``, the checks on an order
-request in ``orders.py``, what happens to an order once it rests (amend, decrease, expiry, crowd fills) in
-``resting.py``.
+request in ``orders.py``, what happens to an order once it rests (amend, decrease, admin crowd trades) in
+``resting.py``, expiry and the crowd's tape filling resting orders as the clock moves in ``crowd_fills.py``.
 
 Simplifications, chosen to err on the strict side:
 - the balance check charges the full collateral of an order (price for a bid, ``1 − price`` for an
@@ -41,6 +41,7 @@ from tsa_bot.kalshi.auth import KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 from tsa_bot.kalshi.models import count_str, on_tick_grid, price_str
 from tsa_bot.kalshi_sim.candles import MAX_CANDLES, PERIODS, candle_ends, candles
 from tsa_bot.kalshi_sim.crowd import WeekCrowd, settlement_time
+from tsa_bot.kalshi_sim.crowd_fills import CrowdFills
 from tsa_bot.kalshi_sim.errors import ApiError, std_error, validation_error
 from tsa_bot.kalshi_sim.faults import Fault, FaultBook
 from tsa_bot.kalshi_sim.history import HistorySeed
@@ -57,7 +58,7 @@ MAX_SKEW_MS = 5_000
 __all__ = ["ApiError", "EventSeed", "Exchange"]
 
 
-class Exchange(RestingOrders):
+class Exchange(CrowdFills, RestingOrders):
     """The exchange's state and rules, independent of HTTP. Every method holds the one lock."""
 
     def __init__(
@@ -89,6 +90,7 @@ class Exchange(RestingOrders):
         self.buckets: dict[tuple[str, str], TokenBucket] = {}
         self._seq = itertools.count(1)
         self._expiring: list[SimOrder] = []
+        self._tape_cursor: dict[str, int] = {}  # per market: the next crowd tape trade to play
         if seed is not None or history is None:
             self.seed_event(seed or EventSeed())
         if history is not None:
@@ -462,8 +464,15 @@ class Exchange(RestingOrders):
         return fills
 
     def _apply_fill(
-        self, order: SimOrder, qty: Decimal, price: Decimal, fee: Decimal, is_taker: bool
+        self,
+        order: SimOrder,
+        qty: Decimal,
+        price: Decimal,
+        fee: Decimal,
+        is_taker: bool,
+        at: float | None = None,
     ) -> dict[str, Any] | None:
+        """Book a fill to the order's owner; ``at``: the fill's time if not now (a crowd tape trade's)."""
         account = self.accounts.get(order.owner)
         if account is None:
             return None
@@ -494,7 +503,7 @@ class Exchange(RestingOrders):
             "no_price_dollars": price_str(ONE - price),
             "is_taker": is_taker,
             "fee_cost": price_str(fee),
-            "created_time": iso_time(self.clock()),
+            "created_time": iso_time(self.clock() if at is None else at),
         }
         account.fills.append(fill)
         return fill

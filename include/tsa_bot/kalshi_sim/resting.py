@@ -1,9 +1,10 @@
-"""What happens to an order once it rests: amend, decrease, expiry, and the crowd trading through it.
+"""What happens to an order once it rests: amend, decrease, and the crowd trading through it (admin route).
 
 ``RestingOrders`` is mixed into ``Exchange``; it works on the exchange's records under its lock, with its
 book primitives (``_rest``, ``_unrest``, ``_match``, ``_apply_fill``, ``_crossing``, ``_schedule``).
-Reservations stay exact throughout: an account's ``reserved`` is always the sum, over its resting orders,
-of ``remaining × collateral per contract`` (the price for a bid, ``1 − price`` for an ask).
+Expiry and the crowd's own tape fills are in ``crowd_fills.py``. Reservations stay exact throughout: an
+account's ``reserved`` is always the sum, over its resting orders, of ``remaining × collateral per
+contract`` (the price for a bid, ``1 − price`` for an ask).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from tsa_bot.pricing.fees import FeeSchedule, trade_fee
 
 
 class RestingOrders:
-    """Amend, decrease, expiry and crowd fills of resting orders (a part of ``Exchange``)."""
+    """Amend, decrease and admin crowd trades of resting orders (a part of ``Exchange``)."""
 
     lock: threading.RLock
     clock: Callable[[], float]
@@ -37,9 +38,10 @@ class RestingOrders:
     _rest: Callable[[SimOrder, SimMarket], None]
     _unrest: Callable[[SimOrder, SimMarket, Decimal], None]
     _match: Callable[[SimOrder, SimMarket, FeeSchedule], list[dict[str, Any]]]
-    _apply_fill: Callable[[SimOrder, Decimal, Decimal, Decimal, bool], dict[str, Any] | None]
+    _apply_fill: Callable[..., dict[str, Any] | None]
     _crossing: Callable[[SimMarket, str, Decimal, str | None], list[SimOrder]]
     _schedule: Callable[[SimMarket], FeeSchedule]
+    expire_due: Callable[[], list[SimOrder]]  # crowd_fills.CrowdFills: expiry and tape fills, in time order
 
     # -- amend --
 
@@ -164,23 +166,6 @@ class RestingOrders:
             order.status = "canceled"
         self._unrest(order, market, cut)
 
-    def expire_due(self) -> list[SimOrder]:
-        """Cancel every resting order whose ``expiration_time`` has passed on the exchange's clock.
-
-        Called before anything reads or trades a book or lists orders, so an expired order is never seen
-        resting nor traded against. Returns the orders cancelled.
-        """
-        with self.lock:
-            if not self._expiring:
-                return []
-            now = self.clock()
-            due = [o for o in self._expiring if o.expiration_time is not None and o.expiration_time <= now]
-            for order in due:
-                self._expiring.remove(order)
-                if order.status == "resting":
-                    self._reduce(order, self.markets[order.ticker], order.remaining)
-            return [o for o in due if o.status == "canceled"]
-
     # -- the crowd --
 
     def crowd_trade(
@@ -221,18 +206,21 @@ class RestingOrders:
             return fills
 
     def _fill_resting(
-        self, maker: SimOrder, market: SimMarket, schedule: FeeSchedule, qty: Decimal
+        self, maker: SimOrder, market: SimMarket, schedule: FeeSchedule, qty: Decimal, at: float | None = None
     ) -> dict[str, Any]:
+        """Fill ``qty`` of a resting order at its price as maker. ``at``: the time of the crowd's tape trade
+        that filled it (the fill's time; the tape already counts that trade in volume and last price)."""
         fee = trade_fee(schedule, qty, maker.price, maker=True)
         maker.remaining -= qty
         maker.filled += qty
         maker.maker_fees += fee
-        fill = self._apply_fill(maker, qty, maker.price, fee, False) or {}
+        fill = self._apply_fill(maker, qty, maker.price, fee, False, at=at) or {}
         if maker.remaining == 0:
             maker.status = "executed"
         self._unrest(maker, market, qty)
-        market.last_price = maker.price
-        market.volume += qty
+        if at is None:
+            market.last_price = maker.price
+            market.volume += qty
         return {
             "order_id": maker.order_id,
             "client_order_id": maker.client_order_id,
