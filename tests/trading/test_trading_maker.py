@@ -352,3 +352,60 @@ def test_the_dags_tasks_trade_as_makers_when_the_run_asks_and_as_the_environment
     monkeypatch.setenv("TSABOT_EXECUTION", "taker")
     decided = decide_with_daily_tasks(warehouse_engine, "dag-env-2", {"mode": "demo"}, PROBS)
     assert decided["execution"] == "taker"
+
+
+def test_a_demo_week_against_the_simulators_crowd_rests_fills_and_ends_before_the_close(
+    warehouse_engine, rsa_key
+):
+    """The whole maker week on a hosted simulator week with its crowd, over HTTP, on the exchange's clock:
+    Wednesday's run posts post-only orders at the bid; the crowd's own trades through their prices fill some
+    of them as a maker (no admin call); at the expiry, 15 minutes before Sunday's close, the exchange ends
+    the rest; the next look records every order's end."""
+    from tsa_bot.core.market import NEW_YORK
+    from tsa_bot.kalshi_sim import HistorySeed
+    from tsa_bot.trading.execution import sync_fills
+
+    monday = date(2025, 3, 10)
+    event = event_ticker_for_week(monday)
+    now = [datetime(2025, 3, 12, 12, tzinfo=NEW_YORK).timestamp()]
+
+    def clock() -> float:
+        return now[0]
+
+    with running_simulator(
+        history=HistorySeed(monday, monday), clock=clock, read_rate=1e6, write_rate=1e6
+    ) as sim:
+        sim.register_key(KEY_ID, rsa_key.public_key(), balance=1000)
+        with KalshiClient(sim.base_url, KEY_ID, private_key=rsa_key, retry=FAST_RETRY, clock=clock) as c:
+            # A forecast that finds every strike near the money cheap: YES wanted at each.
+            mids = {m.floor_strike: (b + a) / 2 for m in c.event(event).markets for b, a in [_sides(c, m)]}
+            probs = {k: min(0.97, float(mid) + 0.25) for k, mid in mids.items() if D("0.1") < mid < D("0.8")}
+            assert probs
+            placed = trade("week-1", event, probs, engine=warehouse_engine, client=c, config=demo_config())
+            assert placed["orders"] > 0 and placed["filled"] == "0"
+            with sim.exchange.lock:
+                ours = list(sim.exchange.accounts[KEY_ID].orders)
+            expires = event_close_time(event) - CLOSE_MARGIN
+            assert ours and all(o.post_only and o.status == "resting" for o in ours)
+            assert {o.expiration_time for o in ours} == {int(expires.timestamp())}
+
+            now[0] = expires.timestamp() + 60  # past every tape trade until then, and past the expiry
+            adopt_orders(c, warehouse_engine, "week-look", event, "demo")
+            sync_fills(warehouse_engine, c, event, "demo")
+            fills = c.fills()
+    assert fills, "the crowd traded through none of the resting bids all week"
+    assert all(not f.is_taker and f.fee_cost == 0 for f in fills)
+    with warehouse_engine.begin() as conn:
+        rows = store.our_orders(conn, event, "demo").values()
+        saved = store.fills_for_event(conn, event, "demo")
+    assert len(saved) == len(fills) and not any(f["is_taker"] for f in saved)
+    assert {r["status"] for r in rows} <= {"canceled", "executed"}  # nothing rests past the expiry
+    assert any(r["filled_count"] > 0 for r in rows)
+
+
+def _sides(client: KalshiClient, market) -> tuple[Decimal, Decimal]:
+    """A market's best YES bid and ask from its order book (0 and 1 where a side is empty)."""
+    book = client.orderbook(market.ticker)
+    bid = max((lv.price for lv in book.yes_bids), default=D(0))
+    ask = min((lv.price for lv in book.yes_asks), default=D(1))
+    return bid, ask

@@ -138,6 +138,7 @@ class KalshiClient:
                 "only live mode (or KALSHI_ALLOW_PRODUCTION=1 for the CLI) may"
             )
         self.allow_production = allow_production
+        self.clock = clock  # the time the requests are signed with: the exchange's, within its skew
         # A read-only client (paper mode's, which may read production's market data) refuses every
         # request that is not a GET before it is built, let alone sent.
         self.read_only = read_only

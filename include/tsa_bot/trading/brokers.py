@@ -53,6 +53,10 @@ class Broker(Protocol):
 
     def cancel(self, order_id: str) -> bool: ...
 
+    def now(self) -> datetime:
+        """The time an order's expiry is reckoned from: the exchange's clock, or the paper run's moment."""
+        ...
+
 
 def _resting_from(order: Order, ours: Mapping[str, Mapping[str, Any]]) -> RestingOrder:
     known = ours.get(order.client_order_id)
@@ -132,6 +136,9 @@ class ExchangeBroker:
             status = "resting" if placed.remaining_count > 0 else "canceled"
         return Placement(placed.order_id, status, filled, placed.already_existed, fills)
 
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.client.clock(), UTC)
+
     def amend(self, stale: RestingOrder, decision: Decision, request: OrderRequest) -> Placement:
         """Kalshi's amend: the order keeps its place in the exchange's records and its fills; its max
         fillable becomes what has filled plus the decision's count, and it answers to the decision's id.
@@ -178,6 +185,7 @@ class PaperBroker:
         settled: set[str],
         bankroll: Decimal,
         paper_resting: list[Mapping[str, Any]] | None = None,
+        moment: datetime | None = None,
     ):
         self.snapshot = snapshot
         self.fees = fees
@@ -185,6 +193,7 @@ class PaperBroker:
         self._settled = settled
         self._bankroll = bankroll
         self._resting = [_resting_from_row(r) for r in paper_resting or ()]
+        self._moment = moment or snapshot.taken_at or datetime.now(UTC)
         self._taken: dict[tuple[str, str, Decimal], Decimal] = {}
 
     def resting(self, event_ticker: str, ours: Mapping[str, Mapping[str, Any]]) -> list[RestingOrder]:
@@ -196,6 +205,9 @@ class PaperBroker:
         # Settled markets are already in the bankroll through their P&L (net of fees).
         spent = sum((p["exposure"] + p["fees"] for p in book.values()), ZERO)
         return ExposureState(holdings, tuple(self._resting), ZERO, self._bankroll - spent)
+
+    def now(self) -> datetime:
+        return self._moment
 
     def amend(self, stale: RestingOrder, decision: Decision, request: OrderRequest) -> Placement:
         """On paper an amend is the old order's end and a new order resting in its place."""

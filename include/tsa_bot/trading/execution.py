@@ -257,9 +257,10 @@ def execute(
                 store.save_rejection(conn, run_id, decision_id, d.ticker, "risk", v.code, v.reason, numbers)
         return "rejected", ZERO, False
 
-    # An exchange's expiry is on its clock (now); the paper book's on the run's moment (a backfill's past).
-    now = run.moment if broker.mode == "paper" else datetime.now(UTC)
-    request = d.order_request(config.time_in_force, expiration_time=order_expiry(d.event_ticker, now))
+    # An exchange's expiry is on its clock; the paper book's on the run's moment (a backfill's past).
+    request = d.order_request(
+        config.time_in_force, expiration_time=order_expiry(d.event_ticker, broker.now())
+    )
     amends = replaces.client_order_id if replaces is not None else None
     with engine.begin() as conn:  # the ledger first: an order is never sent without its row
         store.record_intent(

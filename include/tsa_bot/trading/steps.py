@@ -212,7 +212,7 @@ def _open_book(conn: sa.Connection, run: TradingRun, client: KalshiClient | None
         bankroll = run.config.paper_bankroll + store.realised_pnl_total(conn, mode)
         snapshot = run.market_snapshot()
         resting = store.resting_orders(conn, mode)
-        broker = PaperBroker(snapshot, snapshot.fees, paper_fills, settled, bankroll, resting)
+        broker = PaperBroker(snapshot, snapshot.fees, paper_fills, settled, bankroll, resting, run.moment)
         return broker, realised_today
     if client is None:
         raise ConfigurationError(f"a {mode} run needs a Kalshi client to trade")
