@@ -167,13 +167,17 @@ def latest_replay_file() -> Path:
 
 
 def save_latest(doc: dict[str, Any]) -> None:
-    """Keep ``doc`` as the latest replay, whole or not at all (written beside, then renamed)."""
+    """Keep ``doc`` as the latest replay, and as the latest of its execution (``latest-maker.json``), each
+    whole or not at all (written beside, then renamed)."""
     path = latest_replay_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     saved = {**doc, "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(saved) + "\n")
-    tmp.replace(path)
+    execution = doc.get("summary", {}).get("execution", "taker")
+    # The latest of each execution too, so the page can put maker beside taker.
+    for target in (path, path.with_name(f"latest-{execution}.json")):
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(saved) + "\n")
+        tmp.replace(target)
 
 
 def replay_range(

@@ -107,12 +107,23 @@ def create_app(
         return {
             "brier_by_day": queries.market_brier(conn),
             "equity": {"replay": queries.replay_equity(replay_file()), "settled": queries.settled_pnl(conn)},
+            "executions": queries.replay_executions(replay_file()),
         }
 
     @app.get("/api/market")
     def api_market() -> dict[str, Any]:
         """Brier model vs market by weekday over settled strikes; equity of the latest replay and by mode."""
         return read(market)
+
+    @app.get("/api/resting")
+    def api_resting() -> dict[str, Any]:
+        """Our resting orders: age, price, and the latest book of their market."""
+        return read(queries.resting)
+
+    @app.get("/api/records")
+    def api_records() -> dict[str, Any]:
+        """The record ``recorded`` sizes by, per known-days count, as of now."""
+        return read(queries.records)
 
     @app.get("/api/health")
     def api_health() -> dict[str, Any]:
@@ -134,6 +145,8 @@ def create_app(
                 "history": queries.history(conn),
                 "health": queries.health(conn),
                 "market": market(conn),
+                "resting": queries.resting(conn),
+                "records": queries.records(conn),
             }
         return HTMLResponse(render_page(data, base))
 

@@ -33,7 +33,7 @@ DECISION_COLUMNS = [("ticker", "l"), ("action", "l"), ("count", ""), ("limit", "
 DECISION_COLUMNS += [("market", ""), ("EV/contract", "")]
 DECISION_COLUMNS.append(("reason", "l"))
 ORDER_COLUMNS = [("order", "l"), ("ticker", "l"), ("side", "l"), ("YES price", ""), ("count", "")]
-ORDER_COLUMNS += [("filled", ""), ("status", "l"), ("note", "l")]
+ORDER_COLUMNS += [("filled", ""), ("role", "l"), ("status", "l"), ("note", "l")]
 
 
 def _fmt(value: Any, spec: str = "") -> str:
@@ -216,6 +216,7 @@ def _orders(data: dict[str, Any], base: str) -> str:
                         _fmt(o["yes_price"], ".2f"),
                         _fmt(o["count"], ",.0f"),
                         _fmt(o["filled_count"], ",.0f"),
+                        escape(o.get("liquidity") or "taker"),
                         escape(o["status"]),
                         ("already placed; " if o["already_existed"] else "") + _fmt(o["status_reason"] or ""),
                     ]
@@ -226,9 +227,7 @@ def _orders(data: dict[str, Any], base: str) -> str:
         )
         fills = run["fills"]
         if fills:
-            contracts = sum(f["count"] for f in fills)
-            fees = sum(f["fee"] for f in fills)
-            out.append(f"<p>{len(fills)} fills, {contracts:,.0f} contracts, fees ${fees:,.2f}.</p>")
+            out.append(f'<p class="fills">{_fills_by_role(fills)}</p>')
         out.append(
             table(
                 [("ticker", "l"), ("stage", "l"), ("code", "l"), ("reason", "l")],
@@ -241,6 +240,125 @@ def _orders(data: dict[str, Any], base: str) -> str:
         )
         out.append("</div>")
     return "".join(out)
+
+
+def _fills_by_role(fills: Sequence[dict[str, Any]]) -> str:
+    """``3 fills, 25 contracts: as a maker 20 contracts, fees $0.00; as a taker 5, fees $0.09.``"""
+    contracts = sum(f["count"] for f in fills)
+    parts = []
+    for role, taker in (("maker", False), ("taker", True)):
+        mine = [f for f in fills if bool(f["is_taker"]) is taker]
+        if mine:
+            fees = sum(f["fee"] for f in mine)
+            parts.append(f"as a {role} {sum(f['count'] for f in mine):,.0f} contracts, fees ${fees:,.2f}")
+    return f"{len(fills)} fills, {contracts:,.0f} contracts: {'; '.join(parts)}."
+
+
+def _age(seconds: Any) -> str:
+    if seconds is None:
+        return "–"
+    minutes = int(seconds) // 60
+    days, hours, mins = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    return f"{days} d {hours} h" if days else f"{hours} h {mins} min" if hours else f"{mins} min"
+
+
+def _against_book(o: dict[str, Any]) -> str:
+    """Where a resting order stands against its market's book (its side's bid and offer, in cents)."""
+    price, bid, ask = o["price"], o["bid"], o["ask"]
+    if bid is None and ask is None:
+        return "no book recorded" if o["book_at"] is None else "the book was empty"
+    if bid is None:
+        where = "alone on its side"
+    elif price == bid:
+        where = "at the bid"
+    elif price > bid:
+        where = f"inside the spread, {(price - bid) * 100:.0f}¢ above the bid"
+    else:
+        where = f"behind the bid by {(bid - price) * 100:.0f}¢"
+    if ask is not None and price >= ask:
+        where += f" (the offer {ask:.2f} has come to it)"
+    return where
+
+
+def resting_orders(data: dict[str, Any]) -> str:
+    """Our resting orders with their age and their price against the latest book of their market."""
+    rows = [
+        [
+            escape(o["mode"]),
+            escape(o["ticker"]),
+            escape(o["direction"]),
+            _fmt(o["price"], ".2f"),
+            _fmt(o["remaining"], ",.0f"),
+            escape(o["liquidity"]),
+            _age(o["age_s"]),
+            _fmt(o["bid"], ".2f"),
+            _fmt(o["ask"], ".2f"),
+            escape(_against_book(o)),
+            _when(o["expires_at"]) if o["expires_at"] else "–",
+        ]
+        for o in data["orders"]
+    ]
+    columns = [("mode", "l"), ("ticker", "l"), ("side", "l"), ("price", ""), ("left", ""), ("role", "l")]
+    columns += [("age", ""), ("bid", ""), ("offer", ""), ("against the book", "l"), ("expires", "l")]
+    return '<div id="resting-orders">' + table(columns, rows, "No resting orders.") + "</div>"
+
+
+def records_table(data: dict[str, Any]) -> str:
+    """The record ``recorded`` sizes by, per known-days count, as of now (``pricing.record``)."""
+    said = {"beats": "full size", "unclear": "part size", "worse": "no trade"}
+    rows = [
+        [
+            str(r["known_days"]),
+            str(r["weeks"]),
+            f"{r['strikes']:,}",
+            _fmt(r["brier_pool"], ".4f"),
+            _fmt(r["brier_market"], ".4f"),
+            "–" if not r["diff_ci90"] else f"{r['diff_ci90'][0]:+.4f} … {r['diff_ci90'][1]:+.4f}",
+            escape(r["verdict"]),
+            f"{escape(str(r['factor']))} ({said.get(r['verdict'], '')})",
+        ]
+        for r in data["by_known_days"]
+    ]
+    columns = [("known days", ""), ("weeks", ""), ("strikes", ""), ("Brier pool", ""), ("Brier market", "")]
+    columns += [("market − pool, 90%", ""), ("verdict", "l"), ("size", "l")]
+    head = (
+        f'<p class="muted">As of {_when(data["as_of"])}: the pool is the model and the market at market'
+        f" weight {escape(str(data['market_weight']))} ({escape(data['market_weight_source'])},"
+        f" {data['market_weight_weeks']} settled weeks); two-sided strikes of settled weeks only.</p>"
+    )
+    return '<div id="records">' + head + table(columns, rows, "no record") + "</div>"
+
+
+def maker_vs_taker(executions: dict[str, dict[str, Any]]) -> str:
+    """The latest replay of each execution side by side."""
+    if not executions:
+        return ""
+    rows = []
+    for execution, r in executions.items():
+        s = r["summary"]
+        adverse = s.get("adverse_selection")
+        rows.append(
+            [
+                escape(execution),
+                escape(str(r["run"].get("policy", ""))),
+                f"{escape(str(r['run'].get('start')))} … {escape(str(r['run'].get('end')))}",
+                _money(s.get("pnl")),
+                _interval(s.get("pnl_ci90")),
+                _cents(s.get("cents_per_contract")),
+                "–" if s.get("fill_rate") is None else f"{s['fill_rate']:.0%}",
+                "–" if adverse is None else f"{adverse * 100:+.2f}¢",
+                _money(s.get("fees")),
+                _when(r.get("saved_at")),
+            ]
+        )
+    columns = [("execution", "l"), ("policy", "l"), ("weeks", "l"), ("P&L", ""), ("P&L 90% CI", "")]
+    columns += [("per contract", ""), ("fill rate", ""), ("adverse selection", ""), ("fees", "")]
+    columns.append(("saved", "l"))
+    return (
+        '<div id="maker-vs-taker"><h3>Maker against taker (the latest replay of each)</h3>'
+        + table(columns, rows, "")
+        + "</div>"
+    )
 
 
 def history_panels(data: dict[str, Any]) -> list[str]:
@@ -288,7 +406,9 @@ def market_panels(data: dict[str, Any]) -> list[str]:
         ),
         _panel(
             f"Equity: replay and paper/demo, net of fees{equity_said}",
-            plots.equity_chart(replay, settled) + replay_evidence(replay),
+            plots.equity_chart(replay, settled)
+            + replay_evidence(replay)
+            + maker_vs_taker(data.get("executions", {})),
         ),
     ]
 
@@ -449,6 +569,10 @@ def render_page(data: dict[str, Any] | None, base: str, error: str | None = None
         *panels,
         '</div></section><section id="strikes"><h2>Strikes: fair vs market, edge, position</h2>',
         strikes_table(week),
+        '</section><section id="resting"><h2>Resting orders: age, price against the book</h2>',
+        resting_orders(data.get("resting", {"orders": []})),
+        '</section><section id="record"><h2>Trading by the record: pool vs market per known days</h2>',
+        records_table(data["records"]) if data.get("records") else charts.empty("No record yet."),
         '</section><section id="orders"><h2>Latest runs: decisions, orders, fills, rejections</h2>',
         _orders(data["orders"], base),
         '</section><section id="history"><h2>Revisions</h2>',

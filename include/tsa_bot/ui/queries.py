@@ -18,7 +18,14 @@ import sqlalchemy as sa
 
 from tsa_bot.core.market import NEW_YORK, tradable_ask, tradable_bid, trading_day
 from tsa_bot.core.scoring import brier
-from tsa_bot.pricing.market_implied import LadderQuote, MarketViewError, implied_probabilities
+from tsa_bot.pricing.market_implied import (
+    DEFAULT_MARKET_WEIGHT,
+    LadderQuote,
+    MarketViewError,
+    implied_probabilities,
+)
+from tsa_bot.pricing.record import edge_record
+from tsa_bot.trading.market_history import market_weight_for, scored_history
 from tsa_bot.ui.chart_cache import FingerprintCache
 
 DAG_ID = "tsa_daily"
@@ -163,8 +170,8 @@ def orders(conn: sa.Connection, runs: int = 5) -> dict[str, Any]:
         run["orders"] = _rows(
             conn,
             "select client_order_id, order_id, ticker, direction, book_side, yes_price, count, filled_count,"
-            " status, already_existed, status_reason, created_at from trading_orders where run_id = :r"
-            " order by ticker, id",
+            " status, already_existed, status_reason, created_at, liquidity from trading_orders"
+            " where run_id = :r order by ticker, id",
             r=r,
         )
         run["fills"] = _rows(
@@ -181,6 +188,62 @@ def orders(conn: sa.Connection, runs: int = 5) -> dict[str, Any]:
             r=r,
         )
     return plain({"runs": latest})
+
+
+def resting(conn: sa.Connection) -> dict[str, Any]:
+    """Our resting orders (every mode), oldest first: age, price, and the book of their market at its latest
+    snapshot (the YES bid and ask; a NO order is read against 1 - ask and 1 - bid)."""
+    rows = _rows(
+        conn,
+        "select o.mode, o.run_id, o.ticker, o.direction, o.yes_price, o.count - o.filled_count as remaining,"
+        " o.liquidity, o.created_at, o.expires_at,"
+        " extract(epoch from now() - o.created_at)::bigint as age_s,"
+        " s.yes_bid, s.yes_ask, s.taken_at as book_at"
+        " from trading_orders o left join lateral (select yes_bid, yes_ask, taken_at from trading_snapshots"
+        " where ticker = o.ticker order by taken_at desc limit 1) s on true"
+        " where o.status = 'resting' order by o.created_at, o.id",
+    )
+    for r in rows:
+        yes = r["direction"] == "yes"
+        r["price"] = r["yes_price"] if yes else 1 - r["yes_price"]
+        bid = r["yes_bid"] if yes else (None if r["yes_ask"] is None else 1 - r["yes_ask"])
+        ask = r["yes_ask"] if yes else (None if r["yes_bid"] is None else 1 - r["yes_bid"])
+        r["bid"] = tradable_bid(bid)
+        r["ask"] = tradable_ask(ask)
+    return plain({"orders": rows})
+
+
+def records(conn: sa.Connection) -> dict[str, Any]:
+    """What ``recorded`` would trade on now: the market weight learned from the settled weeks, and for each
+    known-days count its record against the market (``pricing.record``), point in time at now."""
+    now = conn.execute(sa.text("select now()")).scalar_one()
+    engine = conn.engine
+    weight = market_weight_for(engine, now, {}, Decimal(repr(DEFAULT_MARKET_WEIGHT)))
+    history = scored_history(engine, now)
+    out = []
+    for k in range(7):
+        r = edge_record(history, now, k, float(weight.weight))
+        out.append(
+            {
+                "known_days": k,
+                "weeks": r.weeks,
+                "strikes": r.strikes,
+                "brier_pool": r.brier_pool,
+                "brier_market": r.brier_market,
+                "diff_ci90": list(r.diff_ci90) if r.diff_ci90 else None,
+                "verdict": r.verdict,
+                "factor": r.factor,
+            }
+        )
+    return plain(
+        {
+            "as_of": now,
+            "market_weight": weight.weight,
+            "market_weight_source": weight.source,
+            "market_weight_weeks": weight.weeks,
+            "by_known_days": out,
+        }
+    )
 
 
 def history(conn: sa.Connection, calibration_bins: int = 10) -> dict[str, Any]:
@@ -548,6 +611,18 @@ def replay_equity(path: Path) -> dict[str, Any] | None:
         }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def replay_executions(path: Path) -> dict[str, dict[str, Any]]:
+    """The latest saved replay of each execution (``latest-taker.json``, ``latest-maker.json`` beside
+    ``path``), by execution: when it was saved, its policy and range, and its summary; a missing one is
+    left out."""
+    out = {}
+    for execution in ("taker", "maker"):
+        found = replay_equity(Path(path).with_name(f"latest-{execution}.json"))
+        if found is not None:
+            out[execution] = {k: found[k] for k in ("saved_at", "run", "summary")}
+    return out
 
 
 def _without_days(summary: Mapping[str, Any]) -> dict[str, Any]:
