@@ -24,7 +24,7 @@ tuned and backtested, until the baseline has shown it helps.
 
 Evidence, the 52 weeks of 2025 (``benchmarks/forecast_backtest.py --pool linear log``): the pool does not
 beat Prophet alone at most known-days counts, so the daily forecast stays on Prophet
-(``TSABOT_FORECAST_POOL`` defaults to ``off``). At 0–4 known days the baseline is far behind (MAPE 1.6–2.2%
+(``TSABOT_FORECAST_POOL`` defaults to ``off``). At 0–4 known days the baseline is far behind (MAPE 1.1–2.2%
 against 0.7–1.5%) and the learned weight stays at 0–0.03: the pool is Prophet, give or take a hair. At 5
 and 6 known days the baseline is close and the pool improves MAPE and Brier (log pool, k=6: Brier 0.0033
 against 0.0037), but widens an interval that already over-covers (k=6: 87% alone, 90% pooled), outside
