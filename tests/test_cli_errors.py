@@ -37,6 +37,7 @@ def test_a_bad_tsa_base_url_setting_is_one_line(capsys, monkeypatch, warehouse_u
         ("TSABOT_HTTP_TIMEOUT_S", "-1"),
         ("TSABOT_HTTP_MAX_PAGE_BYTES", "lots"),
         ("TSABOT_OFFLINE", "perhaps"),
+        ("TSABOT_FORECAST_POOL", "maybe"),
         ("TSABOT_STATE_DIR", "/etc/hostname"),
         ("TSABOT_STATE_DIR", "/etc/hostname/state"),
     ],

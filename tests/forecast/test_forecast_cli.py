@@ -94,3 +94,20 @@ def test_backtest_command_reports_a_missing_data_file(tmp_path, capsys):
     )
     assert code == 2
     assert "data file not found" in capsys.readouterr().err
+
+
+def test_backtest_command_refuses_a_cache_dir_that_is_a_file_with_one_line(shared_csv, tmp_path, capsys):
+    args = ["--start", "2025-03-03", "--end", "2025-03-09", "--pool", "log", "--cache-dir", str(shared_csv)]
+    code = main(["backtest", "--data", str(shared_csv), "--json", str(tmp_path / "o.json"), *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("tsabot: error: ") and "is not a directory" in err and "\n" not in err
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_backtest_command_knows_only_the_linear_and_log_pools(shared_csv, tmp_path, capsys):
+    args = ["--start", "2025-03-03", "--end", "2025-03-09", "--pool", "geometric"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["backtest", "--data", str(shared_csv), "--json", str(tmp_path / "o.json"), *args])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'geometric'" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 import pydantic
@@ -47,6 +48,9 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=_default_state_dir)
     # The forecast point cache (see tsa_bot.forecast.cache); None: ``<state_dir>/forecast-cache``.
     forecast_cache_dir: Path | None = None
+    # The daily forecast: Prophet alone ("off") or its pool with the YoY baseline (tsa_bot.forecast.pool,
+    # which says why "off" is the default: the pool did not beat Prophet at most known-days counts in 2025).
+    forecast_pool: Literal["off", "linear", "log"] = "off"
     warehouse_url: str | None = Field(
         default=None, validation_alias=AliasChoices("TSA_WAREHOUSE_URL", "TSABOT_WAREHOUSE_URL")
     )

@@ -1,5 +1,7 @@
 """The backtest: the forecaster (:mod:`tsa_bot.forecast.forecaster`) and the YoY baseline on past weeks,
 walked forward week by week, and their scores (MAPE, 80 % coverage, Brier, log loss) over the range.
+With ``pool``, the pool of the two (:mod:`tsa_bot.forecast.pool`) is scored beside them, its weights
+learned point in time on the weeks settled before each forecast.
 
 Each week is forecast exactly as it would have been live, from rows dated before its ``as_of``, with a
 spread calibrated on weeks that ended before it: the backtest adds no knowledge, only the scoring.
@@ -20,10 +22,19 @@ from tsa_bot.core import scoring
 from tsa_bot.core.errors import ValidationError
 from tsa_bot.core.market import mondays_between
 from tsa_bot.forecast.baseline import BASELINE_VERSION
+from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.distribution import STRIKES, WeekForecast
 from tsa_bot.forecast.forecaster import DEFAULT_WORKERS, ForecastedWeek, forecast_weeks
 from tsa_bot.forecast.model import DEFAULT_PARAMS, MODEL_VERSION, ModelParams
+from tsa_bot.forecast.pool import (
+    POOL_VERSION,
+    POOL_WEEKS,
+    PooledWeek,
+    PoolMethod,
+    forecast_with_history,
+    pool_weeks,
+)
 
 
 def week_score(forecast: WeekForecast, actual_mean: float) -> scoring.ForecastScore:
@@ -60,21 +71,35 @@ def score(
 class BacktestResult:
     known_days: int
     weeks: list[ForecastedWeek] = field(default_factory=list)
+    # The pool's forecast of each of ``weeks`` (same order) when the backtest scored it, else None.
+    pooled: list[PooledWeek] | None = None
+    pool_method: str | None = None
 
     def summary(self) -> dict[str, Any]:
         actuals = [w.point.actual_mean for w in self.weeks]
         model = score([w.model for w in self.weeks], actuals)
         baseline = score([w.baseline for w in self.weeks], actuals)
-        return {
+        out = {
             **model,
             "model_version": MODEL_VERSION,
             "baseline": {**baseline, "model_version": BASELINE_VERSION},
         }
+        if self.pooled is not None:
+            weights = [p.choice.weight for p in self.pooled]
+            out["pool"] = {
+                **score([p.forecast for p in self.pooled], actuals),
+                "model_version": POOL_VERSION,
+                "method": self.pool_method,
+                "mean_weight": float(np.mean(weights)) if weights else None,
+                "default_weeks": sum(p.choice.source == "default" for p in self.pooled),
+            }
+        return out
 
     def to_json(self) -> dict[str, Any]:
+        pooled = self.pooled if self.pooled is not None else [None] * len(self.weeks)
         return {
             "known_days": self.known_days,
-            "weeks": [_week_json(w) for w in self.weeks],
+            "weeks": [_week_json(w, p) for w, p in zip(self.weeks, pooled, strict=True)],
             "summary": self.summary(),
         }
 
@@ -88,8 +113,8 @@ def _distribution_json(f: WeekForecast) -> dict[str, Any]:
     }
 
 
-def _week_json(w: ForecastedWeek) -> dict[str, Any]:
-    return {
+def _week_json(w: ForecastedWeek, pooled: PooledWeek | None = None) -> dict[str, Any]:
+    out = {
         "week_start": w.model.week_start.isoformat(),
         "as_of": w.model.as_of.isoformat(),
         "known_days": w.model.known_days,
@@ -101,6 +126,15 @@ def _week_json(w: ForecastedWeek) -> dict[str, Any]:
             "prob_above": {str(s): round(p, 5) for s, p in w.baseline.strike_probabilities().items()},
         },
     }
+    if pooled is not None:
+        out["pool"] = {
+            **_distribution_json(pooled.forecast),
+            "prob_above": {str(s): round(p, 5) for s, p in pooled.forecast.strike_probabilities().items()},
+            "weight": pooled.choice.weight,
+            "weight_source": pooled.choice.source,
+            "weight_weeks": pooled.choice.weeks,
+        }
+    return out
 
 
 def backtest_weeks(start: dt.date, end: dt.date, known_days: Sequence[int]) -> list[dt.date]:
@@ -124,10 +158,27 @@ def run_backtest(
     params: ModelParams = DEFAULT_PARAMS,
     calibration_weeks: int = DEFAULT_CALIBRATION_WEEKS,
     workers: int | None = None,
+    pool: PoolMethod | None = None,
+    cache: PointCache | None = None,
+    pool_weeks_back: int = POOL_WEEKS,
 ) -> dict[int, BacktestResult]:
-    """Backtest every week whose Monday is in [start, end], at each known-days count."""
+    """Backtest every week whose Monday is in [start, end], at each known-days count.
+
+    With ``pool`` (``linear`` or ``log``), also the pool of the model and the baseline, its weight per
+    week learned on the ``pool_weeks_back`` weeks settled before it (forecast too, before the range).
+    """
     weeks = backtest_weeks(start, end, known_days)
     if workers is None:
         workers = min(DEFAULT_WORKERS, os.cpu_count() or 1)
-    forecasts = forecast_weeks(series, weeks, known_days, params, calibration_weeks, workers)
-    return {k: BacktestResult(k, v) for k, v in forecasts.items()}
+    if pool is None:
+        forecasts = forecast_weeks(series, weeks, known_days, params, calibration_weeks, workers, cache)
+        return {k: BacktestResult(k, v) for k, v in forecasts.items()}
+    found = forecast_with_history(
+        series, weeks, known_days, params, calibration_weeks, workers, cache, pool_weeks_back
+    )
+    scored = set(weeks)
+    out = {}
+    for k, history in found.items():
+        in_range = [w for w in history if w.point.week_start in scored]
+        out[k] = BacktestResult(k, in_range, pool_weeks(in_range, history, pool, pool_weeks_back), pool)
+    return out

@@ -12,9 +12,11 @@ from typing import Any
 
 from tsa_bot.core.errors import ValidationError, parse_date
 from tsa_bot.forecast.backtest import BacktestResult, run_backtest
+from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS, MIN_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.forecast.forecaster import DEFAULT_WORKERS, check_workers
+from tsa_bot.forecast.pool import POOL_METHODS
 
 
 def _output_file(text: str, option: str) -> Path:
@@ -27,6 +29,19 @@ def _output_file(text: str, option: str) -> Path:
     if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise ValidationError(f"{option} {path} cannot be written (permissions)")
     return path
+
+
+def _cache_dir(text: str) -> PointCache:
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise ValidationError(f"--cache-dir {path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(f"cannot create --cache-dir {path}: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK):
+        raise ValidationError(f"--cache-dir {path} cannot be written (permissions)")
+    return PointCache(path)
 
 
 def register(subparsers: Any) -> None:
@@ -48,6 +63,16 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_CALIBRATION_WEEKS,
         help="past weeks whose errors set the spread (default %(default)s)",
     )
+    p.add_argument(
+        "--pool",
+        choices=POOL_METHODS,
+        help="also score the pool of the model and the YoY baseline (linear or log), its weight per week "
+        "learned on the weeks settled before it",
+    )
+    p.add_argument(
+        "--cache-dir",
+        help="read and write each week's point forecasts here (a rerun with the same data skips the fits)",
+    )
     p.set_defaults(handler=run_backtest_command)
 
 
@@ -64,6 +89,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         )
     out = _output_file(args.json, "--json")
     plot = _output_file(args.plot, "--plot") if args.plot else None
+    cache = _cache_dir(args.cache_dir) if getattr(args, "cache_dir", None) else None
     series = load_csv(args.data)
     began = time.monotonic()
     result = run_backtest(
@@ -73,6 +99,8 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         known_days=(args.known_days,),
         calibration_weeks=args.calibration_weeks,
         workers=args.workers,
+        pool=getattr(args, "pool", None),
+        cache=cache,
     )[args.known_days]
     document = result.to_json()
     out.write_text(json.dumps(document, indent=1) + "\n")
@@ -114,9 +142,17 @@ def format_table(result: BacktestResult) -> str:
     lines.append(
         f"{'known days ' + str(result.known_days):<16} {'MAPE':>7} {'cov80':>6} {'Brier':>7} {'logloss':>8}"
     )
-    for name, s in (("model", summary), ("YoY baseline", summary["baseline"])):
+    rows = [("model", summary), ("YoY baseline", summary["baseline"])]
+    if "pool" in summary:
+        rows.append((f"pool ({summary['pool']['method']})", summary["pool"]))
+    for name, s in rows:
         lines.append(
             f"{name:<16} {_fmt(_pct(s['mape']), 6, '.2f', '%')} {_fmt(_pct(s['coverage80']), 5, '.0f', '%')} "
             f"{_fmt(s['brier'], 7, '.4f')} {_fmt(s['log_loss'], 8, '.4f')}"
+        )
+    if "pool" in summary and summary["pool"]["mean_weight"] is not None:
+        lines.append(
+            f"pool: mean baseline weight {summary['pool']['mean_weight']:.2f}, "
+            f"default weight in {summary['pool']['default_weeks']} of {len(result.weeks)} weeks"
         )
     return "\n".join(lines)

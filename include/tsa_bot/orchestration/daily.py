@@ -19,7 +19,7 @@ import pandas as pd
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.core.publication import publication_time
-from tsa_bot.forecast import forecaster
+from tsa_bot.forecast import forecaster, pool
 from tsa_bot.forecast.cache import default_cache
 from tsa_bot.forecast.calibration import DEFAULT_CALIBRATION_WEEKS
 from tsa_bot.forecast.data import to_series
@@ -121,14 +121,24 @@ def forecast(run: RunInfo, warehouse_url: str | None = None) -> dict:
     # The forecaster's as_of is the first day not yet known: the day after the newest published one.
     first_unknown = known[-1].day + timedelta(days=1)
     calibration_weeks = int(run.params.get("calibration_weeks", DEFAULT_CALIBRATION_WEEKS))
-    week_forecast = forecaster.forecast(
-        series,
-        first_unknown,
-        calibration_weeks=calibration_weeks,
-        cache=default_cache(),
-    )
+    method = get_settings().forecast_pool
+    pool_weight: float | None = None
+    if method == "off":
+        week_forecast = forecaster.forecast(
+            series,
+            first_unknown,
+            calibration_weeks=calibration_weeks,
+            cache=default_cache(),
+        )
+    else:
+        pooled = pool.forecast(
+            series, first_unknown, method, calibration_weeks=calibration_weeks, cache=default_cache()
+        )
+        week_forecast, pool_weight = pooled.forecast, pooled.choice.weight
     forecast_id = save_forecast(engine, week_forecast, run.run_key)
     return {
+        "model_version": week_forecast.model_version,
+        "pool_weight": pool_weight,
         "forecast_id": forecast_id,
         "week_start": week_forecast.week_start.isoformat(),
         "known_days": week_forecast.known_days,
