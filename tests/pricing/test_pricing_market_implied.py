@@ -289,7 +289,14 @@ MODEL = np.random.default_rng(11).normal(2.45e6, 40_000, 5000)
 def test_the_guard_lets_a_normal_week_trade():
     verdict = disagreement_guard(MODEL, market_at(2.46e6))
     assert (verdict.action, verdict.factor) == ("trade", 1.0)
-    assert "within the model's error" in verdict.reason
+    assert "guard quiet" in verdict.reason and "within 3 sd of the model's error" in verdict.reason
+
+
+def test_the_guard_stays_quiet_on_a_disagreement_the_models_own_error_explains():
+    # Two model sd apart: the size of the model's ordinary error (1 week in 20), which the pool weighs.
+    verdict = disagreement_guard(MODEL, market_at(2.45e6 + 80_000))
+    assert (verdict.action, verdict.factor) == ("trade", 1.0)
+    assert verdict.z == pytest.approx(2.0, abs=0.1)
 
 
 def test_the_guard_skips_a_shock_week_and_says_why():
@@ -297,11 +304,24 @@ def test_the_guard_skips_a_shock_week_and_says_why():
     verdict = disagreement_guard(MODEL, market_at(2.25e6))
     assert (verdict.action, verdict.factor) == ("skip", 0.0)
     assert verdict.z < -4
-    assert "2.250 M" in verdict.reason and "outside the model's 2%–98% range" in verdict.reason
+    assert "guard acted" in verdict.reason and "2.250 M" in verdict.reason
+    assert "outside the model's ±4 sd" in verdict.reason and "skipping" in verdict.reason
 
 
 def test_the_guard_shrinks_in_between():
-    verdict = disagreement_guard(MODEL, market_at(2.45e6 + 60_000))
+    verdict = disagreement_guard(MODEL, market_at(2.45e6 + 140_000))  # 3.5 model sd
     assert verdict.action == "shrink" and 0 < verdict.factor < 1
-    assert verdict.factor == pytest.approx(1 / abs(verdict.z))
-    assert f"{verdict.factor:.0%}" in verdict.reason
+    assert verdict.factor == pytest.approx(4 - abs(verdict.z))
+    assert "guard acted" in verdict.reason and f"{verdict.factor:.0%}" in verdict.reason
+
+
+def test_the_guards_scale_is_the_models_ordinary_error_not_one_outlier_week():
+    # One past week 10 sd off (a holiday the model missed) fattens the tail, not the model's ordinary error.
+    tailed = np.concatenate([MODEL, np.full(100, 2.45e6 + 400_000)])
+    assert np.std(tailed) > 1.5 * np.std(MODEL)
+    assert disagreement_guard(tailed, market_at(2.25e6)).action == "skip"
+
+
+def test_the_guard_refuses_bands_out_of_order():
+    with pytest.raises(ValueError, match="act_z < skip_z"):
+        disagreement_guard(MODEL, market_at(2.46e6), act_z=4, skip_z=3)

@@ -10,8 +10,9 @@
   two disagree that sharpness is the wrong way to err.
 - :func:`learn_weight`: the market's weight minimising the Brier score over settled weeks known before
   the moment, on a grid, with a default until enough weeks have settled.
-- :func:`disagreement_guard`: trade, shrink or skip when the market's median sits far outside what the
-  model's own error explains (a storm or an FAA order the model cannot see).
+- :func:`disagreement_guard`: trade, shrink or skip when the market's median sits more than
+  ``GUARD_ACT_Z`` of the model's own standard deviations from its median: beyond what the model's own
+  error explains (a storm or an FAA order the model cannot see).
 """
 
 from __future__ import annotations
@@ -330,6 +331,18 @@ def learn_weight(
     )
 
 
+# The guard's bands, in the model's own standard deviations (its spread at the moment: built from its
+# out-of-sample errors at the same known-days count, so 1 sd is the size of its ordinary error). Below
+# GUARD_ACT_Z the disagreement is what the model's own error explains; from GUARD_SKIP_Z on, nothing is
+# bought. Measured (benchmarks/guard_stats.py): over the 364 trading moments of the simulator's 2025 with
+# the new crowd, |z| had median 0.60, 95th percentile 2.1, 99th 3.1 and maximum 3.6 (5 moments above 3,
+# in 3 weeks, each one where the market was nearer the truth); in a winter-storm week the crowd knows
+# of (0.88 from Tuesday, tests/replay/test_replay_guard_shock.py) it is 3.9 to 5.7 on every day.
+GUARD_ACT_Z = 3.0
+GUARD_SKIP_Z = 4.0
+_ONE_SD = (NormalDist().cdf(-1), 0.5, NormalDist().cdf(1))  # a normal's median ± 1 sd
+
+
 @dataclass(frozen=True)
 class GuardVerdict:
     action: str  # trade | shrink | skip
@@ -346,37 +359,48 @@ def disagreement_guard(
     model_samples: np.ndarray | Sequence[float],
     market: ImpliedDistribution,
     *,
-    shrink_z: float = 1.0,
-    skip_band: tuple[float, float] = (0.02, 0.98),
+    act_z: float = GUARD_ACT_Z,
+    skip_z: float = GUARD_SKIP_Z,
 ) -> GuardVerdict:
     """Trade, shrink or skip, by how far the market's median lies from the model's in the model's own error.
 
-    The model's samples *are* its error distribution (built from its past out-of-sample errors), so:
-    the market's median outside the model's ``skip_band`` quantiles means the market sees something the
-    model cannot (a storm, a flight-cut order): skip. Beyond ``shrink_z`` standard deviations but inside
-    the band: shrink the Kelly fraction by ``shrink_z / |z|``. Otherwise trade.
+    The model's samples *are* its error distribution (built from its past out-of-sample errors at the
+    moment's known-days count), so their spread is the size of its ordinary error: ``sd`` is half their
+    central 68% range (a normal's standard deviation, unmoved by one past week's outlier in the tails),
+    and ``z = (market median − model median) / sd``. A disagreement of an sd or two is the model's ordinary
+    error (the pool already weighs it); only one beyond ``act_z`` says the market likely knows something
+    the model cannot (a storm, a flight-cut order). Between ``act_z`` and ``skip_z`` the Kelly fraction
+    falls linearly from 1 to 0; from ``skip_z`` on nothing is bought. The reason says which, with the
+    numbers.
     """
+    if not 0 < act_z < skip_z:
+        raise ValueError(f"the guard needs 0 < act_z < skip_z, got {act_z} and {skip_z}")
     values = np.asarray(model_samples, dtype=float)
     if values.size == 0:
         raise ValueError("no model samples to guard")
-    lo, hi = np.quantile(values, skip_band)
-    own_median, sd = float(np.median(values)), float(np.std(values))
+    low, own_median, high = (float(x) for x in np.quantile(values, _ONE_SD))
+    sd = (high - low) / 2
     theirs = market.median
     gap = theirs - own_median
     z = gap / sd if sd > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
     said = (
-        f"market median {_millions(theirs)} vs model median {_millions(own_median)} (z = {z:+.1f} model sd)"
+        f"market median {_millions(theirs)} vs model median {_millions(own_median)}: gap {gap:+,.0f} "
+        f"= {z:+.1f} model sd (sd {sd:,.0f})"
     )
-    if not lo <= theirs <= hi:
-        band = f"{skip_band[0]:.0%}–{skip_band[1]:.0%}"
+    if abs(z) >= skip_z:
         return GuardVerdict(
             "skip",
             0.0,
             z,
-            f"{said} lies outside the model's {band} range {_millions(lo)}–{_millions(hi)}: "
-            "the market likely knows something the model does not; skipping",
+            f"guard acted: {said}, outside the model's ±{skip_z:g} sd: the market likely knows something "
+            "the model does not; skipping",
         )
-    if abs(z) > shrink_z:
-        factor = shrink_z / abs(z)
-        return GuardVerdict("shrink", factor, z, f"{said}: sizing shrunk to {factor:.0%}")
-    return GuardVerdict("trade", 1.0, z, f"{said}: within the model's error")
+    if abs(z) > act_z:
+        factor = (skip_z - abs(z)) / (skip_z - act_z)
+        return GuardVerdict(
+            "shrink",
+            factor,
+            z,
+            f"guard acted: {said}, beyond {act_z:g} sd (skips at {skip_z:g}): sizing shrunk to {factor:.0%}",
+        )
+    return GuardVerdict("trade", 1.0, z, f"guard quiet: {said}, within {act_z:g} sd of the model's error")

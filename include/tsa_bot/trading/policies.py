@@ -16,8 +16,10 @@ by name, says what each policy needs; the configuration, the DAG's ``policy`` pa
 - ``blend``: the ladder on the model pooled with the market's implied distribution at the market weight
   (``market_implied.pooled_samples``); the replay and the live step (``trading.market_history``) learn
   that weight point in time.
-- ``guarded``: ``blend`` with ``market_implied.disagreement_guard``: its factor scales the Kelly
-  fraction, and a skip buys nothing; its reason goes into every decision's reason.
+- ``guarded``: ``blend`` with ``market_implied.disagreement_guard`` (:func:`guard_verdict`): when the
+  market's median lies more than 3 of the model's own standard deviations from the model's, its factor
+  scales the Kelly fraction down (to 0 from 4 sd on: nothing is bought); its reason, "guard acted" or
+  "guard quiet" with the medians, the gap and the sd, goes into every decision's reason.
 - ``recorded``: ``blend`` sized by its record against the market at the moment's known-days count
   (``pricing.record``): full size where the pool has clearly beaten the market's mid in settled weeks, a
   fraction where it is unclear, nothing where the market has been better; the record it acted on is in
@@ -37,6 +39,7 @@ from tsa_bot.core.market import ONE, ZERO, Direction, OrderBook
 from tsa_bot.pricing.fees import FeeSchedule, fee_per_contract
 from tsa_bot.pricing.ladder import Held, LadderLimits, LadderStrike, plan_ladder
 from tsa_bot.pricing.market_implied import (
+    GuardVerdict,
     ImpliedDistribution,
     LadderQuote,
     MarketViewError,
@@ -310,14 +313,32 @@ def blend(event: EventBook, sizing: Sizing) -> dict[str, Want]:
     return _ladder_wants(event, sizing, reshape)
 
 
+def guard_verdict(quotes: Sequence[StrikeQuote], market: ImpliedDistribution) -> GuardVerdict | None:
+    """``market_implied.disagreement_guard`` on the model's view of the quotes: its strike probabilities
+    read as a distribution as the market's are (probit-interpolated between strikes), so the two medians
+    and the model's spread are measured alike, not rounded to the ladder's 50,000 steps.
+
+    A model whose probabilities do not change across the ladder (its mass all beyond one end) has no
+    spread the ladder can show; it is read as :func:`samples_from_probabilities` puts it, half a step
+    beyond that end. None when the model prices fewer than two strikes.
+    """
+    probs = {q.strike: float(q.fair_yes) for q in quotes if q.fair_yes is not None and not q.crossed}
+    if len(probs) < 2:
+        return None
+    if len({round(p, 6) for p in probs.values()}) < 2:
+        return disagreement_guard(samples_from_probabilities(probs), market)
+    model = ImpliedDistribution.from_probabilities(probs)
+    return disagreement_guard(model.samples(SAMPLES), market)
+
+
 def guarded(event: EventBook, sizing: Sizing) -> dict[str, Want]:
     """``blend``, its Kelly fraction scaled by the disagreement guard (0 when the market is far out)."""
 
     def reshape(model: np.ndarray) -> tuple[np.ndarray, Decimal, list[str]]:
         samples, notes = _pooled(event, sizing, model)
-        if event.market is None:
+        verdict = guard_verdict(event.quotes, event.market) if event.market is not None else None
+        if verdict is None:
             return samples, sizing.kelly_fraction, notes
-        verdict = disagreement_guard(model, event.market)
         return samples, sizing.kelly_fraction * Decimal(repr(verdict.factor)), [*notes, verdict.reason]
 
     return _ladder_wants(event, sizing, reshape)
