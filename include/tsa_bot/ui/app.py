@@ -104,15 +104,18 @@ def create_app(
         return read(queries.history)
 
     def market(conn: sa.Connection) -> dict[str, Any]:
+        executions = queries.replay_executions(replay_file())
         return {
             "brier_by_day": queries.market_brier(conn),
             "equity": {"replay": queries.replay_equity(replay_file()), "settled": queries.settled_pnl(conn)},
-            "executions": queries.replay_executions(replay_file()),
+            "executions": executions,
+            "maker_minus_taker": queries.maker_minus_taker(executions),
         }
 
     @app.get("/api/market")
     def api_market() -> dict[str, Any]:
-        """Brier model vs market by weekday over settled strikes; equity of the latest replay and by mode."""
+        """Brier model vs market by weekday over settled strikes; equity of the latest replay and by mode;
+        the latest replay of each execution (taker, maker) and the maker's P&L minus the taker's."""
         return read(market)
 
     @app.get("/api/resting")

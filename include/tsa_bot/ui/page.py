@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -227,6 +228,7 @@ def _orders(data: dict[str, Any], base: str) -> str:
         )
         fills = run["fills"]
         if fills:
+            out.append(_fills_table(run["run_id"], fills))
             out.append(f'<p class="fills">{_fills_by_role(fills)}</p>')
         out.append(
             table(
@@ -242,6 +244,26 @@ def _orders(data: dict[str, Any], base: str) -> str:
     return "".join(out)
 
 
+def _fills_table(run_id: str, fills: Sequence[dict[str, Any]]) -> str:
+    """Each fill of a run's orders: when, what, at what YES price, its role (maker: the fill met our resting
+    order, ``is_taker`` false; taker: our order met the book) and the fee it paid."""
+    rows = [
+        [
+            _when(f["filled_at"]),
+            escape(f["ticker"]),
+            escape(f.get("direction") or ""),
+            _fmt(f["count"], ",.0f"),
+            _fmt(f["yes_price"], ".2f"),
+            "taker" if f["is_taker"] else "maker",
+            _fmt(f["fee"], ".4f"),
+        ]
+        for f in fills
+    ]
+    columns = [("filled", "l"), ("ticker", "l"), ("side", "l"), ("count", ""), ("YES price", "")]
+    columns += [("role", "l"), ("fee", "")]
+    return f'<div class="fills" id="fills-{escape(run_id)}">' + table(columns, rows, "no fills") + "</div>"
+
+
 def _fills_by_role(fills: Sequence[dict[str, Any]]) -> str:
     """``3 fills, 25 contracts: as a maker 20 contracts, fees $0.00; as a taker 5, fees $0.09.``"""
     contracts = sum(f["count"] for f in fills)
@@ -249,8 +271,11 @@ def _fills_by_role(fills: Sequence[dict[str, Any]]) -> str:
     for role, taker in (("maker", False), ("taker", True)):
         mine = [f for f in fills if bool(f["is_taker"]) is taker]
         if mine:
-            fees = sum(f["fee"] for f in mine)
-            parts.append(f"as a {role} {sum(f['count'] for f in mine):,.0f} contracts, fees ${fees:,.2f}")
+            # Summed exactly (the query's floats back to their decimals), then to the cent half up: three
+            # fills of $0.005 are $0.02, not a binary float's $0.01.
+            fees = sum((Decimal(str(f["fee"])) for f in mine), Decimal(0))
+            cents = fees.quantize(Decimal("0.01"), ROUND_HALF_UP)
+            parts.append(f"as a {role} {sum(f['count'] for f in mine):,.0f} contracts, fees ${cents:,.2f}")
     return f"{len(fills)} fills, {contracts:,.0f} contracts: {'; '.join(parts)}."
 
 
@@ -262,26 +287,34 @@ def _age(seconds: Any) -> str:
     return f"{days} d {hours} h" if days else f"{hours} h {mins} min" if hours else f"{mins} min"
 
 
+def _cents_apart(dollars: float) -> str:
+    """A price difference in cents, to a tenth where Kalshi's tick is finer than a cent: ``2¢``, ``0.5¢``."""
+    cents = round(abs(dollars) * 100, 1)
+    return f"{cents:.0f}¢" if cents == int(cents) else f"{cents:.1f}¢"
+
+
 def _against_book(o: dict[str, Any]) -> str:
-    """Where a resting order stands against its market's book (its side's bid and offer, in cents)."""
-    price, bid, ask = o["price"], o["bid"], o["ask"]
+    """Where a resting order stands against its market's book (its side's bid and offer), in words and
+    cents; ``from_bid`` is the order's price minus the bid, computed exactly by the query."""
+    price, bid, ask, apart = o["price"], o["bid"], o["ask"], o.get("from_bid")
     if bid is None and ask is None:
         return "no book recorded" if o["book_at"] is None else "the book was empty"
-    if bid is None:
+    if bid is None or apart is None:
         where = "alone on its side"
-    elif price == bid:
+    elif apart == 0:
         where = "at the bid"
-    elif price > bid:
-        where = f"inside the spread, {(price - bid) * 100:.0f}¢ above the bid"
+    elif apart > 0:
+        where = f"inside the spread, {_cents_apart(apart)} above the bid"
     else:
-        where = f"behind the bid by {(bid - price) * 100:.0f}¢"
+        where = f"behind the bid by {_cents_apart(apart)}"
     if ask is not None and price >= ask:
         where += f" (the offer {ask:.2f} has come to it)"
     return where
 
 
 def resting_orders(data: dict[str, Any]) -> str:
-    """Our resting orders with their age and their price against the latest book of their market."""
+    """Our resting orders with their age and their price against the latest book of their market (of the
+    same mode), and when that book was taken."""
     rows = [
         [
             escape(o["mode"]),
@@ -294,12 +327,14 @@ def resting_orders(data: dict[str, Any]) -> str:
             _fmt(o["bid"], ".2f"),
             _fmt(o["ask"], ".2f"),
             escape(_against_book(o)),
+            _when(o["book_at"]),
             _when(o["expires_at"]) if o["expires_at"] else "–",
         ]
         for o in data["orders"]
     ]
     columns = [("mode", "l"), ("ticker", "l"), ("side", "l"), ("price", ""), ("left", ""), ("role", "l")]
-    columns += [("age", ""), ("bid", ""), ("offer", ""), ("against the book", "l"), ("expires", "l")]
+    columns += [("age", ""), ("bid", ""), ("offer", ""), ("against the book", "l"), ("book taken", "l")]
+    columns.append(("expires", "l"))
     return '<div id="resting-orders">' + table(columns, rows, "No resting orders.") + "</div>"
 
 
@@ -329,8 +364,9 @@ def records_table(data: dict[str, Any]) -> str:
     return '<div id="records">' + head + table(columns, rows, "no record") + "</div>"
 
 
-def maker_vs_taker(executions: dict[str, dict[str, Any]]) -> str:
-    """The latest replay of each execution side by side."""
+def maker_vs_taker(executions: dict[str, dict[str, Any]], comparison: dict[str, Any] | None = None) -> str:
+    """The latest replay of each execution side by side, and below whether the maker beat the taker (its
+    P&L minus the taker's week by week, with the 90% interval) or why the two cannot be compared."""
     if not executions:
         return ""
     rows = []
@@ -357,7 +393,34 @@ def maker_vs_taker(executions: dict[str, dict[str, Any]]) -> str:
     return (
         '<div id="maker-vs-taker"><h3>Maker against taker (the latest replay of each)</h3>'
         + table(columns, rows, "")
-        + "</div>"
+        + f'<p class="evidence">{_maker_said(executions, comparison)}</p></div>'
+    )
+
+
+def _maker_said(executions: dict[str, dict[str, Any]], comparison: dict[str, Any] | None) -> str:
+    """Under the two replays, in words: the missing one and how to get it, why they are not comparable,
+    or the maker's P&L minus the taker's week by week with what its interval says."""
+    missing = [e for e in ("taker", "maker") if e not in executions]
+    if missing:
+        e = missing[0]
+        return (
+            f"No {e} replay yet: run <code>tsabot replay --execution {e}</code> (or the tsa_replay DAG with "
+            f"execution={e}) over the same weeks to put it beside."
+        )
+    if comparison is None:
+        return ""
+    if not comparison["alike"]:
+        differ = escape("; ".join(comparison["differ"]))
+        return (
+            f"The two replays are not alike ({differ}): replay both over the same weeks and policy to "
+            "compare them."
+        )
+    if not comparison["weeks"]:
+        return "These replays were saved without their weeks: replay again for maker − taker week by week."
+    said = verdict(comparison["ci90"], versus="taker", weeks=comparison["weeks"])
+    return (
+        f"maker − taker, week by week over {comparison['weeks']} weeks: P&amp;L {_money(comparison['pnl'])},"
+        f" 90% CI {_interval(comparison['ci90'])} — maker: {escape(said)}."
     )
 
 
@@ -408,7 +471,7 @@ def market_panels(data: dict[str, Any]) -> list[str]:
             f"Equity: replay and paper/demo, net of fees{equity_said}",
             plots.equity_chart(replay, settled)
             + replay_evidence(replay)
-            + maker_vs_taker(data.get("executions", {})),
+            + maker_vs_taker(data.get("executions", {}), data.get("maker_minus_taker")),
         ),
     ]
 

@@ -25,6 +25,7 @@ from tsa_bot.pricing.market_implied import (
     implied_probabilities,
 )
 from tsa_bot.pricing.record import edge_record
+from tsa_bot.replay.evidence import bootstrap_total_ci, paired_differences, rounded
 from tsa_bot.trading.market_history import market_weight_for, scored_history
 from tsa_bot.ui.chart_cache import FingerprintCache
 
@@ -176,7 +177,8 @@ def orders(conn: sa.Connection, runs: int = 5) -> dict[str, Any]:
         )
         run["fills"] = _rows(
             conn,
-            "select f.fill_id, f.ticker, f.book_side, f.count, f.yes_price, f.fee, f.is_taker, f.filled_at"
+            "select f.fill_id, f.ticker, o.direction, f.book_side, f.count, f.yes_price, f.fee, f.is_taker,"
+            " f.filled_at"
             " from trading_fills f join trading_orders o on o.client_order_id = f.client_order_id"
             " where o.run_id = :r order by f.filled_at, f.id",
             r=r,
@@ -191,17 +193,22 @@ def orders(conn: sa.Connection, runs: int = 5) -> dict[str, Any]:
 
 
 def resting(conn: sa.Connection) -> dict[str, Any]:
-    """Our resting orders (every mode), oldest first: age, price, and the book of their market at its latest
-    snapshot (the YES bid and ask; a NO order is read against 1 - ask and 1 - bid)."""
+    """Our resting orders by mode, oldest first: age, price (of the side bought), what is left, and the book
+    of their market at the latest snapshot a run *of the same mode* took (demo's exchange is not
+    production's): that side's best bid and offer (a NO order is read against 1 - YES ask and 1 - YES bid)
+    and ``from_bid``, the order's price minus that bid (positive: inside the spread; 0: at the bid;
+    negative: behind it; None: no bid on that side)."""
     rows = _rows(
         conn,
         "select o.mode, o.run_id, o.ticker, o.direction, o.yes_price, o.count - o.filled_count as remaining,"
         " o.liquidity, o.created_at, o.expires_at,"
         " extract(epoch from now() - o.created_at)::bigint as age_s,"
         " s.yes_bid, s.yes_ask, s.taken_at as book_at"
-        " from trading_orders o left join lateral (select yes_bid, yes_ask, taken_at from trading_snapshots"
-        " where ticker = o.ticker order by taken_at desc limit 1) s on true"
-        " where o.status = 'resting' order by o.created_at, o.id",
+        " from trading_orders o left join lateral (select s.yes_bid, s.yes_ask, s.taken_at"
+        " from trading_snapshots s join trading_runs r on r.run_id = s.run_id"
+        " where s.ticker = o.ticker and r.mode = o.mode order by s.taken_at desc, s.id desc limit 1) s"
+        " on true"
+        " where o.status = 'resting' order by o.mode, o.created_at, o.id",
     )
     for r in rows:
         yes = r["direction"] == "yes"
@@ -210,6 +217,7 @@ def resting(conn: sa.Connection) -> dict[str, Any]:
         ask = r["yes_ask"] if yes else (None if r["yes_bid"] is None else 1 - r["yes_bid"])
         r["bid"] = tradable_bid(bid)
         r["ask"] = tradable_ask(ask)
+        r["from_bid"] = None if r["bid"] is None else r["price"] - r["bid"]
     return plain({"orders": rows})
 
 
@@ -613,16 +621,95 @@ def replay_equity(path: Path) -> dict[str, Any] | None:
         return None
 
 
+EXECUTIONS = ("taker", "maker")
+
+
+def _replay_doc(path: Path) -> dict[str, Any] | None:
+    """A saved replay document, or None (missing, unreadable, or not a replay: no page error)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or not isinstance(doc.get("summary"), dict):
+        return None
+    return doc if isinstance(doc.get("run"), dict) else None
+
+
+def _weeks_pnl(weeks: Any) -> list[dict[str, Any]]:
+    """A replay's weeks as (``event_ticker``, ``pnl``), leaving out what is not one (a week not settled)."""
+    if not isinstance(weeks, list):
+        return []
+    return [
+        {"event_ticker": w["event_ticker"], "pnl": w["pnl"]}
+        for w in weeks
+        if isinstance(w, dict)
+        and isinstance(w.get("event_ticker"), str)
+        and isinstance(w.get("pnl"), int | float)
+        and not isinstance(w.get("pnl"), bool)
+    ]
+
+
 def replay_executions(path: Path) -> dict[str, dict[str, Any]]:
-    """The latest saved replay of each execution (``latest-taker.json``, ``latest-maker.json`` beside
-    ``path``), by execution: when it was saved, its policy and range, and its summary; a missing one is
-    left out."""
+    """The latest saved replay of each execution, by execution: when it was saved, its policy and range,
+    its summary (without the weekdays) and its weeks' P&L (``event_ticker``, ``pnl``).
+
+    The latest of an execution is ``latest-<execution>.json`` beside ``path``, or ``path`` itself (the
+    latest replay of any execution) where that is newer or the only one: a replay kept before replays were
+    kept by execution, or before the summary said its execution (then a taker, the only execution there
+    was). A missing execution is left out.
+    """
+    latest = _replay_doc(path)
+    latest_execution = None if latest is None else latest["summary"].get("execution", "taker")
     out = {}
-    for execution in ("taker", "maker"):
-        found = replay_equity(Path(path).with_name(f"latest-{execution}.json"))
+    for execution in EXECUTIONS:
+        found = _replay_doc(Path(path).with_name(f"latest-{execution}.json"))
+        if (
+            latest is not None
+            and latest_execution == execution
+            and (found is None or _saved(latest) > _saved(found))
+        ):
+            found = latest
         if found is not None:
-            out[execution] = {k: found[k] for k in ("saved_at", "run", "summary")}
+            out[execution] = {
+                "saved_at": found.get("saved_at"),
+                "run": found["run"],
+                "summary": _without_days(found["summary"]),
+                "weeks": _weeks_pnl(found.get("weeks")),
+            }
     return out
+
+
+def _saved(doc: Mapping[str, Any]) -> str:
+    """When a replay was saved, as its ISO text (UTC, to the second: text order is time order)."""
+    return str(doc.get("saved_at") or "")
+
+
+def maker_minus_taker(executions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Whether the latest maker replay beat the latest taker replay, week by week: with both replayed alike
+    (same policy, same weeks), the maker's P&L minus the taker's, paired by event, and the replay's own 90%
+    bootstrap interval of that total (``replay.evidence``); else ``alike`` false and what differs. None
+    without both."""
+    if not all(e in executions for e in EXECUTIONS):
+        return None
+    taker, maker = executions["taker"], executions["maker"]
+    differ = [
+        f"{label} {taker['run'].get(key)} vs {maker['run'].get(key)}"
+        for key, label in (("policy", "policy"), ("start", "from"), ("end", "to"))
+        if taker["run"].get(key) != maker["run"].get(key)
+    ]
+    if differ:
+        return {"alike": False, "differ": differ}
+    ours = [(w["event_ticker"], Decimal(str(w["pnl"]))) for w in maker["weeks"]]
+    theirs = {w["event_ticker"]: Decimal(str(w["pnl"])) for w in taker["weeks"]}
+    if not ours and not theirs:  # a document without its weeks: the totals only
+        return {"alike": True, "pnl": None, "ci90": None, "weeks": 0}
+    diffs = [d for _, d in paired_differences(ours, theirs)]
+    return {
+        "alike": True,
+        "pnl": float(sum(diffs, Decimal(0))),
+        "ci90": rounded(bootstrap_total_ci(diffs)),
+        "weeks": len(diffs),
+    }
 
 
 def _without_days(summary: Mapping[str, Any]) -> dict[str, Any]:
