@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -59,6 +59,7 @@ from tsa_bot.kalshi.models import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ORDERS_V2 = "/portfolio/events/orders"
 ORDERS = "/portfolio/orders"  # the listing, and amend/decrease of one order
@@ -360,46 +361,54 @@ class KalshiClient:
 
     # ---- orders (V2) -----------------------------------------------------------------------------
 
-    def create_order(self, order: OrderRequest) -> PlacedOrder:
-        """Place an order at most once, whatever the network does.
+    def _post_at_most_once(
+        self, path: str, body: Any, answer: Callable[[Any], T], landed: Callable[[], T | None], what: str
+    ) -> T:
+        """POST ``body`` so that it takes effect at most once, whatever the network does.
 
         429 and refused connections are retried as they are: the exchange did nothing. After anything
-        ambiguous the order is looked up by ``client_order_id`` first. A 409 means an earlier attempt
-        (or an earlier run with the same id) placed it: the existing order is returned, marked
-        ``already_existed``.
+        ambiguous (a lost connection, a 5xx) ``landed`` looks on the exchange first and its finding is
+        returned; if the lookup itself fails, the request is sent again, which is safe because the
+        exchange refuses a repeat with 409. A 409 means an earlier attempt (or an earlier run with the same
+        id) already did it: ``landed`` says what it did, and if it finds nothing the 409 is raised.
         """
         started = time.monotonic()
         attempt = 0
-        body = order.to_json()
         while True:
             attempt += 1
             try:
-                return PlacedOrder.from_json(
-                    self._send("POST", ORDERS_V2, params=None, body=body, signed=True)
-                )
+                return answer(self._send("POST", path, params=None, body=body, signed=True))
             except DuplicateOrder as dup:
-                existing = self.find_order(order.client_order_id, order.ticker)
-                if existing is None:
+                found = landed()
+                if found is None:
                     raise dup
-                log.info("Kalshi: order %s already placed as %s", order.client_order_id, existing.order_id)
-                return PlacedOrder.from_order(existing)
+                log.info("Kalshi: %s was already done", what)
+                return found
             except _Ambiguous as amb:
                 error: KalshiError = amb.cause
-                existing = self._lookup_after_ambiguity(order)
-                if existing is not None:
-                    log.info("Kalshi: order %s landed despite %s", order.client_order_id, error)
-                    return PlacedOrder.from_order(existing)
+                try:
+                    found = landed()
+                except KalshiError as exc:
+                    log.warning("Kalshi: looking up %s failed: %s", what, exc)
+                    found = None
+                if found is not None:
+                    log.info("Kalshi: %s landed despite %s", what, error)
+                    return found
             except (KalshiRateLimited, KalshiUnavailable) as exc:
                 error = exc
             self._backoff_or_raise(error, attempt, started)
 
-    def _lookup_after_ambiguity(self, order: OrderRequest) -> Order | None:
-        try:
-            return self.find_order(order.client_order_id, order.ticker)
-        except KalshiError as exc:
-            # Cannot tell whether it landed; sending again is still safe because a duplicate gets 409.
-            log.warning("Kalshi: lookup of %s failed: %s", order.client_order_id, exc)
-            return None
+    def create_order(self, order: OrderRequest) -> PlacedOrder:
+        """Place an order at most once (``_post_at_most_once``), looked up by its ``client_order_id``; an
+        order an earlier attempt or run placed is returned as the exchange has it."""
+
+        def landed() -> PlacedOrder | None:
+            existing = self.find_order(order.client_order_id, order.ticker)
+            return None if existing is None else PlacedOrder.from_order(existing)
+
+        return self._post_at_most_once(
+            ORDERS_V2, order.to_json(), PlacedOrder.from_json, landed, f"order {order.client_order_id}"
+        )
 
     def cancel_order(self, order_id: str) -> CanceledOrder:
         """Cancel; raises KalshiNotFound for an unknown or already-cancelled order."""
@@ -417,46 +426,24 @@ class KalshiClient:
     def amend_order(self, order_id: str, request: AmendRequest) -> Order:
         """Move a resting order to ``request.price`` with ``request.count`` max fillable; the amended order.
 
-        At most once, like ``create_order``: after an ambiguous failure or a 409 the order is looked up by
-        ``updated_client_order_id`` and returned if it is there with the new price; otherwise the amend is
-        sent again within the retry policy (the exchange answers a repeat of an amend that landed with the
-        order unchanged). A 400 (``post only cross``, a count not above what has filled) raises its typed
-        error at once; a 404 means the order no longer rests (filled or cancelled).
+        At most once (``_post_at_most_once``): the amend has landed if the order is found under
+        ``updated_client_order_id`` with the new price; otherwise it is sent again within the retry policy
+        (the exchange answers a repeat of an amend that landed with the order unchanged). A 400 (``post
+        only cross``, a count not above what has filled) raises its typed error at once; a 404 means the
+        order no longer rests (filled or cancelled).
         """
         path = f"{ORDERS}/{path_id(order_id, 'order id')}/amend"
-        started = time.monotonic()
-        attempt = 0
-        body = request.to_json()
-        while True:
-            attempt += 1
-            try:
-                answer = self._send("POST", path, params=None, body=body, signed=True)
-                return Order.from_json(_field(answer, "order", f"POST {path}"))
-            except DuplicateOrder as dup:
-                landed = self._amended(order_id, request)
-                if landed is None:
-                    raise dup
-                return landed
-            except _Ambiguous as amb:
-                error: KalshiError = amb.cause
-                landed = self._amended(order_id, request)
-                if landed is not None:
-                    log.info("Kalshi: amend of %s landed despite %s", order_id, error)
-                    return landed
-            except (KalshiRateLimited, KalshiUnavailable) as exc:
-                error = exc
-            self._backoff_or_raise(error, attempt, started)
 
-    def _amended(self, order_id: str, request: AmendRequest) -> Order | None:
-        """The order, if an amend to ``request`` has landed on it (its new id, its new price)."""
-        try:
+        def answer(body: Any) -> Order:
+            return Order.from_json(_field(body, "order", f"POST {path}"))
+
+        def landed() -> Order | None:
             found = self.find_order(request.updated_client_order_id, request.ticker)
-        except KalshiError as exc:
-            log.warning("Kalshi: lookup of %s failed: %s", request.updated_client_order_id, exc)
-            return None
-        if found is None or found.order_id != order_id or found.yes_price_dollars != request.price:
-            return None
-        return found
+            if found is None or found.order_id != order_id or found.yes_price_dollars != request.price:
+                return None
+            return found
+
+        return self._post_at_most_once(path, request.to_json(), answer, landed, f"amend of {order_id}")
 
     def decrease_order(self, order_id: str, *, reduce_to: Decimal) -> Order:
         """Leave ``reduce_to`` contracts resting (0 cancels), keeping queue priority; the order after.
