@@ -22,7 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-from replay_year import HEAD, summary_row  # the same table (benchmarks/ is on the path when run)
+
+# the same table (benchmarks/ is on the path when run)
+from replay_year import HEAD, brier_by_day, summary_row
 
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                     path = Path(args.json_dir, f"real-week-{policy}-{execution}.json")
                     path.write_text(json.dumps(doc, indent=1) + "\n")
                 print(summary_row(f"{name} (model)", doc["summary"]))
+                print(brier_by_day(doc["summary"]))
                 print(summary_row(f"{name} (YoY baseline)", doc["beside"]["yoy_baseline"]))
+                print(brier_by_day(doc["beside"]["yoy_baseline"]))
     return 0
 
 

@@ -50,7 +50,11 @@ def _cpu() -> float:
 
 def summary_row(name: str, s: dict) -> str:
     """One replay summary as a line of the benchmarks' tables (with maker's fill rate, adverse selection)."""
-    brier = "-" if s["brier_model"] is None else f"{s['brier_model']:.4f} vs {s['brier_market']:.4f}"
+    brier = (
+        "-"
+        if s["brier_model"] is None
+        else f"{s['brier_model']:.4f} / {s.get('brier_pool') or 0:.4f} / {s['brier_market']:.4f}"
+    )
     ci = "-" if s.get("pnl_ci90") is None else "[{:+.0f}, {:+.0f}]".format(*s["pnl_ci90"])
     cents = "-" if s.get("cents_per_contract") is None else f"{s['cents_per_contract']:.2f}"
     maker = ""
@@ -65,8 +69,18 @@ def summary_row(name: str, s: dict) -> str:
 
 HEAD = (
     f"{'':<28}{'P&L':>10}{'P&L 90% CI':>18}{'¢/ctr':>8}{'trades':>8}{'contracts':>10}{'max DD':>10}"
-    f"{'fees':>9}   Brier model vs market (strikes scored)"
+    f"{'fees':>9}   Brier model / pool traded / market (strikes scored)"
 )
+
+
+def brier_by_day(s: dict) -> str:
+    """The Brier score of the pool traded against the market's, day by day (two-sided strikes)."""
+    cells = [
+        f"{day} {d['brier_pool']:.4f}/{d['brier_market']:.4f}"
+        for day, d in s["by_day"].items()
+        if d.get("brier_pool") is not None
+    ]
+    return "    Brier pool/market by day: " + ("  ".join(cells) or "-")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
                         json.dumps(doc, indent=1) + "\n"
                     )
                 print(summary_row(f"{name} (model)", doc["summary"]))
+                print(brier_by_day(doc["summary"]))
                 print(summary_row(f"{name} (YoY baseline)", doc["beside"]["yoy_baseline"]))
+                print(brier_by_day(doc["beside"]["yoy_baseline"]))
                 vs = verdict(
                     doc["summary"]["vs_baseline_ci90"], versus="the YoY baseline", weeks=len(doc["weeks"])
                 )

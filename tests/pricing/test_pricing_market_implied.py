@@ -12,6 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsa_bot.core.market import event_ticker_for_week
+from tsa_bot.core.publication import event_known_days
 from tsa_bot.pricing.market_implied import (
     DEFAULT_MARKET_WEIGHT,
     PROB_FLOOR,
@@ -268,6 +270,76 @@ def test_later_weeks_do_not_change_the_weight_at_an_earlier_moment(weeks, cut, m
     before = [h for h in history if h.settled_at < moment]
     assert learn_weight(history, moment, min_weeks=min_weeks) == learn_weight(
         before, moment, min_weeks=min_weeks
+    )
+
+
+def week_at(i: int, known_days: int, model_center: float, market_center: float, truth: float) -> ScoredWeek:
+    """A real event's week (from Monday 2026-01-05) scored at a moment with ``known_days`` published:
+    09:30 New York on the weekday after the last known day (Monday for 0)."""
+    monday = dt.date(2026, 1, 5) + dt.timedelta(weeks=i)
+    moment = dt.datetime.combine(monday + dt.timedelta(days=known_days), dt.time(14, 30), UTC)
+    return ScoredWeek(
+        event_ticker=event_ticker_for_week(monday),
+        moment=moment,
+        settled_at=dt.datetime.combine(monday + dt.timedelta(days=7), dt.time(14), UTC),
+        model={k: 1 - NormalDist(model_center, 40_000).cdf(k) for k in STRIKES},
+        market={k: 1 - NormalDist(market_center, 40_000).cdf(k) for k in STRIKES},
+        results=results_from_mean(truth, STRIKES),
+    )
+
+
+def test_the_weight_is_learned_per_known_days_count():
+    # Early in the week the market knows better; by Thursday the model does. One weight for the whole
+    # week would average the two; one per count gives each moment the pool that scored best there.
+    rng = np.random.default_rng(8)
+    history = []
+    for i, truth in enumerate(rng.normal(2.4e6, 60_000, 12)):
+        off = float(rng.choice([-60_000, 60_000]))
+        history += [week_at(i, 0, truth + off, truth, truth), week_at(i, 3, truth, truth + off, truth)]
+    moment = dt.datetime(2026, 6, 1, tzinfo=UTC)
+    assert event_known_days(history[0].event_ticker, history[0].moment) == 0
+    assert event_known_days(history[1].event_ticker, history[1].moment) == 3
+    monday, thursday = (learn_weight(history, moment, known_days=k) for k in (0, 3))
+    assert monday.market_weight >= 0.9 and monday.known_days == 0 and "at 0 known days" in monday.reason
+    assert thursday.market_weight <= 0.1 and thursday.known_days == 3 and thursday.weeks == 12
+    either = learn_weight(history, moment)
+    assert thursday.market_weight < either.market_weight < monday.market_weight and either.known_days is None
+
+
+def test_too_few_weeks_at_a_count_learn_from_every_moment_and_say_so():
+    rng = np.random.default_rng(9)
+    history = []
+    for i, truth in enumerate(rng.normal(2.4e6, 60_000, 12)):
+        off = float(rng.choice([-60_000, 60_000]))
+        history.append(week_at(i, 0, truth + off, truth, truth))
+        if i < 5:  # the bot ran on Thursdays for five weeks only
+            history.append(week_at(i, 3, truth + off, truth, truth))
+    moment = dt.datetime(2026, 6, 1, tzinfo=UTC)
+    thursday = learn_weight(history, moment, known_days=3)
+    assert thursday.known_days is None and thursday.weeks == 12
+    assert "every moment: 5 at 3 known days, fewer than 8" in thursday.reason
+    assert thursday.market_weight == learn_weight(history, moment).market_weight
+    # With a count nobody ran at and too few weeks overall: the documented default.
+    few = learn_weight(history[:6], moment, known_days=5)
+    assert few.market_weight == DEFAULT_MARKET_WEIGHT and few.brier_pooled is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 6), *(st.floats(2.2e6, 2.6e6) for _ in range(3))),
+        max_size=40,
+    ),
+    st.integers(0, 45),
+    st.integers(0, 6),
+)
+def test_the_weight_at_a_count_is_the_same_from_the_history_cut_at_the_moment(weeks, cut, known_days):
+    history = [week_at(i // 2, k, m, c, t) for i, (k, m, c, t) in enumerate(weeks)]
+    day = dt.date(2026, 1, 5) + dt.timedelta(weeks=cut // 2, days=cut % 7)
+    moment = dt.datetime.combine(day, dt.time(15), UTC)
+    cut_history = [h for h in history if h.settled_at < moment and h.moment < moment]
+    assert learn_weight(history, moment, known_days=known_days, min_weeks=3) == learn_weight(
+        cut_history, moment, known_days=known_days, min_weeks=3
     )
 
 

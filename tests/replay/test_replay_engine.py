@@ -157,6 +157,23 @@ def test_the_loop_settles_positions_through_the_week_and_sizes_target_minus_held
     assert nothing.trades == [] and nothing.weeks[0]["pnl"] == 0 and nothing.scores == []
 
 
+def test_each_score_keeps_the_probability_the_policy_traded_on():
+    # kelly trades on the model; blend on the model pooled with the market, here at the default weight
+    # (no settled week to learn from), and the report scores that pool beside the model and the market.
+    rows = [_row(s, _close(MONDAY + dt.timedelta(days=i)), "0.30", "0.35") for i in range(7) for s in STRIKES]
+    histories = event_histories(rows, [MONDAY])
+    forecaster = FixedForecaster(_series(2_400_000.0), 2_450_000.0, 2_000_000.0)
+    kelly = replay(histories, [MONDAY], forecaster, TradingConfig(), source=MODEL)
+    assert kelly.scores and all(s.pool == s.model for s in kelly.scores)
+    blend = replay(histories, [MONDAY], forecaster, TradingConfig(policy="blend"), source=MODEL)
+    assert [(s.moment, s.strike) for s in blend.scores] == [(s.moment, s.strike) for s in kelly.scores]
+    for s in blend.scores:
+        assert s.pool == pytest.approx(0.5 * s.model + 0.5 * 0.325)  # the monotone market: every mid 0.325
+    summary = document(blend, [])["summary"]
+    assert summary["brier_model"] != summary["brier_pool"]
+    assert set(summary["by_day"]["Wed"]) >= {"brier_model", "brier_pool", "brier_market"}
+
+
 def test_the_json_has_the_design_docs_fields():
     rows = [_row(s, _close(MONDAY), "0.30", "0.35") for s in STRIKES]
     forecaster = FixedForecaster(_series(2_400_000.0), 2_450_000.0, 2_000_000.0)
@@ -173,6 +190,7 @@ def test_the_json_has_the_design_docs_fields():
         "max_drawdown",
         "brier_model",
         "brier_market",
+        "brier_pool",
         "strikes_scored",
         "cents_per_contract",
         "weeks_traded",

@@ -23,6 +23,7 @@ from tsa_bot.forecast.cache import default_cache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.local.cli import main
+from tsa_bot.pricing.record import edge_record
 from tsa_bot.quotes.interchange import write_quotes_file
 from tsa_bot.replay import report
 from tsa_bot.replay.engine import MODEL, replay
@@ -173,7 +174,7 @@ def test_the_learned_weight_from_history_alone_is_point_in_time(
     assert chosen.source == "learned" and chosen.weeks == 9, chosen
     assert chosen.history_weeks == 9
     assert "9 of them from the quote history" in chosen.reason
-    history = scored_history(warehouse_engine, AS_OF)
+    history = scored_history(warehouse_engine, AS_OF).weeks
     assert LAST not in {h.event_ticker for h in history}  # it settles after AS_OF
     assert all(h.settled_at < AS_OF and h.moment < AS_OF for h in history)
     assert len(history) == 9 * 7
@@ -186,6 +187,16 @@ def test_the_learned_weight_from_history_alone_is_point_in_time(
             load_tsa(cut, series, until=AS_OF)
             import_and_score(cut_url, [r for r in quotes if r.end_ts <= AS_OF], tmp_path, capsys)
             assert market_weight_for(cut, AS_OF, {}, Decimal("0.5")) == chosen
+            # The pool's weight at every known-days count, and the record there, the same from the cut.
+            full, truncated = scored_history(warehouse_engine, AS_OF), scored_history(cut, AS_OF)
+            for k in range(7):
+                weight = full.learned_weight(k)
+                # Daily candles: Monday's to Friday's moments know 0-4 days; the weekend's still 4 (Friday's
+                # number waits for Monday), so 5 and 6 have no moment and learn from every moment.
+                assert weight.source == "learned" and weight.known_days == (k if k <= 4 else None), weight
+                assert truncated.learned_weight(k) == weight
+                w = float(weight.weight)
+                assert edge_record(truncated.weeks, AS_OF, k, w) == edge_record(full.weeks, AS_OF, k, w)
         finally:
             cut.dispose()
 
@@ -200,7 +211,7 @@ def test_a_runs_own_quotes_win_over_the_history_for_its_event_and_day(
     load_tsa(warehouse_engine, series)
     import_and_score(warehouse_url, quotes, tmp_path, capsys)
     event = event_ticker_for_week(dt.date(2025, 9, 8))
-    before = [h for h in scored_history(warehouse_engine, AS_OF) if h.event_ticker == event]
+    before = [h for h in scored_history(warehouse_engine, AS_OF).weeks if h.event_ticker == event]
     assert len(before) == 7
     # A paper run on the Wednesday, 14:00 UTC (10:00 New York): Wednesday's trading day, whose history
     # moment is the simulator's daily candle ending 00:00 UTC Thursday (20:00 New York Wednesday), not
@@ -232,7 +243,7 @@ def test_a_runs_own_quotes_win_over_the_history_for_its_event_and_day(
                     "a": Decimal("0.82") - Decimal("0.1") * i,
                 },
             )
-    after = [h for h in scored_history(warehouse_engine, AS_OF) if h.event_ticker == event]
+    after = [h for h in scored_history(warehouse_engine, AS_OF).weeks if h.event_ticker == event]
     assert len(after) == 7
     own = [h for h in after if h.moment == moment]
     assert len(own) == 1 and own[0].model == {

@@ -18,6 +18,7 @@ from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.core.publication import publication_time
 from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT
 from tsa_bot.trading.market_history import market_weight_for, scored_history, week_of_event
+from tsa_bot.ui import page, queries
 
 STRIKES = (2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000)
 FIRST_MONDAY = date(2025, 11, 24)  # ten weeks, the last (Jan 26 - Feb 1) published on Feb 2
@@ -108,6 +109,17 @@ def seed_model_wins(engine: sa.Engine, weeks: int, start: date) -> None:
         seed_week(engine, start + timedelta(weeks=i), actual, survival(actual), survival(actual + off))
 
 
+def seed_two_counts(engine: sa.Engine) -> None:
+    """Ten settled weeks: on Wednesdays (2 known days, as at RUN_TIME) the market was right, on Fridays
+    (4 known days) the model was."""
+    seed_market_wins(engine)
+    for i in range(10):
+        monday, actual = FIRST_MONDAY + timedelta(weeks=i), actual_of(i)
+        off = 80_000 if i % 2 else -80_000
+        friday = datetime.combine(monday + timedelta(days=4), datetime.min.time(), UTC).replace(hour=15)
+        seed_week(engine, monday, actual, survival(actual), survival(actual + off), moment=friday)
+
+
 def decide_via_daily(engine: sa.Engine, key: str, params: dict, probs: dict[int, float] = PROBS) -> dict:
     return decide_with_daily_tasks(engine, key, params, probs)
 
@@ -129,7 +141,7 @@ def test_no_settled_history_uses_the_default_and_says_so(worker_env, warehouse_e
 
 def test_market_clearly_better_moves_the_learned_weight_towards_it(warehouse_engine):
     seed_market_wins(warehouse_engine)
-    history = scored_history(warehouse_engine, RUN_TIME)
+    history = scored_history(warehouse_engine, RUN_TIME).weeks
     assert len(history) == 10 and all(h.settled_at < RUN_TIME for h in history)
     chosen = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"))
     assert chosen.source == "learned" and chosen.weeks == 10
@@ -253,5 +265,40 @@ def test_a_trading_day_scored_from_daily_and_hourly_candles_counts_once(warehous
         conn.execute(sa.text("delete from trading_quotes"))  # only the history's moments
         _history_moment(conn, event, 60, hourly, scored_at=hourly + timedelta(days=30))
         _history_moment(conn, event, 1440, daily, scored_at=hourly + timedelta(days=30))
-    history = scored_history(warehouse_engine, RUN_TIME)
+    history = scored_history(warehouse_engine, RUN_TIME).weeks
     assert [(h.event_ticker, h.moment) for h in history] == [(event, hourly)]  # the shorter candle is kept
+
+
+def test_the_run_pools_at_the_weight_learned_at_its_own_known_days_count(worker_env, warehouse_engine):
+    seed_two_counts(warehouse_engine)
+    friday_weight = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"), known_days=4)
+    assert friday_weight.known_days == 4 and friday_weight.weight <= Decimal("0.2"), friday_weight
+    either = market_weight_for(warehouse_engine, RUN_TIME, {}, Decimal("0.5"))
+    assert friday_weight.weight < either.weight
+
+    result = decide_via_daily(warehouse_engine, "wl-per-k", {**PAPER, "policy": "blend"})
+    assert result["market_weight_known_days"] == 2 and result["market_weight_weeks"] == 10
+    assert Decimal(result["market_weight"]) >= Decimal("0.8") > either.weight
+    rows = decision_rows(warehouse_engine, "wl-per-k")
+    assert rows and all("from 10 settled weeks at 2 known days" in r["reason"] for r in rows)
+
+
+def test_the_page_shows_the_pools_weights_and_record_per_known_days_count(warehouse_engine, monkeypatch):
+    monkeypatch.delenv("TSABOT_FORECAST_POOL", raising=False)
+    seed_two_counts(warehouse_engine)
+    with warehouse_engine.connect() as conn:
+        data = queries.records(conn)
+    by_k = {r["known_days"]: r for r in data["by_known_days"]}
+    weights = {k: Decimal(r["market_weight"]) for k, r in by_k.items()}
+    scopes = {k: (r["market_weight_source"], r["market_weight_scope"]) for k, r in by_k.items()}
+    assert data["forecast_pool"] == "off" and data["history_weeks"] == 0
+    assert weights[2] >= Decimal("0.8") and weights[4] <= Decimal("0.2")
+    assert scopes[2] == scopes[4] == ("learned", "this count")
+    for k in (0, 1, 3, 5, 6):  # no moment at these counts: learned from every moment
+        assert scopes[k] == ("learned", "every count")
+    assert by_k[2]["weeks"] == by_k[4]["weeks"] == 10 and by_k[0]["weeks"] == 0
+    html = page.records_table(data)
+    row = html[html.index('<td class="">2</td>') :].split("</tr>")[0]
+    weight = weights[2]
+    assert f'<td class="l">{1 - weight:.2f}</td><td class="l">0</td>' in row  # Prophet, the YoY baseline
+    assert f"{weight:.2f} (learned, 10 weeks, this count)" in row

@@ -19,9 +19,9 @@ from test_market_weight_live import (
 from trading_testkit import RUN_TIME, decision_rows
 
 from tsa_bot.core.market import event_ticker_for_week
-from tsa_bot.core.publication import publication_time
+from tsa_bot.core.publication import known_days_at, publication_time
 from tsa_bot.pricing.market_implied import ScoredWeek
-from tsa_bot.pricing.record import MIN_RECORD_WEEKS, edge_record, known_days_at
+from tsa_bot.pricing.record import MIN_RECORD_WEEKS, edge_record
 from tsa_bot.trading.market_history import scored_history
 
 STRIKES = (2_200_000, 2_250_000, 2_300_000)
@@ -108,7 +108,7 @@ def test_recorded_trades_full_size_where_its_record_beats_the_market(worker_env,
 
 def test_recorded_trades_nothing_where_the_market_has_been_better(worker_env, warehouse_engine):
     seed_market_wins(warehouse_engine)
-    history = scored_history(warehouse_engine, RUN_TIME)
+    history = scored_history(warehouse_engine, RUN_TIME).weeks
     assert len(history) == 10
     params = {**PAPER, "market_weight": 0, "policy": "recorded"}
     result = decide_via_daily(warehouse_engine, "rec-worse", params, EDGE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from tsa_bot.core.market import NEW_YORK
+from tsa_bot.core.market import NEW_YORK, event_sunday
 
 PUBLICATION_HOUR = 9
 
@@ -27,3 +27,14 @@ def newest_published_day(as_of: datetime) -> date:
     while publication_time(day) > as_of:
         day -= timedelta(days=1)
     return day
+
+
+def known_days_at(monday: date, moment: datetime) -> int:
+    """How many days of the week starting ``monday`` TSA had published by ``moment`` (0-7)."""
+    return sum(1 for i in range(7) if publication_time(monday + timedelta(days=i)) <= moment)
+
+
+def event_known_days(event_ticker: str, moment: datetime) -> int:
+    """:func:`known_days_at` for the week ``KXTSAW-26FEB15`` settles on (Monday 2026-02-09 to its Sunday).
+    Raises as :func:`~tsa_bot.core.market.event_sunday` does if the ticker names no date."""
+    return known_days_at(event_sunday(event_ticker) - timedelta(days=6), moment)

@@ -9,7 +9,8 @@
   ``w``, so the learned weight has one minimum. A logarithmic pool is sharper than either input; when the
   two disagree that sharpness is the wrong way to err.
 - :func:`learn_weight`: the market's weight minimising the Brier score over settled weeks known before
-  the moment, on a grid, with a default until enough weeks have settled.
+  the moment, on a grid, per known-days count where enough weeks have a moment at it, with a default
+  until enough weeks have settled.
 - :func:`disagreement_guard`: trade, shrink or skip when the market's median sits more than
   ``GUARD_ACT_Z`` of the model's own standard deviations from its median: beyond what the model's own
   error explains (a storm or an FAA order the model cannot see).
@@ -29,6 +30,7 @@ import numpy as np
 
 from tsa_bot.core.errors import TsaBotError
 from tsa_bot.core.market import yes_wins
+from tsa_bot.core.publication import event_known_days
 from tsa_bot.pricing.quotes import monotone_probabilities
 
 # Mids are kept this far inside (0, 1): a one-sided book's mid can reach 0 or 1, which no finite
@@ -272,29 +274,20 @@ class WeightChoice:
     brier_market: float | None
     brier_pooled: float | None
     reason: str
+    # The moments it was learned on: those at this known-days count, or None for every moment (the
+    # fallback when too few weeks have a moment at the count asked for, and the default's).
+    known_days: int | None = None
 
 
 def _brier(probs: np.ndarray, outcomes: np.ndarray) -> float:
     return float(np.mean((probs - outcomes) ** 2))
 
 
-def learn_weight(
-    history: Sequence[ScoredWeek],
-    moment: dt.datetime,
-    *,
-    grid: Sequence[float] = WEIGHT_GRID,
-    min_weeks: int = MIN_SETTLED_WEEKS,
-    default: float = DEFAULT_MARKET_WEIGHT,
-) -> WeightChoice:
-    """The market's weight in the pool, point in time: from weeks made *and* settled before ``moment``.
-
-    Scores the pool on every strike both sides priced, over every scored moment of those weeks, and takes
-    the grid weight of least Brier score (ties: the one nearest ``default``). Fewer than ``min_weeks``
-    settled events give ``default``: a handful of weeks cannot tell a model from a market.
-    """
-    if moment.tzinfo is None:
-        raise ValueError("the moment must carry a time zone")
-    known = [h for h in history if h.settled_at < moment and h.moment < moment]
+def _fit_weight(
+    known: Sequence[ScoredWeek], grid: Sequence[float], default: float
+) -> tuple[float, float, float, float]:
+    """The grid weight of least Brier over ``known``'s two-sided strikes (ties: nearest ``default``),
+    with the Brier scores of model, market and pool there."""
     model, market, outcome = [], [], []
     for h in known:
         for k, y in h.results.items():
@@ -302,32 +295,69 @@ def learn_weight(
                 model.append(h.model[k])
                 market.append(h.market[k])
                 outcome.append(1.0 if y else 0.0)
+    p_model, p_market, y = np.array(model), np.array(market), np.array(outcome)
+    scores = {w: _brier((1 - w) * p_model + w * p_market, y) for w in grid}
+    best = min(scores.values())
+    weight = min((w for w, s in scores.items() if s <= best + 1e-15), key=lambda w: (abs(w - default), w))
+    return weight, _brier(p_model, y), _brier(p_market, y), best
+
+
+def learn_weight(
+    history: Sequence[ScoredWeek],
+    moment: dt.datetime,
+    *,
+    known_days: int | None = None,
+    grid: Sequence[float] = WEIGHT_GRID,
+    min_weeks: int = MIN_SETTLED_WEEKS,
+    default: float = DEFAULT_MARKET_WEIGHT,
+) -> WeightChoice:
+    """The market's weight in the pool, point in time: from weeks made *and* settled before ``moment``.
+
+    Scores the pool on every strike both sides priced, over the scored moments of those weeks, and takes
+    the grid weight of least Brier score (ties: the one nearest ``default``). With ``known_days`` it
+    learns from the moments at that known-days count only (TSA's schedule: how much of the week was
+    published then), since the market is better than the model at some moments of the week and worse at
+    others; when fewer than ``min_weeks`` settled weeks have such a moment, it learns from every moment
+    instead, and says so. Fewer than ``min_weeks`` settled weeks in all give ``default``: a handful of
+    weeks cannot tell a model from a market.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("the moment must carry a time zone")
+    known = [h for h in history if h.settled_at < moment and h.moment < moment]
     weeks = len({h.event_ticker for h in known})
-    if weeks < min_weeks or not outcome:
+    scope = ""
+    if known_days is not None:
+        at_k = [h for h in known if event_known_days(h.event_ticker, h.moment) == known_days]
+        weeks_at_k = len({h.event_ticker for h in at_k})
+        if weeks_at_k >= min_weeks:
+            known, weeks = at_k, weeks_at_k
+            scope = f" at {known_days} known days"
+        else:
+            scope = f" (every moment: {weeks_at_k} at {known_days} known days, fewer than {min_weeks})"
+            known_days = None
+    strikes = sum(1 for h in known for k in h.results if k in h.model and k in h.market)
+    if weeks < min_weeks or not strikes:
         return WeightChoice(
             _check_weight(default),
             weeks,
-            len(outcome),
+            strikes,
             None,
             None,
             None,
             f"{weeks} settled week(s) before {moment.isoformat()}, fewer than {min_weeks}: "
             f"default market weight {default}",
         )
-    p_model, p_market, y = np.array(model), np.array(market), np.array(outcome)
-    scores = {w: _brier((1 - w) * p_model + w * p_market, y) for w in grid}
-    best = min(scores.values())
-    weight = min((w for w, s in scores.items() if s <= best + 1e-15), key=lambda w: (abs(w - default), w))
-    brier_model, brier_market = _brier(p_model, y), _brier(p_market, y)
+    weight, brier_model, brier_market, best = _fit_weight(known, grid, default)
     return WeightChoice(
         weight,
         weeks,
-        len(outcome),
+        strikes,
         brier_model,
         brier_market,
         best,
-        f"market weight {weight} from {weeks} settled weeks ({len(outcome)} strikes): Brier model "
+        f"market weight {weight} from {weeks} settled weeks{scope} ({strikes} strikes): Brier model "
         f"{brier_model:.4f}, market {brier_market:.4f}, pooled {best:.4f}",
+        known_days,
     )
 
 

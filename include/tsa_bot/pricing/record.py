@@ -23,13 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
 
-from tsa_bot.core.market import event_sunday
-from tsa_bot.core.publication import publication_time
+from tsa_bot.core.publication import event_known_days
 from tsa_bot.pricing.market_implied import ScoredWeek
 
 RESAMPLES = 2_000
@@ -37,15 +36,6 @@ SEED = 20  # fixed: the same history gives the same interval, and so the same si
 MIN_RECORD_WEEKS = 4  # fewer settled weeks at this k: no record, the unclear size
 UNCLEAR_FACTOR = Decimal("0.5")
 FACTORS = {"beats": Decimal(1), "unclear": UNCLEAR_FACTOR, "worse": Decimal(0)}
-
-
-def known_days_at(monday: date, moment: datetime) -> int:
-    """How many of the week's days TSA had published by ``moment`` (its publication schedule)."""
-    return sum(1 for i in range(7) if publication_time(monday + timedelta(days=i)) <= moment)
-
-
-def week_monday(event_ticker: str) -> date:
-    return event_sunday(event_ticker) - timedelta(days=6)
 
 
 @dataclass(frozen=True)
@@ -71,7 +61,7 @@ def edge_record(
     for h in history:
         if h.settled_at >= moment or h.moment >= moment:
             continue
-        if known_days_at(week_monday(h.event_ticker), h.moment) != known_days:
+        if event_known_days(h.event_ticker, h.moment) != known_days:
             continue
         for strike, market in h.market.items():
             if strike not in h.model or strike not in h.results:

@@ -12,9 +12,11 @@ With ``execution=maker`` the decide step is the same and only the way to the hol
 rests at or inside the bid until the next moment and fills only where a later candle traded through it
 (``replay.execution``); what the next moment sees held is what filled.
 
-A policy that learns the market's weight (``blend``, ``guarded``) weighs it by ``market_implied.learn_weight``
-over the replay's own earlier weeks, scored and settled before the moment (the default weight until enough
-have settled).
+A policy that learns the market's weight (``blend``, ``guarded``, ``recorded``) weighs it by
+``market_implied.learn_weight`` at the moment's known-days count, over the replay's own earlier weeks scored
+and settled before the moment (the default weight until enough have settled), as the live decide step does
+from the warehouse. Each score keeps the probability the policy traded on (``pool``) beside the model's and
+the market's.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from tsa_bot.core.market import ZERO, BookSide, Direction, on_yes_book
-from tsa_bot.core.publication import publication_time
+from tsa_bot.core.publication import known_days_at, publication_time
 from tsa_bot.pricing.execution import Execution, maker_price
 from tsa_bot.pricing.fees import trade_fee
 from tsa_bot.pricing.market_implied import (
@@ -37,7 +39,7 @@ from tsa_bot.pricing.market_implied import (
     scored_market_probabilities,
 )
 from tsa_bot.pricing.quotes import price_strikes
-from tsa_bot.pricing.record import EdgeRecord, edge_record, known_days_at
+from tsa_bot.pricing.record import EdgeRecord, edge_record
 from tsa_bot.replay.execution import PostedOrder, fills
 from tsa_bot.replay.forecasts import Forecaster, known_days
 from tsa_bot.replay.market import FEES, EventHistory, Moment, settle_result, weekly_mean
@@ -80,6 +82,9 @@ class Score:
     model: float
     market: float
     outcome: bool
+    # The probability the policy traded on: the model pooled with the market at the policy's learned
+    # weight (``blend``, ``guarded``, ``recorded``); the model's own for the others.
+    pool: float
 
 
 @dataclass
@@ -148,7 +153,7 @@ def replay(
     out = ReplayRun(source, config.policy, execution=execution.value)
     book = PaperBook(config.paper_bankroll)
     learned: list[ScoredWeek] = []
-    weights: dict[int, Decimal] = {}
+    weights: dict[tuple[int, int], Decimal] = {}
     equity = ZERO
     for monday in weeks:
         history = histories.get(monday)
@@ -177,6 +182,13 @@ def replay(
             market = _market_probs(quotes)
             model = {q.strike: float(q.fair_yes) for q in quotes if q.fair_yes is not None}
             results = {q.strike: settle_result(history, q.ticker, mean) for q in quotes}
+            weight, record = ZERO, None
+            if source != NOTHING and POLICIES[config.policy].learns_market_weight:
+                at = known_days_at(monday, moment.at)
+                weight = _learned_weight(learned, moment.at, at, weights)
+                config = replace(config, market_weight=weight)
+                if POLICIES[config.policy].needs_record:
+                    record = edge_record(learned, moment.at, at, float(weight))
             for q in quotes:  # the same strikes, at the same moments, for the forecast and the market
                 result = results[q.strike]
                 if (
@@ -187,6 +199,7 @@ def replay(
                     and q.yes_ask is not None
                 ):
                     mid = float((q.yes_bid + q.yes_ask) / 2)
+                    pool = (1 - float(weight)) * float(q.fair_yes) + float(weight) * market.get(q.strike, mid)
                     out.scores.append(
                         Score(
                             moment.at,
@@ -196,18 +209,13 @@ def replay(
                             float(q.fair_yes),
                             mid,
                             result == "yes",
+                            pool,
                         )
                     )
             known = {k2: r == "yes" for k2, r in results.items() if r}
             week_scores.append(ScoredWeek(history.event_ticker, moment.at, settled_at, model, market, known))
             if source == NOTHING:
                 continue
-            record = None
-            if POLICIES[config.policy].learns_market_weight:
-                weight = _learned_weight(learned, moment.at, weights)
-                config = replace(config, market_weight=weight)
-                if POLICIES[config.policy].needs_record:
-                    record = edge_record(learned, moment.at, known_days_at(monday, moment.at), float(weight))
             week_trades += _trade(
                 history, moment, snapshot, quotes, book, config, out, execution, resting, record
             )
@@ -243,13 +251,17 @@ def replay(
     return out
 
 
-def _learned_weight(learned: Sequence[ScoredWeek], moment: datetime, memo: dict[int, Decimal]) -> Decimal:
-    """``learn_weight`` at the moment. The weeks known by then are a prefix of ``learned`` (weeks settle in
-    order), so the weight is remembered by that prefix's length: every day of a week sees the same."""
+def _learned_weight(
+    learned: Sequence[ScoredWeek], moment: datetime, known_days: int, memo: dict[tuple[int, int], Decimal]
+) -> Decimal:
+    """``learn_weight`` at the moment and known-days count. The weeks known by then are a prefix of
+    ``learned`` (weeks settle in order), so the weight is remembered by that prefix's length and the count:
+    every moment of a week at the same count sees the same."""
     known = [h for h in learned if h.settled_at < moment and h.moment < moment]
-    if len(known) not in memo:
-        memo[len(known)] = Decimal(repr(learn_weight(known, moment).market_weight))
-    return memo[len(known)]
+    key = (len(known), known_days)
+    if key not in memo:
+        memo[key] = Decimal(repr(learn_weight(known, moment, known_days=known_days).market_weight))
+    return memo[key]
 
 
 def _maker_fills(

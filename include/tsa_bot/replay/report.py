@@ -33,8 +33,10 @@ ASSUMPTIONS = {
     "ticks or more, never crossing; rests until the next moment (after the last moment: until the close, "
     "then dropped, never crossed); fills only in a later candle that traded strictly through its price, "
     f"for at most {FILL_SHARE:.0%} of that candle's volume; the series' maker fee",
-    "brier": "forecast and market (mid of bid and ask) over the same strikes quoted on both sides, at the "
-    "same moments, settled",
+    "brier": "forecast, market (mid of bid and ask) and pool (what the policy traded on: the forecast "
+    "pooled with the market at the weight it learned at the moment's known-days count; the forecast itself "
+    "for a policy that does not pool) over the same strikes quoted on both sides, at the same moments, "
+    "settled",
     "evidence": "cents_per_contract = pnl / contracts x 100 (null without contracts); weeks_traded: weeks "
     "with a trade; weeks_won: weeks with pnl > 0. pnl_ci90: a percentile bootstrap over the replayed weeks "
     f"({RESAMPLES:,} resamples of as many weeks, with replacement, from numpy's default_rng({SEED})): "
@@ -92,6 +94,7 @@ def _figures(
         "max_drawdown": _money(max_drawdown(p for _, p in pnls)),
         "brier_model": _brier(scores, "model"),
         "brier_market": _brier(scores, "market"),
+        "brier_pool": _brier(scores, "pool"),
         "strikes_scored": len(scores),
         "cents_per_contract": _cents(pnl, contracts),
         "weeks_traded": sum(1 for _, _, n in weekly if n),
@@ -231,7 +234,7 @@ def table(doc: dict[str, Any]) -> str:
     it, in words, whether the strategy's P&L and its P&L over the YoY baseline's could be luck."""
     head = (
         f"{'':<16}{'P&L':>10}{'P&L 90% CI':>22}{'¢/contract':>11}{'won/traded':>11}{'fees':>9}{'trades':>8}"
-        f"{'contracts':>11}{'max DD':>9}{'Brier model':>13}{'Brier mkt':>11}{'strikes':>9}"
+        f"{'contracts':>11}{'max DD':>9}{'Brier model':>13}{'Brier pool':>12}{'Brier mkt':>11}{'strikes':>9}"
     )
 
     def row(name: str, s: dict[str, Any]) -> str:
@@ -240,7 +243,7 @@ def table(doc: dict[str, Any]) -> str:
             f"{_cell(s.get('cents_per_contract'), '.2f'):>11}{_won(s):>11}"
             f"{s['fees']:>9.2f}{s['trades']:>8}{s['contracts']:>11.0f}"
             f"{s['max_drawdown']:>9.2f}{_cell(s['brier_model'], '.4f'):>13}"
-            f"{_cell(s['brier_market'], '.4f'):>11}"
+            f"{_cell(s.get('brier_pool'), '.4f'):>12}{_cell(s['brier_market'], '.4f'):>11}"
             f"{s['strikes_scored']:>9}"
         )
 
@@ -272,7 +275,7 @@ def plot(doc: dict[str, Any], path: str | Path) -> None:
 
 def chart(doc: dict[str, Any]) -> Any:
     """The equity curve (strategy, YoY baseline, nothing), each with the 90% interval of its final P&L as a
-    bar at its end, the intervals in the title; and the Brier score by day, model vs market. A figure."""
+    bar at its end, the intervals in the title; and the Brier score by day: model, pool, market. A figure."""
     from datetime import datetime
 
     import matplotlib
@@ -310,9 +313,11 @@ def chart(doc: dict[str, Any]) -> Any:
     by_day = doc["summary"]["by_day"]
     xs = range(len(DAYS))
     model = [by_day[d]["brier_model"] or 0 for d in DAYS]
+    pool = [by_day[d].get("brier_pool") or 0 for d in DAYS]
     market = [by_day[d]["brier_market"] or 0 for d in DAYS]
-    right.bar([x - 0.2 for x in xs], model, width=0.4, label="model")
-    right.bar([x + 0.2 for x in xs], market, width=0.4, label="market (mid)")
+    right.bar([x - 0.27 for x in xs], model, width=0.27, label="model")
+    right.bar(list(xs), pool, width=0.27, label="pool traded")
+    right.bar([x + 0.27 for x in xs], market, width=0.27, label="market (mid)")
     right.set_xticks(list(xs), DAYS)
     right.set_title("Brier score by day (lower is better)")
     right.legend()

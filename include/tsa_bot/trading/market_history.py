@@ -22,10 +22,12 @@ what a past moment saw, and a live run's decide step runs at its ``as_of``, so n
 exists yet when it learns (a done step is never recomputed). A history moment counts only if it came
 before ``as_of`` and its week settled before ``as_of``; its model side used only numbers published by it.
 
-``learn_weight`` then scores the linear pool over those weeks. The weight a run uses: its params'
-``market_weight`` when they pin one, else the learned weight, else (fewer than ``MIN_SETTLED_WEEKS``
-settled weeks) ``DEFAULT_MARKET_WEIGHT``; the choice, why, and how many of the weeks came from the quote
-history go into the step's result and every reason.
+``learn_weight`` then scores the linear pool over those weeks, at the run's known-days count (the
+moments of the same point in the week; every moment when fewer than ``MIN_SETTLED_WEEKS`` weeks have
+one there). The weight a run uses: its params' ``market_weight`` when they pin one, else the learned
+weight, else (fewer than ``MIN_SETTLED_WEEKS`` settled weeks) ``DEFAULT_MARKET_WEIGHT``; the choice,
+why, and how many of the weeks came from the quote history go into the step's result and every reason.
+:class:`ScoredHistory` is read once per run: the weight and the record are both learned from it.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class MarketWeight:
     weeks: int
     reason: str
     history_weeks: int = 0  # of ``weeks``, those with moments from the quote history
+    known_days: int | None = None  # learned at this known-days count; None: from every moment
 
 
 def week_of_event(event_ticker: str) -> date | None:
@@ -157,34 +160,70 @@ def _scored(engine: sa.Engine, as_of: datetime) -> list[tuple[ScoredWeek, bool]]
     return out
 
 
-def scored_history(engine: sa.Engine, as_of: datetime) -> list[ScoredWeek]:
+@dataclass(frozen=True)
+class ScoredHistory:
+    """What the warehouse knew at ``as_of`` of settled weeks' scored moments, read once: the market weight
+    per known-days count and the record (``pricing.record``) are both learned from it."""
+
+    as_of: datetime
+    weeks: tuple[ScoredWeek, ...]
+    from_history: frozenset[str]  # events with moments from the quote history
+
+    def learned_weight(self, known_days: int | None = None) -> MarketWeight:
+        """The market weight learned before ``as_of`` (at ``known_days``, see ``learn_weight``)."""
+        choice = learn_weight(self.weeks, self.as_of, known_days=known_days)
+        weight = Decimal(repr(choice.market_weight))
+        history_weeks = len(self.from_history)
+        if choice.brier_pooled is None:
+            said = (
+                f"{history_weeks} of them from the quote history"
+                if choice.weeks
+                else "no history to learn from"
+            )
+            return MarketWeight(
+                weight, "default", choice.weeks, f"{choice.reason} ({said})", history_weeks, None
+            )
+        return MarketWeight(
+            weight,
+            "learned",
+            choice.weeks,
+            f"{choice.reason}, learned before {self.as_of.isoformat()}; {history_weeks} of them from the"
+            " quote history",
+            history_weeks,
+            choice.known_days,
+        )
+
+
+def scored_history(engine: sa.Engine, as_of: datetime) -> ScoredHistory:
     """Every scored moment of a week settled before ``as_of``, from what the warehouse knew then: the
     runs' own and the quote history's, the run's own where both have an event's trading day
     (``core.market.trading_day``: a daily and an hourly candle of one day are one day)."""
-    return [h for h, _ in _scored(engine, as_of)]
+    as_of = as_of.astimezone(UTC)
+    scored = _scored(engine, as_of)
+    return ScoredHistory(
+        as_of, tuple(h for h, _ in scored), frozenset(h.event_ticker for h, hist in scored if hist)
+    )
+
+
+def market_weight(
+    history: ScoredHistory, params: Mapping[str, Any], pinned: Decimal, known_days: int | None = None
+) -> MarketWeight:
+    """The run's params' ``market_weight`` (``pinned``) when they set one; else learned from ``history``
+    at ``known_days``."""
+    given = params.get("market_weight")
+    if given is not None and given != "":
+        return MarketWeight(
+            pinned, "param", 0, f"market weight {pinned}, pinned by the run's params", 0, known_days
+        )
+    return history.learned_weight(known_days)
 
 
 def market_weight_for(
-    engine: sa.Engine, as_of: datetime, params: Mapping[str, Any], pinned: Decimal
+    engine: sa.Engine,
+    as_of: datetime,
+    params: Mapping[str, Any],
+    pinned: Decimal,
+    known_days: int | None = None,
 ) -> MarketWeight:
-    """The run's params' ``market_weight`` (``pinned``) when they set one; else learned before ``as_of``."""
-    given = params.get("market_weight")
-    if given is not None and given != "":
-        return MarketWeight(pinned, "param", 0, f"market weight {pinned}, pinned by the run's params")
-    as_of = as_of.astimezone(UTC)
-    scored = _scored(engine, as_of)
-    choice = learn_weight([h for h, _ in scored], as_of)
-    weight = Decimal(repr(choice.market_weight))
-    from_history = len({h.event_ticker for h, hist in scored if hist})
-    if choice.brier_pooled is None:
-        said = (
-            f"{from_history} of them from the quote history" if choice.weeks else "no history to learn from"
-        )
-        return MarketWeight(weight, "default", choice.weeks, f"{choice.reason} ({said})", from_history)
-    return MarketWeight(
-        weight,
-        "learned",
-        choice.weeks,
-        f"{choice.reason}, learned before {as_of.isoformat()}; {from_history} of them from the quote history",
-        from_history,
-    )
+    """:func:`market_weight` from the warehouse at ``as_of``."""
+    return market_weight(scored_history(engine, as_of), params, pinned, known_days)

@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from tsa_bot.core.errors import ConfigurationError
 from tsa_bot.core.market import ZERO, Action, in_event, series_of
+from tsa_bot.core.publication import event_known_days
 from tsa_bot.kalshi.client import KalshiClient
 from tsa_bot.kalshi.errors import KalshiNotFound
 from tsa_bot.kalshi.factories import guard
@@ -47,7 +48,7 @@ from tsa_bot.kalshi.hosts import host_of
 from tsa_bot.pricing.execution import Execution
 from tsa_bot.pricing.fees import FeeSchedule
 from tsa_bot.pricing.quotes import MarketSnapshot, StrikeQuote, price_strikes
-from tsa_bot.pricing.record import EdgeRecord, edge_record, known_days_at, week_monday
+from tsa_bot.pricing.record import EdgeRecord, edge_record
 from tsa_bot.trading import store
 from tsa_bot.trading.book import Outcome, paper_positions, settle_book
 from tsa_bot.trading.brokers import Broker, ExchangeBroker, PaperBroker
@@ -64,7 +65,7 @@ from tsa_bot.trading.execution import (
     sync_fills,
 )
 from tsa_bot.trading.maker import as_maker
-from tsa_bot.trading.market_history import market_weight_for, scored_history
+from tsa_bot.trading.market_history import market_weight, scored_history
 from tsa_bot.trading.policies import POLICIES
 from tsa_bot.trading.risk import ExposureState, RestingOrder
 from tsa_bot.trading.run import TradingRun, utc
@@ -231,24 +232,27 @@ def _catch_up(run: TradingRun, client: KalshiClient | None) -> None:
 
 
 def _learned_weight(run: TradingRun) -> tuple[TradingConfig, str | None, dict[str, Any], EdgeRecord | None]:
-    """For a policy that learns the market's weight: the config with the weight chosen at the run's moment,
-    where it came from (said in the reasons), the step result's keys that record it, and for a policy sized
-    by its record (``recorded``) the record at the run's known-days count (``pricing.record``)."""
+    """For a policy that learns the market's weight: the config with the weight chosen at the run's moment
+    and known-days count, where it came from (said in the reasons), the step result's keys that record it,
+    and for a policy sized by its record (``recorded``) the record at that count (``pricing.record``).
+    Both are learned from one read of the scored history."""
     config = run.config
     if not POLICIES[config.policy].learns_market_weight:
         return config, None, {}, None
-    chosen = market_weight_for(run.engine, run.moment, run.params, config.market_weight)
+    known = event_known_days(run.event_ticker, run.moment)
+    history = scored_history(run.engine, run.moment)
+    chosen = market_weight(history, run.params, config.market_weight, known)
     recorded: dict[str, Any] = {
         "market_weight": str(chosen.weight),
         "market_weight_source": chosen.source,
+        "market_weight_known_days": chosen.known_days,
         "market_weight_weeks": chosen.weeks,
         "market_weight_history_weeks": chosen.history_weeks,
         "market_weight_reason": chosen.reason,
     }
     record = None
     if POLICIES[config.policy].needs_record:
-        known = known_days_at(week_monday(run.event_ticker), run.moment)
-        record = edge_record(scored_history(run.engine, run.moment), run.moment, known, float(chosen.weight))
+        record = edge_record(history.weeks, run.moment, known, float(chosen.weight))
         recorded.update(
             record_known_days=known,
             record_verdict=record.verdict,

@@ -338,12 +338,26 @@ def resting_orders(data: dict[str, Any]) -> str:
     return '<div id="resting-orders">' + table(columns, rows, "No resting orders.") + "</div>"
 
 
+def _shares(r: dict[str, Any], forecast_pool: str) -> list[str]:
+    """The pool's weights at one known-days count: Prophet, the YoY baseline, the market (they sum to 1)."""
+    market = Decimal(str(r["market_weight"]))
+    if forecast_pool == "off":
+        forecast = [f"{1 - market:.2f}", "0"]
+    else:  # the forecast task learns the baseline's share of the forecast each week (``forecast.pool``)
+        share = f"{1 - market:.2f} split by the forecast's {escape(forecast_pool)} pool"
+        forecast = [share, "its YoY share, learned each week"]
+    scope = "" if r["market_weight_source"] != "learned" else f", {escape(r['market_weight_scope'])}"
+    source = f"{escape(r['market_weight_source'])}, {r['market_weight_weeks']} weeks{scope}"
+    return [*forecast, f"{market:.2f} ({source})"]
+
+
 def records_table(data: dict[str, Any]) -> str:
-    """The record ``recorded`` sizes by, per known-days count, as of now (``pricing.record``)."""
+    """The pool the bot trades on and its record, per known-days count, as of now (``ui.queries.records``)."""
     said = {"beats": "full size", "unclear": "part size", "worse": "no trade"}
     rows = [
         [
             str(r["known_days"]),
+            *_shares(r, data["forecast_pool"]),
             str(r["weeks"]),
             f"{r['strikes']:,}",
             _fmt(r["brier_pool"], ".4f"),
@@ -354,12 +368,15 @@ def records_table(data: dict[str, Any]) -> str:
         ]
         for r in data["by_known_days"]
     ]
-    columns = [("known days", ""), ("weeks", ""), ("strikes", ""), ("Brier pool", ""), ("Brier market", "")]
-    columns += [("market − pool, 90%", ""), ("verdict", "l"), ("size", "l")]
+    columns = [("known days", ""), ("Prophet", "l"), ("YoY", "l"), ("market", "l"), ("weeks", "")]
+    columns += [("strikes", ""), ("Brier pool", ""), ("Brier market", ""), ("market − pool, 90%", "")]
+    columns += [("verdict", "l"), ("size", "l")]
     head = (
-        f'<p class="muted">As of {_when(data["as_of"])}: the pool is the model and the market at market'
-        f" weight {escape(str(data['market_weight']))} ({escape(data['market_weight_source'])},"
-        f" {data['market_weight_weeks']} settled weeks); two-sided strikes of settled weeks only.</p>"
+        f'<p class="muted">As of {_when(data["as_of"])}: the weights of the pool the bot trades on at each'
+        " count of known days (the market's learned from the settled weeks' moments at that count, or from"
+        " every moment while fewer than 8 weeks have one there), and that pool's record against the market"
+        f" ({data['history_weeks']} of the weeks from the quote history); two-sided strikes of settled weeks"
+        " only.</p>"
     )
     return '<div id="records">' + head + table(columns, rows, "no record") + "</div>"
 

@@ -16,17 +16,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import NEW_YORK, tradable_ask, tradable_bid, trading_day
 from tsa_bot.core.scoring import brier
 from tsa_bot.pricing.market_implied import (
-    DEFAULT_MARKET_WEIGHT,
     LadderQuote,
     MarketViewError,
     implied_probabilities,
 )
 from tsa_bot.pricing.record import edge_record
 from tsa_bot.replay.evidence import bootstrap_total_ci, paired_differences, rounded
-from tsa_bot.trading.market_history import market_weight_for, scored_history
+from tsa_bot.trading.market_history import scored_history
 from tsa_bot.ui.chart_cache import FingerprintCache
 
 DAG_ID = "tsa_daily"
@@ -222,18 +222,24 @@ def resting(conn: sa.Connection) -> dict[str, Any]:
 
 
 def records(conn: sa.Connection) -> dict[str, Any]:
-    """What ``recorded`` would trade on now: the market weight learned from the settled weeks, and for each
-    known-days count its record against the market (``pricing.record``), point in time at now."""
+    """The pool the bot trades on now, per known-days count: the forecast's share (Prophet, with the YoY
+    baseline's part of it as ``TSABOT_FORECAST_POOL`` sets), the market's weight learned from the settled
+    weeks at that count (``market_history``), and the record against the market (``pricing.record``) that
+    ``recorded`` sizes by; all point in time at now, from one read of the scored history."""
     now = conn.execute(sa.text("select now()")).scalar_one()
-    engine = conn.engine
-    weight = market_weight_for(engine, now, {}, Decimal(repr(DEFAULT_MARKET_WEIGHT)))
-    history = scored_history(engine, now)
+    history = scored_history(conn.engine, now)
+    forecast_pool = get_settings().forecast_pool
     out = []
     for k in range(7):
-        r = edge_record(history, now, k, float(weight.weight))
+        weight = history.learned_weight(k)
+        r = edge_record(history.weeks, now, k, float(weight.weight))
         out.append(
             {
                 "known_days": k,
+                "market_weight": weight.weight,
+                "market_weight_source": weight.source,
+                "market_weight_scope": "this count" if weight.known_days == k else "every count",
+                "market_weight_weeks": weight.weeks,
                 "weeks": r.weeks,
                 "strikes": r.strikes,
                 "brier_pool": r.brier_pool,
@@ -246,9 +252,8 @@ def records(conn: sa.Connection) -> dict[str, Any]:
     return plain(
         {
             "as_of": now,
-            "market_weight": weight.weight,
-            "market_weight_source": weight.source,
-            "market_weight_weeks": weight.weeks,
+            "forecast_pool": forecast_pool,
+            "history_weeks": len(history.from_history),
             "by_known_days": out,
         }
     )
