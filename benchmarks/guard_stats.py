@@ -16,20 +16,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from pathlib import Path
 
 import numpy as np
 from replay_real_week import MONDAY, REAL_WEEK, made_up_tsa
-from replay_year import DEFAULT_DATA
+from replay_year import DEFAULT_DATA, simulated_quotes
 
 from tsa_bot.core.market import mondays_between
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
-from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.kalshi_sim.crowd import PRESETS
 from tsa_bot.pricing.market_implied import MarketViewError
 from tsa_bot.pricing.quotes import price_strikes
-from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
+from tsa_bot.quotes.interchange import read_quotes_file
 from tsa_bot.replay.forecasts import Forecaster, known_days
 from tsa_bot.replay.market import event_histories, weekly_mean
 from tsa_bot.trading.policies import guard_verdict, market_view
@@ -54,16 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         series = load_csv(args.data)
         start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
-        quotes = Path(args.quotes) if args.quotes else None
-        if quotes is not None and quotes.exists():
-            rows = read_quotes_file(quotes)
-        else:
-            crowd = PRESETS[args.crowd]()
-            rows = history_quote_rows(
-                HistorySeed(start, end, truth=truth_of(series), seed=args.seed, params=crowd)
-            )
-            if quotes is not None:
-                write_quotes_file(rows, quotes)
+        rows = simulated_quotes(series, start, end, args.seed, args.crowd, args.quotes)
     weeks = mondays_between(start, end)
     histories = event_histories(rows, weeks)
     cache = PointCache(args.cache_dir) if args.cache_dir else None

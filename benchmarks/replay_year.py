@@ -28,12 +28,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from tsa_bot.forecast.cache import PointCache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.kalshi_sim import HistorySeed, history_quote_rows, truth_of
 from tsa_bot.kalshi_sim.crowd import PRESETS
 from tsa_bot.pricing.execution import Execution
-from tsa_bot.quotes.interchange import read_quotes_file, write_quotes_file
+from tsa_bot.quotes.interchange import QuoteRow, read_quotes_file, write_quotes_file
 from tsa_bot.replay.commands import run_replay
 from tsa_bot.replay.evidence import verdict
 from tsa_bot.trading.config import TradingConfig, parse_policy
@@ -83,6 +85,22 @@ def brier_by_day(s: dict) -> str:
     return "    Brier pool/market by day: " + ("  ".join(cells) or "-")
 
 
+def simulated_quotes(
+    series: pd.Series, start: dt.date, end: dt.date, seed: int, crowd: str, quotes: str | None
+) -> list[QuoteRow]:
+    """The simulator crowd's quote rows over ``series`` from ``start`` to ``end``; with ``quotes``, read
+    from that CSV if it exists, else generated and written there (so other benchmarks read the same)."""
+    path = Path(quotes) if quotes else None
+    if path is not None and path.exists():
+        return read_quotes_file(path)
+    rows = history_quote_rows(
+        HistorySeed(start, end, truth=truth_of(series), seed=seed, params=PRESETS[crowd]())
+    )
+    if path is not None:
+        write_quotes_file(rows, path)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA))
@@ -100,16 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     series = load_csv(args.data)
     start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
-    quotes = Path(args.quotes) if args.quotes else None
-    if quotes is not None and quotes.exists():
-        rows = read_quotes_file(quotes)
-    else:
-        crowd = PRESETS[args.crowd]()
-        rows = history_quote_rows(
-            HistorySeed(start, end, truth=truth_of(series), seed=args.seed, params=crowd)
-        )
-        if quotes is not None:
-            write_quotes_file(rows, quotes)
+    rows = simulated_quotes(series, start, end, args.seed, args.crowd, args.quotes)
     print(
         f"{len(rows)} quote rows, {len({r.event_ticker for r in rows})} events, {start} .. {end}, "
         f"crowd {args.crowd}"

@@ -1,9 +1,23 @@
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tsa_bot.warehouse.migrate import available_migrations, migrate
+from tsa_bot.warehouse.migrate import MIGRATIONS_DIR, available_migrations, migrate
+
+
+def migrated_up_to(version: int, database_url: str, tmp_path: Path) -> sa.Engine:
+    """An engine on ``database_url`` migrated to ``version`` and no further: a warehouse as an older
+    release left it, to test the upgrade from there."""
+    before = tmp_path / f"up-to-{version:04d}"
+    before.mkdir()
+    for path in MIGRATIONS_DIR.glob("*.sql"):
+        if int(path.name[:4]) <= version:
+            (before / path.name).write_text(path.read_text())
+    engine = sa.create_engine(database_url)
+    migrate(engine, before)
+    return engine
 
 
 def test_migrations_apply_once_and_record_versions(empty_database_url):
@@ -27,15 +41,7 @@ def test_0011_adds_the_traded_range_and_close_time_and_drops_scores_made_on_one_
 ):
     """Upgrading a warehouse at 0010: the quote history view gains its columns, the candles keep theirs,
     and the quote scores (which counted one-sided books) are gone, to be scored again."""
-    from tsa_bot.warehouse.migrate import MIGRATIONS_DIR
-
-    before = tmp_path / "before"
-    before.mkdir()
-    for path in MIGRATIONS_DIR.glob("*.sql"):
-        if int(path.name[:4]) <= 10:
-            (before / path.name).write_text(path.read_text())
-    engine = sa.create_engine(empty_database_url)
-    migrate(engine, before)
+    engine = migrated_up_to(10, empty_database_url, tmp_path)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
@@ -68,7 +74,7 @@ def test_0011_adds_the_traded_range_and_close_time_and_drops_scores_made_on_one_
                 " ('KXTSAW-26MAR22', 1440, 'v', '2026-03-17T04:00:00Z', 2600000, 0.9, 0.985)"
             )
         )
-    later = sorted(int(p.name[:4]) for p in MIGRATIONS_DIR.glob("*.sql") if int(p.name[:4]) > 10)
+    later = [m.version for m in available_migrations() if m.version > 10]
     assert migrate(engine) == later  # 0011 first, then what came after it
     with engine.connect() as conn:
         row = conn.execute(sa.text("select * from quote_history")).mappings().one()
@@ -84,15 +90,7 @@ def test_0011_adds_the_traded_range_and_close_time_and_drops_scores_made_on_one_
 def test_0012_marks_every_earlier_order_and_decision_a_taker(empty_database_url, tmp_path):
     """Upgrading a warehouse at 0011 that holds orders: each is a taker (every order was one before maker
     execution), with no expiry and no amended order; a liquidity outside taker|maker is refused."""
-    from tsa_bot.warehouse.migrate import MIGRATIONS_DIR
-
-    before = tmp_path / "before"
-    before.mkdir()
-    for path in MIGRATIONS_DIR.glob("*.sql"):
-        if int(path.name[:4]) <= 11:
-            (before / path.name).write_text(path.read_text())
-    engine = sa.create_engine(empty_database_url)
-    migrate(engine, before)
+    engine = migrated_up_to(11, empty_database_url, tmp_path)
     with engine.begin() as conn:
         conn.execute(
             sa.text(
