@@ -45,7 +45,7 @@ down: $(STAMP)
 ## where no Postgres runs.
 test: $(STAMP) browser
 	$(BIN)/lint-imports  # the import contracts in pyproject.toml: layers, no cycles
-	$(BIN)/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest -n auto --dist loadgroup --no-loadscope-reorder --durations=15
 	TSABOT_TEST_EMBEDDED_PG=1 $(BIN)/python -m pytest -q tests/test_warehouse_engine.py tests/test_warehouse_load.py \
 		tests/test_warehouse_migrate.py
 
