@@ -76,6 +76,10 @@ WORKER_GROUPS = {
         "tests/replay/test_replay_point_in_time.py",
     ),
     "autumn-2025": ("tests/replay/test_replay_scores.py", "tests/quotes/test_quotes_dag.py"),
+    "pool-2025": (  # k = 3 from October 2024 to June 2025: the forecast task's pool, then its point in time
+        "tests/forecast/test_forecast_pool_task.py",
+        "tests/forecast/test_forecast_pool.py::test_the_backtests_pool_at_a_moment",
+    ),
     "sim-history": ("tests/kalshi/test_kalshi_sim_history.py",),  # its year of history once
     "real-week": ("tests/replay/test_replay_real_shapes.py::test_every_policy",),  # KXTSAW-26MAR22's fits
 }

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tsa_bot.forecast.backtest import run_backtest
-from tsa_bot.forecast.cache import PointCache
+from tsa_bot.forecast.cache import default_cache
 from tsa_bot.forecast.data import load_csv
 from tsa_bot.forecast.distribution import STRIKES, WeekForecast
 from tsa_bot.forecast.pool import (
@@ -192,11 +192,13 @@ def test_the_weight_at_a_moment_ignores_weeks_not_settled_by_then(rows, k, last_
 
 
 @pytest.mark.slow
-def test_the_backtests_pool_at_a_moment_is_the_one_from_data_truncated_there(shared_csv, tmp_path):
+def test_the_backtests_pool_at_a_moment_is_the_one_from_data_truncated_there(shared_csv):
     """Real fits: the pooled forecast and its weight for a week are those computed from the rows before
     its as_of alone, and rows after it (even a 50% shock) change neither; the live pool agrees."""
     series = load_csv(shared_csv)
-    cache = PointCache(tmp_path / "cache")
+    # The run's shared cache: its weeks at k = 3 are among the forecast task test's (its worker group), and a
+    # hit is keyed by every row a week's forecast may see, so a cut or shocked series can only miss.
+    cache = default_cache()
     as_of = WEEK + dt.timedelta(days=3)
     common = {"known_days": (3,), "calibration_weeks": 8, "pool": "linear", "cache": cache}
     full = run_backtest(series, WEEK, WEEK, pool_weeks_back=MIN_POOL_WEEKS + 2, **common)[3]
