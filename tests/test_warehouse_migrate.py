@@ -112,3 +112,25 @@ def test_0012_marks_every_earlier_order_and_decision_a_taker(empty_database_url,
         with pytest.raises(sa.exc.IntegrityError):
             conn.execute(sa.text("update trading_orders set liquidity = 'both'"))
     engine.dispose()
+
+
+def test_0013_gives_earlier_forecasts_no_baseline_weight_and_refuses_one_outside_0_1(
+    empty_database_url, tmp_path
+):
+    """Upgrading a warehouse at 0012 that holds a forecast: it was Prophet alone (no baseline share)."""
+    engine = migrated_up_to(12, empty_database_url, tmp_path)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "insert into forecasts (run_key, week_start, as_of, known_days, model_version, mean,"
+                " quantiles, samples)"
+                " values ('r', '2026-02-09', '2026-02-11', 2, 'prophet', 2300000, '{}', '{2300000}')"
+            )
+        )
+    assert 13 in migrate(engine)
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("select baseline_weight from forecasts")).scalar_one() is None
+        conn.execute(sa.text("update forecasts set baseline_weight = 0.3"))
+        with pytest.raises(sa.exc.IntegrityError):
+            conn.execute(sa.text("update forecasts set baseline_weight = 1.5"))
+    engine.dispose()

@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from tsa_bot.core.config import get_settings
 from tsa_bot.core.market import NEW_YORK
@@ -46,5 +47,10 @@ def test_the_forecast_task_saves_the_pool_when_the_setting_asks(
     assert direct.choice.source == "learned"
     assert (saved["week_start"], saved["known_days"]) == ("2025-06-02", 3)
     assert saved["mean"] == round(direct.forecast.mean)
+    with get_engine(warehouse_url).connect() as conn:
+        stored = conn.execute(
+            sa.text("select baseline_weight from forecasts where id = :id"), {"id": saved["forecast_id"]}
+        ).scalar_one()
+    assert stored == direct.choice.weight  # the page reads the pool's weights from here
     probabilities = load_strike_probabilities(get_engine(warehouse_url), saved["forecast_id"])
     assert probabilities == pytest.approx(direct.forecast.strike_probabilities())

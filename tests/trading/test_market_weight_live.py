@@ -16,6 +16,8 @@ from trading_testkit import EVENT, RUN_TIME, decide_with_daily_tasks, decision_r
 
 from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.core.publication import publication_time
+from tsa_bot.forecast.distribution import WeekForecast
+from tsa_bot.forecast.store import save_forecast
 from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT
 from tsa_bot.trading.market_history import market_weight_for, scored_history, week_of_event
 from tsa_bot.ui import page, queries
@@ -286,6 +288,9 @@ def test_the_run_pools_at_the_weight_learned_at_its_own_known_days_count(worker_
 def test_the_page_shows_the_pools_weights_and_record_per_known_days_count(warehouse_engine, monkeypatch):
     monkeypatch.delenv("TSABOT_FORECAST_POOL", raising=False)
     seed_two_counts(warehouse_engine)
+    # The latest forecast at 2 known days was pooled with the YoY baseline at 0.3; at 4 there is none yet.
+    pooled = WeekForecast(date(2026, 2, 9), date(2026, 2, 11), 2, "prophet-yoy-pool-v1-log", (2.3e6, 2.31e6))
+    save_forecast(warehouse_engine, pooled, "page-test", baseline_weight=0.3)
     with warehouse_engine.connect() as conn:
         data = queries.records(conn)
     by_k = {r["known_days"]: r for r in data["by_known_days"]}
@@ -300,5 +305,9 @@ def test_the_page_shows_the_pools_weights_and_record_per_known_days_count(wareho
     html = page.records_table(data)
     row = html[html.index('<td class="">2</td>') :].split("</tr>")[0]
     weight = weights[2]
-    assert f'<td class="l">{1 - weight:.2f}</td><td class="l">0</td>' in row  # Prophet, the YoY baseline
+    assert by_k[2]["baseline_weight"] == 0.3 and by_k[4]["baseline_weight"] is None
+    prophet, yoy = (1 - weight) * Decimal("0.7"), (1 - weight) * Decimal("0.3")
+    assert f'<td class="l">{prophet:.2f}</td><td class="l">{yoy:.2f}</td>' in row  # Prophet, the YoY baseline
+    friday = html[html.index('<td class="">4</td>') :].split("</tr>")[0]
+    assert f'<td class="l">{1 - weights[4]:.2f}</td><td class="l">0.00</td>' in friday  # Prophet alone
     assert f"{weight:.2f} (learned, 10 weeks, this count)" in row

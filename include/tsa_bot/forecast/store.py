@@ -23,10 +23,10 @@ class ForecastNotFound(TsaBotError):
 _INSERT = sa.text(
     """
     insert into forecasts
-        (run_key, week_start, as_of, known_days, model_version, mean, quantiles, samples)
+        (run_key, week_start, as_of, known_days, model_version, mean, quantiles, samples, baseline_weight)
     values
         (:run_key, :week_start, :as_of, :known_days, :model_version, :mean,
-         cast(:quantiles as jsonb), :samples)
+         cast(:quantiles as jsonb), :samples, :baseline_weight)
     on conflict (run_key, week_start, as_of, model_version) do nothing
     returning id
     """
@@ -38,8 +38,11 @@ _EXISTING = sa.text(
 )
 
 
-def save_forecast(engine: sa.Engine, forecast: WeekForecast, run_key: str) -> int:
-    """Store a forecast and its strike probabilities; return its id.
+def save_forecast(
+    engine: sa.Engine, forecast: WeekForecast, run_key: str, *, baseline_weight: float | None = None
+) -> int:
+    """Store a forecast and its strike probabilities; return its id. ``baseline_weight``: the YoY
+    baseline's share of a pooled forecast (``forecast.pool``), None for Prophet alone.
 
     Idempotent on (run_key, week_start, as_of, model_version): saving again returns the first row's id and
     leaves that row as it was, so what a decision was based on never changes under it.
@@ -62,6 +65,7 @@ def save_forecast(engine: sa.Engine, forecast: WeekForecast, run_key: str) -> in
                 "mean": forecast.mean,
                 "quantiles": json.dumps(quantiles),
                 "samples": list(forecast.samples),
+                "baseline_weight": baseline_weight,
             },
         ).scalar()
         if new_id is None:

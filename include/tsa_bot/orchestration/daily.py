@@ -135,7 +135,7 @@ def forecast(run: RunInfo, warehouse_url: str | None = None) -> dict:
             series, first_unknown, method, calibration_weeks=calibration_weeks, cache=default_cache()
         )
         week_forecast, pool_weight = pooled.forecast, pooled.choice.weight
-    forecast_id = save_forecast(engine, week_forecast, run.run_key)
+    forecast_id = save_forecast(engine, week_forecast, run.run_key, baseline_weight=pool_weight)
     return {
         "model_version": week_forecast.model_version,
         "pool_weight": pool_weight,

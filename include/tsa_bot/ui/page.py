@@ -339,13 +339,17 @@ def resting_orders(data: dict[str, Any]) -> str:
 
 
 def _shares(r: dict[str, Any], forecast_pool: str) -> list[str]:
-    """The pool's weights at one known-days count: Prophet, the YoY baseline, the market (they sum to 1)."""
+    """The pool's weights at one known-days count: Prophet, the YoY baseline, the market (they sum to 1).
+    The baseline's share is the one the count's latest forecast was pooled at (none: Prophet alone)."""
     market = Decimal(str(r["market_weight"]))
-    if forecast_pool == "off":
-        forecast = [f"{1 - market:.2f}", "0"]
-    else:  # the forecast task learns the baseline's share of the forecast each week (``forecast.pool``)
-        share = f"{1 - market:.2f} split by the forecast's {escape(forecast_pool)} pool"
-        forecast = [share, "its YoY share, learned each week"]
+    baseline = r.get("baseline_weight")
+    if baseline is None and (r.get("forecast_version") is not None or forecast_pool == "off"):
+        baseline = 0.0  # the latest forecast at this count, or the setting, is Prophet alone
+    if baseline is None:
+        forecast = [f"{1 - market:.2f} with the YoY baseline", "learned at the first forecast"]
+    else:
+        share = Decimal(repr(float(baseline)))
+        forecast = [f"{(1 - market) * (1 - share):.2f}", f"{(1 - market) * share:.2f}"]
     scope = "" if r["market_weight_source"] != "learned" else f", {escape(r['market_weight_scope'])}"
     source = f"{escape(r['market_weight_source'])}, {r['market_weight_weeks']} weeks{scope}"
     return [*forecast, f"{market:.2f} ({source})"]
@@ -373,8 +377,9 @@ def records_table(data: dict[str, Any]) -> str:
     columns += [("verdict", "l"), ("size", "l")]
     head = (
         f'<p class="muted">As of {_when(data["as_of"])}: the weights of the pool the bot trades on at each'
-        " count of known days (the market's learned from the settled weeks' moments at that count, or from"
-        " every moment while fewer than 8 weeks have one there), and that pool's record against the market"
+        " count of known days (the YoY baseline's share as the count's latest forecast was pooled, 0 for"
+        " Prophet alone; the market's learned from the settled weeks' moments at that count, or from every"
+        " moment while fewer than 8 weeks have one there), and that pool's record against the market"
         f" ({data['history_weeks']} of the weeks from the quote history); two-sided strikes of settled weeks"
         " only.</p>"
     )

@@ -222,20 +222,33 @@ def resting(conn: sa.Connection) -> dict[str, Any]:
 
 
 def records(conn: sa.Connection) -> dict[str, Any]:
-    """The pool the bot trades on now, per known-days count: the forecast's share (Prophet, with the YoY
-    baseline's part of it as ``TSABOT_FORECAST_POOL`` sets), the market's weight learned from the settled
-    weeks at that count (``market_history``), and the record against the market (``pricing.record``) that
-    ``recorded`` sizes by; all point in time at now, from one read of the scored history."""
+    """The pool the bot trades on now, per known-days count: the forecast's share (Prophet, and the YoY
+    baseline's part of it as the count's latest forecast was pooled: ``forecasts.baseline_weight``), the
+    market's weight learned from the settled weeks at that count (``market_history``), and the record
+    against the market (``pricing.record``) that ``recorded`` sizes by; point in time at now, from one read
+    of the scored history."""
     now = conn.execute(sa.text("select now()")).scalar_one()
     history = scored_history(conn.engine, now)
     forecast_pool = get_settings().forecast_pool
+    latest = {
+        r["known_days"]: r
+        for r in _rows(
+            conn,
+            "select distinct on (known_days) known_days, as_of, model_version, baseline_weight from forecasts"
+            " order by known_days, created_at desc, id desc",
+        )
+    }
     out = []
     for k in range(7):
         weight = history.learned_weight(k)
         r = edge_record(history.weeks, now, k, float(weight.weight))
+        forecast = latest.get(k, {})
         out.append(
             {
                 "known_days": k,
+                "forecast_version": forecast.get("model_version"),
+                "forecast_as_of": forecast.get("as_of"),
+                "baseline_weight": forecast.get("baseline_weight"),
                 "market_weight": weight.weight,
                 "market_weight_source": weight.source,
                 "market_weight_scope": "this count" if weight.known_days == k else "every count",
