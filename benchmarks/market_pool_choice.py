@@ -21,32 +21,23 @@ the Brier score of the model, the market and each pool (out of sample), and each
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections import defaultdict
 
 import numpy as np
-from replay_real_week import MONDAY, REAL_WEEK, made_up_tsa
-from replay_year import DEFAULT_DATA, simulated_quotes
+import replay_inputs
 
-from tsa_bot.core.market import mondays_between, yes_wins
+from tsa_bot.core.market import yes_wins
 from tsa_bot.core.publication import known_days_at
-from tsa_bot.forecast.cache import PointCache
-from tsa_bot.forecast.data import load_csv
 from tsa_bot.forecast.pool import log_pool
 from tsa_bot.pricing.market_implied import (
     DEFAULT_MARKET_WEIGHT,
     MIN_SETTLED_WEEKS,
     WEIGHT_GRID,
     ImpliedDistribution,
-    MarketViewError,
     pooled_samples,
 )
-from tsa_bot.pricing.quotes import price_strikes
-from tsa_bot.quotes.interchange import read_quotes_file
-from tsa_bot.replay.forecasts import Forecaster, known_days
-from tsa_bot.replay.market import event_histories, weekly_mean
-from tsa_bot.trading.policies import market_view, samples_from_probabilities
+from tsa_bot.trading.policies import samples_from_probabilities
 
 METHODS = ("linear", "log")
 
@@ -65,51 +56,20 @@ def survival(samples: np.ndarray, strike: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(DEFAULT_DATA))
-    parser.add_argument("--start", default="2024-12-30")
-    parser.add_argument("--end", default="2025-12-22")
-    parser.add_argument("--seed", type=int, default=2025)
-    parser.add_argument("--crowd", default="new")
-    parser.add_argument("--quotes", help="read (or write) the generated quotes CSV here")
-    parser.add_argument("--real-week", action="store_true", help="the shared real week, made-up TSA")
-    parser.add_argument("--cache-dir", help="the forecast cache (as replay_year.py's)")
-    parser.add_argument("--workers", type=int, default=2)
+    replay_inputs.add_arguments(parser)
     args = parser.parse_args(argv)
-
-    if args.real_week:
-        series, rows = made_up_tsa(), read_quotes_file(REAL_WEEK)
-        start = end = MONDAY
-    else:
-        series = load_csv(args.data)
-        start, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
-        rows = simulated_quotes(series, start, end, args.seed, args.crowd, args.quotes)
-    weeks = mondays_between(start, end)
-    histories = event_histories(rows, weeks)
-    cache = PointCache(args.cache_dir) if args.cache_dir else None
-    forecaster = Forecaster(series, workers=args.workers, cache=cache)
-    forecaster.warm([w for w in weeks if w in histories])
+    inputs = replay_inputs.load(args)
 
     # Per (method, count, grid weight): each settled week's summed squared error and strikes, in week order.
     past: dict[tuple[str, int, float], list[tuple[float, int]]] = defaultdict(list)
     scores: dict[tuple[str, int], list[float]] = defaultdict(list)  # out of sample, per strike
     chosen: dict[tuple[str, int], list[float]] = defaultdict(list)
-    for monday in weeks:
-        history = histories.get(monday)
-        truth = weekly_mean(series, monday)
-        if history is None or truth is None:
+    for monday, truth, moments in replay_inputs.trading_weeks(inputs):
+        if truth is None:
             continue
-        forecasts = forecaster.week(monday)
         week_sums: dict[tuple[str, int, float], list[float]] = defaultdict(lambda: [0.0, 0])
-        for moment in history.moments():
-            found = forecasts.model.get(known_days(series, monday, moment.at))
-            if found is None:
-                continue
-            snapshot = history.snapshot(moment)
-            quotes = price_strikes(found.strike_probabilities([b.strike for b in snapshot.books]), snapshot)
-            try:
-                market = market_view(quotes)
-            except MarketViewError:
-                continue
+        for moment in moments:
+            quotes, market = moment.quotes, moment.market
             fair = {q.strike: float(q.fair_yes) for q in quotes if q.fair_yes is not None}
             model = samples_from_probabilities(fair)
             scored = [q.strike for q in quotes if q.yes_bid is not None and q.yes_ask is not None]
