@@ -14,9 +14,10 @@ together: they share one outcome), :data:`RESAMPLES` resamples, seeded. Its verd
 - ``worse``: it lies below 0 (the market has been better): nothing;
 - ``unclear``: it straddles 0, or fewer than :data:`MIN_RECORD_WEEKS` weeks: :data:`UNCLEAR_FACTOR`.
 
-The weight used for the past moments is the one the run trades with now, learned from the same settled
-weeks: the record asks how *today's* pool would have fared, which is in-sample in the weight (one number
-per week set, chosen on a grid) but never in the outcomes of weeks not yet settled. Pure: no I/O.
+The weight used for the past moments is the one the run trades with now at that count, learned from the
+same settled weeks (``market_implied.learn_weight``): the record asks how *today's* pool would have fared,
+which is in-sample in the weight (one number per count and week set, chosen on a grid) but never in the
+outcomes of weeks not yet settled. Pure: no I/O.
 """
 
 from __future__ import annotations
