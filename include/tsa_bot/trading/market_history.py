@@ -205,17 +205,24 @@ def scored_history(engine: sa.Engine, as_of: datetime) -> ScoredHistory:
     )
 
 
+def pinned_weight(
+    params: Mapping[str, Any], pinned: Decimal, known_days: int | None = None
+) -> MarketWeight | None:
+    """The run's params' ``market_weight`` (``pinned``) when they set one; None when it is to be learned."""
+    given = params.get("market_weight")
+    if given is None or given == "":
+        return None
+    return MarketWeight(
+        pinned, "param", 0, f"market weight {pinned}, pinned by the run's params", 0, known_days
+    )
+
+
 def market_weight(
     history: ScoredHistory, params: Mapping[str, Any], pinned: Decimal, known_days: int | None = None
 ) -> MarketWeight:
     """The run's params' ``market_weight`` (``pinned``) when they set one; else learned from ``history``
     at ``known_days``."""
-    given = params.get("market_weight")
-    if given is not None and given != "":
-        return MarketWeight(
-            pinned, "param", 0, f"market weight {pinned}, pinned by the run's params", 0, known_days
-        )
-    return history.learned_weight(known_days)
+    return pinned_weight(params, pinned, known_days) or history.learned_weight(known_days)
 
 
 def market_weight_for(

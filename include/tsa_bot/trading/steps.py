@@ -65,7 +65,7 @@ from tsa_bot.trading.execution import (
     sync_fills,
 )
 from tsa_bot.trading.maker import as_maker
-from tsa_bot.trading.market_history import market_weight, scored_history
+from tsa_bot.trading.market_history import pinned_weight, scored_history
 from tsa_bot.trading.policies import POLICIES
 from tsa_bot.trading.risk import ExposureState, RestingOrder
 from tsa_bot.trading.run import TradingRun, utc
@@ -240,8 +240,14 @@ def _learned_weight(run: TradingRun) -> tuple[TradingConfig, str | None, dict[st
     if not POLICIES[config.policy].learns_market_weight:
         return config, None, {}, None
     known = event_known_days(run.event_ticker, run.moment)
-    history = scored_history(run.engine, run.moment)
-    chosen = market_weight(history, run.params, config.market_weight, known)
+    needs_record = POLICIES[config.policy].needs_record
+    record = None
+    chosen = pinned_weight(run.params, config.market_weight, known)
+    if chosen is None or needs_record:  # read once, and only when the weight or the record learns from it
+        history = scored_history(run.engine, run.moment)
+        chosen = chosen or history.learned_weight(known)
+        if needs_record:
+            record = edge_record(history.weeks, run.moment, known, float(chosen.weight))
     recorded: dict[str, Any] = {
         "market_weight": str(chosen.weight),
         "market_weight_source": chosen.source,
@@ -250,9 +256,7 @@ def _learned_weight(run: TradingRun) -> tuple[TradingConfig, str | None, dict[st
         "market_weight_history_weeks": chosen.history_weeks,
         "market_weight_reason": chosen.reason,
     }
-    record = None
-    if POLICIES[config.policy].needs_record:
-        record = edge_record(history.weeks, run.moment, known, float(chosen.weight))
+    if record is not None:
         recorded.update(
             record_known_days=known,
             record_verdict=record.verdict,
