@@ -18,8 +18,8 @@ from tsa_bot.core.market import NEW_YORK, event_ticker_for_week
 from tsa_bot.core.publication import publication_time
 from tsa_bot.forecast.distribution import WeekForecast
 from tsa_bot.forecast.store import save_forecast
-from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT
-from tsa_bot.trading.market_history import market_weight_for, scored_history, week_of_event
+from tsa_bot.pricing.market_implied import DEFAULT_MARKET_WEIGHT, ScoredWeek, results_from_mean
+from tsa_bot.trading.market_history import ScoredHistory, market_weight_for, scored_history, week_of_event
 from tsa_bot.ui import page, queries
 
 STRIKES = (2_200_000, 2_250_000, 2_300_000, 2_350_000, 2_400_000)
@@ -311,3 +311,40 @@ def test_the_page_shows_the_pools_weights_and_record_per_known_days_count(wareho
     friday = html[html.index('<td class="">4</td>') :].split("</tr>")[0]
     assert f'<td class="l">{1 - weights[4]:.2f}</td><td class="l">0.00</td>' in friday  # Prophet alone
     assert f"{weight:.2f} (learned, 10 weeks, this count)" in row
+
+
+def test_the_weeks_from_the_quote_history_are_counted_among_those_the_weight_learned_from():
+    # Ten weeks of the runs' own Wednesday moments (2 known days), ten other weeks of the quote history's
+    # Friday moments (4): the weight at 2 learned from no history week, at 4 from ten, overall from ten.
+    def week(monday: date, moment: datetime) -> ScoredWeek:
+        actual = 2_300_000
+        settled = publication_time(monday + timedelta(days=6))
+        return ScoredWeek(
+            event_ticker_for_week(monday),
+            moment,
+            settled,
+            survival(actual),
+            survival(actual + 50_000),
+            results_from_mean(actual, STRIKES),
+        )
+
+    runs = [FIRST_MONDAY + timedelta(weeks=i) for i in range(10)]
+    from_history = [FIRST_MONDAY + timedelta(weeks=10 + i) for i in range(10)]
+    weeks = [
+        week(m, datetime.combine(m + timedelta(days=2), datetime.min.time(), UTC).replace(hour=15))
+        for m in runs
+    ]
+    weeks += [
+        week(m, datetime.combine(m + timedelta(days=4), datetime.min.time(), UTC).replace(hour=15))
+        for m in from_history
+    ]
+    history = ScoredHistory(
+        datetime(2026, 6, 1, tzinfo=UTC),
+        tuple(weeks),
+        frozenset(event_ticker_for_week(m) for m in from_history),
+    )
+    at_two, at_four, every = history.learned_weight(2), history.learned_weight(4), history.learned_weight()
+    assert (at_two.known_days, at_two.weeks, at_two.history_weeks) == (2, 10, 0)
+    assert (at_four.known_days, at_four.weeks, at_four.history_weeks) == (4, 10, 10)
+    assert (every.weeks, every.history_weeks) == (20, 10)
+    assert "0 of them from the quote history" in at_two.reason

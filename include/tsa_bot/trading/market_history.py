@@ -43,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tsa_bot.core.market import event_sunday, trading_day
-from tsa_bot.core.publication import publication_time
+from tsa_bot.core.publication import event_known_days, publication_time
 from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
@@ -173,7 +173,13 @@ class ScoredHistory:
         """The market weight learned before ``as_of`` (at ``known_days``, see ``learn_weight``)."""
         choice = learn_weight(self.weeks, self.as_of, known_days=known_days)
         weight = Decimal(repr(choice.market_weight))
-        history_weeks = len(self.from_history)
+        # Of the weeks it learned from (those with a moment at its count, or all), those from the history.
+        learned_from = {
+            h.event_ticker
+            for h in self.weeks
+            if choice.known_days is None or event_known_days(h.event_ticker, h.moment) == choice.known_days
+        }
+        history_weeks = len(learned_from & self.from_history)
         if choice.brier_pooled is None:
             said = (
                 f"{history_weeks} of them from the quote history"
