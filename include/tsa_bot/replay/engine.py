@@ -35,6 +35,7 @@ from tsa_bot.pricing.market_implied import (
     LadderQuote,
     MarketViewError,
     ScoredWeek,
+    combine,
     learn_weight,
     scored_market_probabilities,
 )
@@ -189,6 +190,12 @@ def replay(
                 config = replace(config, market_weight=weight)
                 if POLICIES[config.policy].needs_record:
                     record = edge_record(learned, moment.at, at, float(weight))
+            # What the policy traded on: the linear pool at its weight (the model alone without a market).
+            traded = (
+                combine({s: p for s, p in model.items() if s in market}, market, float(weight))
+                if market
+                else {}
+            )
             for q in quotes:  # the same strikes, at the same moments, for the forecast and the market
                 result = results[q.strike]
                 if (
@@ -199,7 +206,7 @@ def replay(
                     and q.yes_ask is not None
                 ):
                     mid = float((q.yes_bid + q.yes_ask) / 2)
-                    pool = (1 - float(weight)) * float(q.fair_yes) + float(weight) * market.get(q.strike, mid)
+                    pool = traded.get(q.strike, float(q.fair_yes))
                     out.scores.append(
                         Score(
                             moment.at,
